@@ -1,0 +1,112 @@
+"""The two entry points commands use: emit a result, or report an error, wherever we run.
+
+Both hide secrets before anything is printed or written: the ones a command declares
+(Presentation.secrets) and the values of secret-named environment variables (GITHUB_TOKEN,
+CI_JOB_TOKEN, ...), since an error message from a library can carry those anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, TextIO
+
+from mlgate.ci.base import (
+    env_secrets,
+    one_line,
+    printable,
+    redact,
+    redact_text,
+    secret_fragments,
+    write_atomic,
+)
+from mlgate.ci.detect import detect, detect_kind
+from mlgate.errors import BadInput
+from mlgate.report.presentation import Presentation
+
+
+def emit(p: Presentation, *, json_path: str | None, environ: Mapping[str, str]) -> None:
+    """Write `p` for where this runs, then the --json report if one was asked for."""
+    p = with_env_secrets(p, environ)
+    detect(environ).emit(p)
+    if json_path:
+        write_json(p, json_path)
+
+
+def with_env_secrets(p: Presentation, environ: Mapping[str, str]) -> Presentation:
+    extra = tuple(s for s in env_secrets(environ) if s not in p.secrets)
+    return replace(p, secrets=p.secrets + extra) if extra else p
+
+
+def report(p: Presentation) -> dict[str, Any]:
+    """The --json document: the same for every command, with its typed result inside."""
+    shown = redact(p)
+    return {
+        "command": shown.command,
+        "title": shown.title,
+        "verdict": shown.verdict,
+        "exit_code": shown.exit_code,
+        "outputs": shown.outputs,
+        "result": shown.result,
+    }
+
+
+def write_json(p: Presentation, path: str) -> None:
+    """Write the report atomically; a reader (an upload step, a later job) never sees half."""
+    text = json.dumps(report(p), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise BadInput(f"--json {path}: cannot write the report: {exc.strerror or exc}") from exc
+
+
+def print_untrusted(text: str, environ: Mapping[str, str], out: TextIO | None = None) -> None:
+    """Print text a command did not write (a diff of user YAML) to the log, safely.
+
+    On GitHub the runner would act on any line that looks like a workflow command, so the text
+    goes inside a stop-commands block; elsewhere control characters are made visible so the
+    text cannot rewrite the terminal or fake GitLab log sections. Secret-named environment
+    values are hidden either way.
+    """
+    out = out or sys.stdout
+    shown = redact_text(text, secret_fragments(env_secrets(environ)))
+    try:
+        kind = detect_kind(environ)
+    except BadInput:
+        kind = "local"
+    if kind == "github":
+        from mlgate.ci.github import stop_commands_block
+
+        out.write(stop_commands_block(shown))
+    else:
+        out.write(printable(shown))
+    out.flush()
+
+
+def emit_error(command: str, message: str, exit_code: int, environ: Mapping[str, str]) -> None:
+    """One line on stderr; on GitHub also an error annotation so the run page shows why.
+
+    `exit_code` is accepted so that every emitter can tell bad input (2) from a failed
+    service (3) if it ever needs to; today the line reads the same for both.
+    """
+    fragments = secret_fragments(env_secrets(environ))
+    command = one_line(redact_text(str(command), fragments)) or "mlgate"
+    text = one_line(redact_text(str(message), fragments)) or "failed"
+    line = f"mlgate {command}: error: {text}"
+    try:
+        kind = detect_kind(environ)
+    except BadInput:
+        kind = "local"
+    if kind == "github":
+        from mlgate.ci.github import escape_data, escape_property, neutralize
+
+        print(neutralize(line), file=sys.stderr)
+        sys.stderr.flush()
+        title = escape_property(f"mlgate {command}")
+        print(f"::error title={title}::{escape_data(text)}", file=sys.stdout)
+        sys.stdout.flush()
+        return
+    print(printable(line), file=sys.stderr)
+    sys.stderr.flush()

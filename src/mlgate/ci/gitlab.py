@@ -1,0 +1,134 @@
+"""GitLab CI: a dotenv report for later jobs, a Markdown report, and the terminal view.
+
+GitLab's dotenv parser is strict and unforgiving: it rejects the whole artifact (so downstream
+jobs get no variable at all) when the file is 5120 bytes or more, has more variables than the
+plan allows, or a line is not NAME=VALUE. So the file is built to stay inside those limits,
+leaving out the longest values with a marker variable naming them rather than failing.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from mlgate.ci.base import printable, redact, write_atomic
+from mlgate.ci.local import print_presentation
+from mlgate.report.markdown import render_summary
+from mlgate.report.presentation import Presentation
+
+# GitLab rejects a dotenv artifact whose size is not *below* 5 KiB.
+DOTENV_LIMIT = 5 * 1024
+# 20 is the lowest limit GitLab has shipped (older self-managed instances and the legacy
+# paid plans; GitLab.com Free allows 50): staying under it works everywhere.
+DOTENV_MAX_VARIABLES = 20
+REPORT_DIR_ENV = "MLGATE_REPORT_DIR"
+_NOT_NAME_CHAR = re.compile(r"[^A-Z0-9_]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def file_stem(command: str) -> str:
+    """`mlgate-<command>`: one name per command so several gates can share a directory."""
+    return "mlgate-" + re.sub(r"[^A-Za-z0-9_.-]", "_", command)
+
+
+def variable_name(command: str, output: str) -> str:
+    """MLGATE_<COMMAND>_<OUTPUT>, e.g. MLGATE_REWRITE_CHANGED; GitLab allows [A-Z0-9_] only."""
+    raw = f"MLGATE_{command}_{output}".upper().replace("-", "_")
+    return _NOT_NAME_CHAR.sub("_", raw)
+
+
+def dotenv_value(value: str) -> tuple[str, bool]:
+    """`value` as GitLab will read it back, and whether a line break had to go.
+
+    GitLab reads one line per variable and strips the ends, so line breaks become spaces and
+    the ends are stripped here: what the report says is exactly what the next job gets.
+    """
+    flat = _LINE_BREAK.sub(" ", value)
+    changed = flat != value
+    return flat.replace("\x00", "").strip(), changed
+
+
+def render_dotenv(entries: list[tuple[str, str]]) -> str:
+    return "".join(f"{name}={value}\n" for name, value in entries)
+
+
+def fit_dotenv(
+    entries: list[tuple[str, str]], marker: str
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The entries that fit GitLab's limits, and the names left out (longest values first).
+
+    When anything is left out, `marker`=<comma list of the left-out names> is added, and it
+    counts against the same limits.
+    """
+    kept = list(entries)
+    left_out: list[str] = []
+
+    def fits() -> bool:
+        trial = kept + ([(marker, ",".join(left_out))] if left_out else [])
+        size = len(render_dotenv(trial).encode("utf-8"))
+        return size < DOTENV_LIMIT and len(trial) <= DOTENV_MAX_VARIABLES
+
+    while kept and not fits():
+        longest = max(kept, key=lambda e: len(f"{e[0]}={e[1]}".encode("utf-8")))
+        kept.remove(longest)
+        left_out.append(longest[0])
+    if left_out:
+        kept.append((marker, ",".join(left_out)))
+        while len(render_dotenv(kept).encode("utf-8")) >= DOTENV_LIMIT:
+            kept.pop()  # only if the marker alone is too long: drop it rather than the file
+    return kept, left_out
+
+
+class GitLabEmitter:
+    """Writes a presentation the way a GitLab CI job reports."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self._environ = environ
+        self._out = out
+        self._err = err
+
+    def report_dir(self) -> Path:
+        return Path(self._environ.get(REPORT_DIR_ENV) or ".")
+
+    def emit(self, p: Presentation) -> None:
+        shown = redact(p)
+        print_presentation(shown, self._out or sys.stdout, self._environ)
+        directory = self.report_dir()
+        stem = file_stem(shown.command)
+        warnings = self._write_dotenv(directory / f"{stem}.env", shown)
+        write_atomic(directory / f"{stem}.md", render_summary(shown, None).encode("utf-8"))
+        err = self._err or sys.stderr
+        for warning in warnings:
+            print(printable(f"mlgate {shown.command}: warning: {warning}"), file=err)
+        err.flush()
+
+    def _write_dotenv(self, path: Path, p: Presentation) -> list[str]:
+        warnings: list[str] = []
+        entries = []
+        for output, value in p.outputs.items():
+            name = variable_name(p.command, output)
+            flat, changed = dotenv_value(value)
+            if changed:
+                warnings.append(
+                    f"output {output!r} has line breaks, which GitLab dotenv cannot hold; "
+                    f"{name} has them replaced by spaces (the JSON report has the exact value)"
+                )
+            entries.append((name, flat))
+        marker = variable_name(p.command, "truncated")
+        kept, left_out = fit_dotenv(entries, marker)
+        if left_out:
+            warnings.append(
+                f"left out of {path.name} to stay within GitLab's dotenv limits "
+                f"({DOTENV_LIMIT - 1} bytes, {DOTENV_MAX_VARIABLES} variables): "
+                f"{', '.join(left_out)}; {marker} lists them, the JSON report has their values"
+            )
+        write_atomic(path, render_dotenv(kept).encode("utf-8"))
+        return warnings

@@ -1,0 +1,142 @@
+"""A laptop or any other log: the result as a readable terminal rendering (rich).
+
+rich is imported only when something is printed, so importing the CLI stays fast. Colour is
+used only on a real terminal: CI logs, pipes and pytest's capture get plain text, with no
+ANSI codes to garble them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import TextIO
+
+from mlgate.ci.base import printable, redact
+from mlgate.report.presentation import Presentation
+
+_VERDICT_STYLES = {0: "bold green", 1: "bold red"}
+_OTHER_STYLE = "bold yellow"
+_FOLDED_LINES = 20
+_ANNOTATION_LINES = 50
+_VALUE_CHARS = 2000
+_LOG_WIDTH = 120
+
+
+class LocalEmitter:
+    """Prints a presentation for a human reading a terminal or a job log."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, out: TextIO | None = None):
+        self._environ = os.environ if environ is None else environ
+        self._out = out
+
+    def emit(self, p: Presentation) -> None:
+        print_presentation(redact(p), self._out or sys.stdout, self._environ)
+
+
+def print_presentation(p: Presentation, out: TextIO, environ: Mapping[str, str]) -> None:
+    """Print an already redacted presentation to `out`."""
+    console = _console(out, environ)
+    _print_head(console, p)
+    if p.table is not None and p.table.headers:
+        console.print(_table(p.table.headers, p.table.rows))
+    if p.outputs:
+        rows = tuple((k, _shorten(v)) for k, v in p.outputs.items())
+        console.print(_table(("Output", "Value"), rows))
+    for section in p.sections:
+        _print_section(console, section.title, section.markdown, section.fold)
+    _print_annotations(console, p)
+    out.flush()
+
+
+def _console(out: TextIO, environ: Mapping[str, str]):
+    """A console that decides colour from `out` itself, not from FORCE_COLOR or a guess."""
+    from rich.console import Console
+
+    is_tty = bool(getattr(out, "isatty", lambda: False)())
+    width = None if is_tty else _log_width(environ)
+    return Console(
+        file=out,
+        force_terminal=is_tty,
+        color_system="auto" if is_tty else None,
+        no_color=bool(environ.get("NO_COLOR")),
+        width=width,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        force_jupyter=False,
+        force_interactive=False,
+    )
+
+
+def _log_width(environ: Mapping[str, str]) -> int:
+    try:
+        return max(40, int(environ.get("COLUMNS", "")))
+    except ValueError:
+        return _LOG_WIDTH
+
+
+def _print_head(console, p: Presentation) -> None:
+    from rich.text import Text
+
+    console.print(Text(printable(p.title or f"mlgate {p.command}"), style="bold"), soft_wrap=True)
+    style = _VERDICT_STYLES.get(p.exit_code, _OTHER_STYLE)
+    verdict = Text.assemble(
+        "Verdict: ", (printable(p.verdict), style), f" (exit code {p.exit_code})"
+    )
+    console.print(verdict, soft_wrap=True)
+
+
+def _table(headers, rows):
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_lines=False)
+    for header in headers:
+        table.add_column(Text(printable(str(header))), overflow="fold")
+    for row in rows:
+        cells = [Text(printable(str(c)), overflow="fold") for c in row]
+        cells += [Text("")] * (len(headers) - len(cells))
+        table.add_row(*cells[: len(headers)])
+    return table
+
+
+def _print_section(console, title: str, markdown: str, fold: bool) -> None:
+    """A section's Markdown as plain text: exact and copyable (a diff stays a diff).
+
+    Folded sections are the long or secondary ones; only their start is shown so a scan with
+    thousands of findings does not flood the terminal.
+    """
+    from rich.text import Text
+
+    console.rule(Text(printable(title)), align="left")
+    lines = markdown.strip("\n").splitlines()
+    shown = lines[:_FOLDED_LINES] if fold else lines
+    for line in shown:
+        console.print(Text(printable(line)), soft_wrap=True)
+    if len(shown) < len(lines):
+        more = len(lines) - len(shown)
+        console.print(Text(f"… {more} more lines, see the JSON report", style="dim"))
+
+
+def _print_annotations(console, p: Presentation) -> None:
+    from rich.text import Text
+
+    if not p.annotations:
+        return
+    console.rule(Text(f"Annotations ({len(p.annotations)})"), align="left")
+    styles = {"error": "red", "warning": "yellow", "notice": "cyan"}
+    for a in p.annotations[:_ANNOTATION_LINES]:
+        where = f"{a.file}:{a.line}" if a.file and a.line else (a.file or "")
+        text = " ".join(part for part in (where, a.title and f"{a.title}:", a.message) if part)
+        console.print(
+            Text.assemble((a.level, styles.get(a.level, "")), " ", printable(text)),
+            soft_wrap=True,
+        )
+    rest = len(p.annotations) - _ANNOTATION_LINES
+    if rest > 0:
+        console.print(Text(f"… {rest} more, see the JSON report", style="dim"))
+
+
+def _shorten(value: str) -> str:
+    return value if len(value) <= _VALUE_CHARS else value[: _VALUE_CHARS - 1] + "…"

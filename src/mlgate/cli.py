@@ -1,0 +1,138 @@
+"""The one CLI: a subcommand per action, each loaded only when it is run.
+
+Nothing heavy is imported here or in the command modules' top level, so `mlgate --help` and a
+rewrite stay fast on a CI runner that has only the base install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+import click
+
+from mlgate import __version__
+from mlgate.errors import EXIT_BAD_INPUT, MlgateError
+
+# name -> module holding `command` (a click.Command) and `OUTPUTS` (name -> description).
+COMMANDS: dict[str, str] = {
+    "rewrite": "mlgate.commands.rewrite",
+    "demo": "mlgate.commands.demo",
+}
+
+# Commands that are not actions or templates (the drift test leaves them out).
+LOCAL_ONLY = frozenset({"demo"})
+
+ENV_PREFIX = "MLGATE_IN_"
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off", ""})
+
+
+def command_module(name: str):
+    return importlib.import_module(COMMANDS[name])
+
+
+class LazyGroup(click.Group):
+    """Imports a subcommand's module only when that subcommand is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        return command_module(cmd_name).command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlgate")
+def cli() -> None:
+    """Gate ML models and promote the winners through GitOps.
+
+    Exit codes, the same for every command: 0 passed, 1 the gate said no, 2 bad input or
+    config, 3 an outside service failed after retries.
+    """
+
+
+def env_name(param_name: str) -> str:
+    """The environment variable an action or template uses to pass one CLI input."""
+    return ENV_PREFIX + param_name.upper().replace("-", "_")
+
+
+def input_name(param: click.Parameter) -> str:
+    """The action/template input name for a CLI parameter: the long option without dashes."""
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len).lstrip("-")
+    assert param.name is not None
+    return param.name.replace("_", "-")
+
+
+def args_from_env(command: click.Command, environ: Mapping[str, str]) -> list[str]:
+    """Build an argument list from MLGATE_IN_* variables.
+
+    Actions and templates pass inputs this way so that no value is ever spliced into shell
+    text: the values reach click as list items, never through a shell. Multi-value inputs take
+    one value per line; an empty value means "not given".
+    """
+    options: list[str] = []
+    positionals: list[str] = []
+    for param in command.params:
+        if param.name is None or getattr(param, "hidden", False):
+            continue
+        name = input_name(param)
+        raw = environ.get(env_name(name))
+        if raw is None:
+            continue
+        if isinstance(param, click.Option) and param.is_flag:
+            word = raw.strip().lower()
+            if word in TRUE_WORDS:
+                options.append(param.opts[0])
+            elif word not in FALSE_WORDS:
+                raise MlgateError(f"input {name!r}: expected true or false, got {raw.strip()!r}")
+            continue
+        multiple = param.multiple if isinstance(param, click.Option) else param.nargs != 1
+        values = [v.strip() for v in raw.splitlines()] if multiple else [raw.strip()]
+        values = [v for v in values if v]
+        if isinstance(param, click.Argument):
+            positionals.extend(values)
+            continue
+        for value in values:
+            options.append(f"{param.opts[0]}={value}")
+    return options + (["--", *positionals] if positionals else [])
+
+
+def _expand_inputs_from_env(argv: list[str], environ: Mapping[str, str]) -> list[str]:
+    if not argv or argv[0] != "--inputs-from-env":
+        return argv
+    if len(argv) < 2 or argv[1] not in COMMANDS:
+        raise MlgateError("--inputs-from-env must be followed by a command name")
+    name = argv[1]
+    return [name, *args_from_env(command_module(name).command, environ), *argv[2:]]
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if environ is None else environ
+    try:
+        args = _expand_inputs_from_env(args, env)
+        rv = cli.main(args=args, prog_name="mlgate", standalone_mode=False, obj={"environ": env})
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("mlgate: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_BAD_INPUT
+    except MlgateError as exc:
+        from mlgate.ci.emit import emit_error
+
+        emit_error(args[0] if args else "mlgate", str(exc), exc.exit_code, env)
+        return exc.exit_code
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

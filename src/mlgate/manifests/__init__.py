@@ -1,0 +1,1 @@
+"""Byte-exact rewriting of image references and values in GitOps manifests."""

@@ -1,0 +1,258 @@
+"""Plan every edit, verify it, then write all files or none.
+
+Nothing is written until every file has been read, every edit computed and every rewritten
+file re-parsed and compared with the original; then each file is replaced by a temp-and-rename
+that keeps its mode, so a crash leaves old or new files, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+
+from yaml.nodes import MappingNode, ScalarNode
+
+from mlgate.errors import BadInput, GateFailed
+from mlgate.manifests.config import ImageTarget, RewriteConfig
+from mlgate.manifests.files import Candidate, Skipped, collect, resolve_inside, resolve_root
+from mlgate.manifests.kinds.base import Found
+from mlgate.manifests.kinds.flux_markers import MARKER, find_markers
+from mlgate.manifests.kinds.set_path import find_set
+from mlgate.manifests.result import Change, RewriteResult
+from mlgate.manifests.walker import walk
+from mlgate.manifests.writer import write_all
+from mlgate.manifests.yamldoc import (
+    BOM,
+    Edit,
+    YamlFile,
+    alias_paths,
+    apply_edits,
+    compose,
+    read_text,
+    render_scalar,
+    scalar_span,
+    verify,
+)
+
+
+@dataclass
+class FilePlan:
+    doc: YamlFile
+    found: list[Found] = field(default_factory=list)
+
+
+def rewrite(config: RewriteConfig) -> RewriteResult:
+    root = resolve_root(config.root)
+    candidates, skipped = collect(root, config.paths)
+    set_files = {}
+    for target in config.sets:
+        real = resolve_inside(root, target.file, "--set file")
+        if not os.path.isfile(real):
+            raise BadInput(f"--set file {target.file!r}: not a file")
+        set_files.setdefault(real, []).append(target)
+    known = {c.path for c in candidates}
+    for real in set_files:
+        if real not in known:
+            candidates.append(Candidate(real, os.path.relpath(real, root), explicit=True))
+
+    images = {t.ref.repository: t.ref for t in config.images}
+    needles = tuple({t.ref.short_name for t in config.images}) + (
+        (MARKER,) if config.flux_policies else ()
+    )
+    plans: list[FilePlan] = []
+    parsed = 0
+    for cand in candidates:
+        text, bom, mode = read_text(cand.path, cand.rel)
+        sets = set_files.get(cand.path, [])
+        if not sets and not any(n in text for n in needles):
+            continue
+        try:
+            documents = compose(text, cand.rel)
+        except BadInput:
+            if not cand.explicit and "{{" in text:
+                skipped.append(Skipped(cand.rel, "templated, not plain YAML"))
+                continue
+            raise
+        parsed += 1
+        doc = YamlFile(cand.path, cand.rel, text, bom, mode, documents)
+        plan = FilePlan(doc)
+        want_lines = bool(config.flux_policies) and MARKER in text
+        found, lines = walk(doc, images, want_lines)
+        plan.found.extend(found)
+        if want_lines:
+            plan.found.extend(find_markers(text, cand.rel, lines, config.flux_policies))
+        for target in sets:
+            plan.found.extend(find_set(doc, target))
+        plan.found = _dedupe(plan.found, cand.rel)
+        if plan.found:
+            plans.append(plan)
+
+    all_found = [f for p in plans for f in p.found]
+    _check_expected(config.images, all_found)
+    missing = _missing(config, all_found)
+    if missing and not config.allow_missing:
+        raise GateFailed("no reference to " + ", ".join(missing) + " found under "
+                         + ", ".join(config.paths))
+
+    changes: list[Change] = []
+    unchanged: list[Change] = []
+    outputs: list[tuple[YamlFile, str]] = []
+    diff_parts: list[str] = []
+    for plan in plans:
+        doc = plan.doc
+        edits: list[Edit] = []
+        for f in plan.found:
+            line = doc.line_of(f.node.start_mark.index if f.node else f.insert_into.end_mark.index)
+            change = Change(doc.rel, line, f.display, f.kind, f.old, f.new)
+            if f.node is not None and f.old == f.new:
+                unchanged.append(change)
+                continue
+            edits.append(_edit(doc, f))
+            changes.append(change)
+        if not edits:
+            continue
+        if "*" in doc.text:
+            edits = _with_alias_paths(doc, edits, plan.found)
+        new_text = apply_edits(doc.text, edits)
+        verify(doc.text, new_text, edits, doc.rel)
+        outputs.append((doc, new_text))
+        diff_parts.append(_diff(doc.rel, doc.text, new_text))
+
+    diff = "".join(diff_parts)
+    if config.diff_path:
+        _write_diff(config.diff_path, diff)
+    written = False
+    if outputs and not config.dry_run:
+        write_all([(d.path, (BOM if d.bom else "") + t, d.mode) for d, t in outputs])
+        written = True
+    return RewriteResult(
+        root=root,
+        changes=tuple(changes),
+        unchanged=tuple(unchanged),
+        files=tuple(d.rel for d, _ in outputs),
+        skipped=tuple(skipped),
+        missing=tuple(missing),
+        scanned=len(candidates),
+        parsed=parsed,
+        dry_run=config.dry_run,
+        written=written,
+        diff=diff,
+    )
+
+
+def _with_alias_paths(doc: YamlFile, edits: list[Edit], found: list[Found]) -> list[Edit]:
+    """Tell verify() every place an aliased value shows up, so it expects all of them to move."""
+    nodes = {f.path: id(f.node) for f in found if f.node is not None}
+    paths = alias_paths(doc.documents, set(nodes.values()))
+    out = []
+    for edit in edits:
+        node_id = nodes.get(edit.path)
+        others = [p for p in paths.get(node_id, []) if p != edit.path] if node_id else []
+        out.append(dataclasses.replace(edit, also=tuple(others)))
+    return out
+
+
+def _dedupe(found: list[Found], rel: str) -> list[Found]:
+    """One edit per value: two kinds may see the same field (a Helm map inside a HelmRelease)."""
+    by_key: dict[tuple, Found] = {}
+    for f in found:
+        key = ("node", id(f.node)) if f.node is not None else ("ins", id(f.insert_into), f.insert_key)
+        prior = by_key.get(key)
+        if prior is None:
+            by_key[key] = f
+        elif prior.new != f.new:
+            raise BadInput(
+                f"{rel}: {f.display} would be set to both {prior.new!r} and {f.new!r}; refusing"
+            )
+    return list(by_key.values())
+
+
+def _check_expected(images: tuple[ImageTarget, ...], found: list[Found]) -> None:
+    for target in images:
+        expect = target.expect
+        if expect is None:
+            continue
+        new = target.ref
+        for f in found:
+            cur = f.current
+            if cur is None or f.target != new.repository:
+                continue
+            if (cur.tag, cur.digest) == (new.tag, new.digest):
+                continue  # already promoted: an idempotent re-run, not a stale one
+            tag_ok = expect.tag is None or cur.tag == expect.tag
+            digest_ok = expect.digest is None or cur.digest == expect.digest
+            if not (tag_ok and digest_ok):
+                raise GateFailed(
+                    f"{f.display}: current value is {cur.name}{cur.version}, expected "
+                    f"{expect}; refusing to overwrite (--expect-current)"
+                )
+
+
+def _missing(config: RewriteConfig, found: list[Found]) -> list[str]:
+    hit = {f.target for f in found}
+    names = [t.ref.repository for t in config.images if t.ref.repository not in hit]
+    names += [f"flux policy {p.policy}" for p in config.flux_policies if p.policy not in hit]
+    return names
+
+
+def _edit(doc: YamlFile, f: Found) -> Edit:
+    where = f"{doc.rel}:{doc.line_of((f.node or f.insert_into).start_mark.index)}"
+    try:
+        if f.node is not None:
+            text, value = render_scalar(f.new, f.node, flow=True, keep_type=f.keep_type)
+            start, end = scalar_span(doc.text, f.node)
+            return Edit(start, end, text, f.path, value)
+        assert f.insert_into is not None and f.insert_key is not None
+        return _insert(doc, f.insert_into, f.insert_key, f.new, f.path)
+    except BadInput as exc:
+        raise BadInput(f"{where}: {exc}") from None
+
+
+def _insert(doc: YamlFile, mapping: MappingNode, key: str, value: str, path) -> Edit:
+    """Add `key: value` as the mapping's last entry, in its own style and indentation."""
+    text = doc.text
+    rendered, typed = render_scalar(value, None, flow=True)
+    if mapping.flow_style:
+        pos = mapping.end_mark.index - 1
+        if text[pos] != "}":
+            raise BadInput("cannot find the end of a flow mapping to add a key")
+        sep = ", " if mapping.value else ""
+        return Edit(pos, pos, f"{sep}{key}: {rendered}", path, typed, insert=True)
+    if not mapping.value:
+        raise BadInput(f"cannot add {key!r} to an empty mapping")
+    first_key = mapping.value[0][0]
+    last_value = mapping.value[-1][1]
+    if not isinstance(last_value, ScalarNode) or (
+        last_value.start_mark.line != last_value.end_mark.line
+    ):
+        raise BadInput(f"cannot add {key!r}: the mapping does not end with a one-line value")
+    indent = " " * first_key.start_mark.column
+    eol = text.find("\n", last_value.end_mark.index)
+    if eol == -1:
+        newline = "\r\n" if "\r\n" in text else "\n"
+        return Edit(len(text), len(text), f"{newline}{indent}{key}: {rendered}", path, typed, True)
+    newline = "\r\n" if eol > 0 and text[eol - 1] == "\r" else "\n"
+    return Edit(eol + 1, eol + 1, f"{indent}{key}: {rendered}{newline}", path, typed, True)
+
+
+def _diff(rel: str, old: str, new: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{rel}",
+        tofile=f"b/{rel}",
+    )
+    out = []
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _write_diff(path: str, diff: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(diff)
+    except OSError as exc:
+        raise BadInput(f"--diff {path!r}: cannot write: {exc.strerror}") from None

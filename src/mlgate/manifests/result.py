@@ -1,0 +1,42 @@
+"""The typed result of a rewrite: what changed, where, and what was looked at."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlgate.manifests.files import Skipped
+
+
+@dataclass(frozen=True)
+class Change:
+    file: str
+    line: int
+    path: str
+    kind: str
+    old: str | None
+    new: str
+
+
+@dataclass(frozen=True)
+class RewriteResult:
+    root: str
+    changes: tuple[Change, ...]
+    unchanged: tuple[Change, ...]  # matches already at the new value (idempotent re-runs)
+    files: tuple[str, ...]
+    skipped: tuple[Skipped, ...]
+    missing: tuple[str, ...]  # targets that matched nothing (only with --allow-missing)
+    scanned: int
+    parsed: int
+    dry_run: bool
+    written: bool
+    diff: str = field(repr=False, default="")
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["changed"] = self.changed
+        return data

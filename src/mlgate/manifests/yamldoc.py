@@ -1,0 +1,304 @@
+"""YAML files as text plus node positions, so values can be replaced in place.
+
+A load-and-dump round trip loses comments, quoting, key order and line endings (the defect
+users of other image updaters report most). pyyaml's composer gives every node its start and
+end offsets, so a scalar can be replaced by splicing the text and nothing else moves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from mlgate.errors import BadInput
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+BOM = "\ufeff"
+STR_TAG = "tag:yaml.org,2002:str"
+
+try:  # libyaml when present: parsing is the bulk of the cost of a rewrite
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - pyyaml built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+@dataclass
+class YamlFile:
+    """One file: its text (BOM removed, line endings as they are) and its documents' nodes."""
+
+    path: str
+    rel: str
+    text: str
+    bom: bool
+    mode: int
+    documents: list[Node] = field(default_factory=list)
+
+    def line_of(self, index: int) -> int:
+        return self.text.count("\n", 0, index) + 1
+
+
+def read_text(path: str, rel: str) -> tuple[str, bool, int]:
+    """Read a file as UTF-8 text without newline translation (CRLF stays CRLF)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise BadInput(f"{rel}: cannot read: {exc.strerror}") from None
+    if st.st_size > MAX_FILE_BYTES:
+        raise BadInput(f"{rel}: file is {st.st_size} bytes, over the 10 MiB limit")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise BadInput(f"{rel}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise BadInput(f"{rel}: file is over the 10 MiB limit")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{rel}: not UTF-8 text (byte {exc.start})") from None
+    bom = text.startswith(BOM)
+    return (text[1:] if bom else text), bom, st.st_mode
+
+
+def compose(text: str, rel: str) -> list[Node]:
+    """All documents' node trees; malformed YAML and alias bombs are exit 2 naming file:line."""
+    try:
+        documents = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{rel}:{mark.line + 1}" if mark is not None else rel
+        raise BadInput(f"{where}: malformed YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{rel}: malformed YAML: {exc}") from None
+    except RecursionError:
+        raise BadInput(f"{rel}: YAML nested too deeply") from None
+    check_alias_expansion(documents, rel)
+    return documents
+
+
+def check_alias_expansion(documents: list[Node], rel: str) -> None:
+    """Refuse files whose aliases expand far beyond their size (a 'billion laughs' file).
+
+    Composing keeps aliases as shared nodes, so the file parses cheaply; but any consumer that
+    loads it (kubectl, Helm, Argo CD) would expand it, so mlgate refuses to touch it.
+    """
+    sizes: dict[int, int] = {}
+    distinct = 0
+    for root in documents:
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            key = id(node)
+            if key in sizes and not done:
+                continue
+            children = _children(node)
+            if not done:
+                if key in sizes:
+                    continue
+                sizes[key] = -1  # in progress: a cycle (recursive alias) shows up as -1
+                distinct += 1
+                stack.append((node, True))
+                for child in children:
+                    if sizes.get(id(child)) == -1:
+                        raise BadInput(f"{rel}: recursive YAML alias")
+                    if id(child) not in sizes:
+                        stack.append((child, False))
+                continue
+            total = 1 + sum(sizes[id(child)] for child in children)
+            sizes[key] = total
+    expanded = sum(sizes[id(root)] for root in documents)
+    if expanded > 10 * distinct + 10_000:
+        raise BadInput(
+            f"{rel}: YAML aliases expand {distinct} nodes to {expanded} (an alias bomb); refusing"
+        )
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def alias_paths(documents: list[Node], wanted: set[int]) -> dict[int, list[tuple[Any, ...]]]:
+    """Every path (aliases followed, merge keys not) at which the wanted nodes appear."""
+    found: dict[int, list[tuple[Any, ...]]] = {}
+    for doc_index, root in enumerate(documents):
+        stack: list[tuple[Node, tuple[Any, ...]]] = [(root, (doc_index,))]
+        while stack:
+            node, path = stack.pop()
+            if id(node) in wanted:
+                found.setdefault(id(node), []).append(path)
+            if isinstance(node, MappingNode):
+                for k, v in node.value:
+                    key = key_value(k)
+                    if key != "<<" and (isinstance(key, (str, int, float, bool)) or key is None):
+                        stack.append((v, (*path, key)))
+            elif isinstance(node, SequenceNode):
+                stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
+    return found
+
+
+def load_file(path: str, rel: str) -> YamlFile:
+    text, bom, mode = read_text(path, rel)
+    doc = YamlFile(path=path, rel=rel, text=text, bom=bom, mode=mode)
+    doc.documents = compose(text, rel)
+    return doc
+
+
+# --- values --------------------------------------------------------------------------------
+
+_resolver = yaml.resolver.Resolver()
+_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./@~+=$%^][A-Za-z0-9_./@~+=$%^:,\- ]*$")
+
+
+def key_value(node: Node) -> Any:
+    """A mapping key as a loader sees it (so paths match what verify() loads)."""
+    if isinstance(node, ScalarNode) and node.tag in _TYPED_KEY_TAGS and node.style in (None, ""):
+        try:
+            return yaml.load(node.value, Loader=_Loader)
+        except yaml.YAMLError:
+            return node.value
+    return node.value if isinstance(node, ScalarNode) else None
+
+
+_TYPED_KEY_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null", "timestamp")
+)
+
+
+def plain_tag(value: str) -> str:
+    return _resolver.resolve(ScalarNode, value, (True, False))
+
+
+def can_be_plain(value: str, flow: bool, want_tag: str) -> bool:
+    """Whether `value` written unquoted reads back as the same text with the wanted type."""
+    if not value or not _PLAIN_SAFE.match(value) or value != value.strip():
+        return False
+    if ": " in value or " #" in value or value.endswith(":"):
+        return False
+    if flow and any(c in value for c in ",[]{}"):
+        return False
+    return plain_tag(value) == want_tag
+
+
+def double_quoted(value: str) -> str:
+    """A YAML double-quoted scalar; JSON's escapes are a valid subset of YAML's."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_scalar(
+    value: str, original: ScalarNode | None, flow: bool, keep_type: bool = False
+) -> tuple[str, Any]:
+    """Text to splice in for `value`, in the original's quoting style where that is safe.
+
+    Returns the text and the value a loader will read back. A plain `1.10` would read back as
+    the float 1.1, so a string that would change type is double-quoted instead. With
+    `keep_type` (--set), a number replacing a number (replicas, say) stays plain and typed.
+    """
+    style = getattr(original, "style", None) or None
+    if style in ("|", ">"):
+        raise BadInput("cannot rewrite a block scalar (| or >); use a single-line value")
+    if style == "'" and "\n" not in value:
+        return "'" + value.replace("'", "''") + "'", value
+    if style == '"':
+        return double_quoted(value), value
+    original_tag = original.tag if original is not None else STR_TAG
+    if keep_type and original_tag != STR_TAG and can_be_plain(value, flow, original_tag):
+        typed = yaml.load(value, Loader=_Loader)
+        return value, typed
+    if can_be_plain(value, flow, STR_TAG):
+        return value, value
+    return double_quoted(value), value
+
+
+_PROPERTIES_RE = re.compile(r"(?:[&!][^\s,\[\]{}]*\s+)+")
+
+
+def scalar_span(text: str, node: ScalarNode) -> tuple[int, int]:
+    """The offsets of a scalar's own text, after any anchor (&a) or tag (!!str) before it."""
+    start, end = node.start_mark.index, node.end_mark.index
+    m = _PROPERTIES_RE.match(text, start, end)
+    return (m.end() if m else start), end
+
+
+# --- edits ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace text[start:end] with `text`; `path` and `expected` let the result be verified."""
+
+    start: int
+    end: int
+    text: str
+    path: tuple[Any, ...]
+    expected: Any
+    insert: bool = False  # a new mapping key (path's last item) rather than a replaced value
+    also: tuple[tuple[Any, ...], ...] = ()  # other paths to the same node (YAML aliases)
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    ordered = sorted(edits, key=lambda e: (e.start, e.end))
+    for before, after in zip(ordered, ordered[1:]):
+        if after.start < before.end:
+            raise BadInput("two edits overlap in one file; refusing an ambiguous rewrite")
+    out: list[str] = []
+    pos = 0
+    for edit in ordered:
+        out.append(text[pos : edit.start])
+        out.append(edit.text)
+        pos = edit.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def verify(old_text: str, new_text: str, edits: list[Edit], rel: str) -> None:
+    """Refuse unless loading the new text equals loading the old one with exactly the edits.
+
+    This is the guarantee that a rewrite changes nothing but the values it meant to set: any
+    slip in splicing (a quote, an indent, a type) shows up as a difference and aborts.
+    """
+    try:
+        old_docs = list(yaml.load_all(old_text, Loader=_Loader))
+        new_docs = list(yaml.load_all(new_text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{rel}: rewrite would produce invalid YAML ({exc}); refusing") from None
+    for edit in edits:
+        for path in (edit.path, *edit.also):
+            try:
+                _set_path(old_docs, path, edit.expected, edit.insert)
+            except (KeyError, IndexError, TypeError):
+                raise BadInput(f"{rel}: cannot verify the edit at {path}; refusing") from None
+    if not _same(old_docs, new_docs):
+        raise BadInput(f"{rel}: rewrite would change more than the target values; refusing")
+
+
+def _set_path(docs: list[Any], path: tuple[Any, ...], value: Any, insert: bool) -> None:
+    target: Any = docs
+    for step in path[:-1]:
+        target = target[step]
+    last = path[-1]
+    if not insert and isinstance(target, dict) and last not in target:
+        raise KeyError(last)
+    target[last] = value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b)

@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -219,6 +220,11 @@ def make_repo(tmp_path: Path) -> MakeRepo:
     return make
 
 
+def run_dir(base: Path, prefix: str) -> Path:
+    """A fresh directory per run, so one test can run a tool several times."""
+    return Path(tempfile.mkdtemp(prefix=prefix + "-", dir=base))
+
+
 def snapshot(root: Path, relpaths: Iterable[str]) -> dict[str, bytes]:
     return {p: (root / p).read_bytes() for p in relpaths}
 
@@ -228,11 +234,12 @@ def snapshot(root: Path, relpaths: Iterable[str]) -> dict[str, bytes]:
 
 def github_outputs_step(step_id: str, names: Iterable[str]) -> str:
     """A workflow step that echoes step `step_id`'s outputs and saves each to $E2E_OUT/<name>."""
-    env = "".join(f"          OUT_{n.upper().replace('-', '_')}: ${{{{ steps.{step_id}.outputs.{n} }}}}\n"
-                  for n in names)
+    names = list(names)
+    var = {n: "OUT_" + n.upper().replace("-", "_") for n in names}
+    env = "".join(f"          {var[n]}: ${{{{ steps.{step_id}.outputs.{n} }}}}\n" for n in names)
     saves = "".join(
-        f"          printf '%s=%s\\n' '{n}' \"$OUT_{n.upper().replace('-', '_')}\"\n"
-        f"          printf '%s' \"$OUT_{n.upper().replace('-', '_')}\" > \"$E2E_OUT/{n}\"\n"
+        f"          printf '%s=%s\\n' '{n}' \"${var[n]}\"\n"
+        f"          printf '%s' \"${var[n]}\" > \"$E2E_OUT/{n}\"\n"
         for n in names
     )
     return (
@@ -258,9 +265,9 @@ def run_act(act_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path):
         env: Mapping[str, str] | None = None,
         timeout: float = 300,
     ) -> CiRun:
-        run_dir = Path(tempfile_dir(tmp_path, "act-run"))
-        out_dir = run_dir / "out"
-        cache = run_dir / "act-cache"
+        here = run_dir(tmp_path, "act")
+        out_dir = here / "out"
+        cache = here / "act-cache"
         args = [
             act_bin,
             event,
@@ -306,12 +313,6 @@ def run_act(act_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path):
     return run
 
 
-def tempfile_dir(base: Path, prefix: str) -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix=prefix + "-", dir=base)
-
-
 # --- gitlab-ci-local --------------------------------------------------------------------------
 
 
@@ -335,8 +336,9 @@ def run_gitlab_ci_local(gitlab_ci_local_bin: str, mlgate_bin: Path, venv_root: P
                         tmp_path: Path):
     """run_gitlab_ci_local(repo, jobs=(), variables={}) -> CiRun (not checked: call .check()).
 
-    Jobs run with the shell executor in the repository itself. `$MLGATE_E2E_ACTIVATE` holds a
-    command that puts the session's mlgate on PATH, for a template's `install` input.
+    Jobs run with the shell executor in the repository itself. `$MLGATE_E2E_BIN` is the bin/
+    directory of the session's mlgate venv: a template's `install` input can be
+    `. "$MLGATE_E2E_BIN/activate"`.
     """
 
     def run(
@@ -345,9 +347,9 @@ def run_gitlab_ci_local(gitlab_ci_local_bin: str, mlgate_bin: Path, venv_root: P
         variables: Mapping[str, str] | None = None,
         timeout: float = 300,
     ) -> CiRun:
-        run_dir = Path(tempfile_dir(tmp_path, "gcl-run"))
-        out_dir = run_dir / "out"
-        home = run_dir / "home"
+        here = run_dir(tmp_path, "gitlab-ci-local")
+        out_dir = here / "out"
+        home = here / "home"
         home.mkdir()
         values = {
             "E2E_OUT": str(out_dir),
@@ -394,3 +396,56 @@ def run_gitlab_ci_local(gitlab_ci_local_bin: str, mlgate_bin: Path, venv_root: P
         )
 
     return run
+
+
+# --- a small config repository ------------------------------------------------------------
+
+CHURN = "registry.example.com/team/churn"
+
+DEPLOYMENT = """\
+# Churn model server. The image tag is set by CI (mlgate rewrite).
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: churn
+  labels: {app: churn}
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: churn
+  template:
+    metadata:
+      labels:
+        app: churn
+    spec:
+      containers:
+        - name: server
+          image: "registry.example.com/team/churn:v2.0.0"   # model server
+          ports:
+            - containerPort: 8080
+
+        - name: metrics
+          image: registry.example.com/team/metrics:1.4.2
+"""
+
+KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deployment.yaml
+images:
+  - name: registry.example.com/team/churn
+    newTag: v2.0.0 # bumped by CI
+  - name: registry.example.com/team/metrics
+    newTag: "1.4.2"
+"""
+
+
+@pytest.fixture
+def config_repo_files() -> dict[str, str]:
+    """A Deployment and its kustomization pointing at churn v2.0.0."""
+    return {
+        "deploy/deployment.yaml": DEPLOYMENT,
+        "deploy/kustomization.yaml": KUSTOMIZATION,
+    }

@@ -72,7 +72,7 @@ def fit_dotenv(
         return size < DOTENV_LIMIT and len(trial) <= DOTENV_MAX_VARIABLES
 
     while kept and not fits():
-        longest = max(kept, key=lambda e: len(f"{e[0]}={e[1]}".encode("utf-8")))
+        longest = max(kept, key=lambda e: len(f"{e[0]}={e[1]}".encode()))
         kept.remove(longest)
         left_out.append(longest[0])
     if left_out:

@@ -12,7 +12,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlgate.manifests.kinds.argocd import ArgoCDSources
-from mlgate.manifests.kinds.base import Context, Found, Kind, item_display, join, str_value, get
+from mlgate.manifests.kinds.base import Context, Found, Kind, get, item_display, join, str_value
 from mlgate.manifests.kinds.flux_markers import LineScalar
 from mlgate.manifests.kinds.image_strings import ImageStrings
 from mlgate.manifests.kinds.kustomize import KustomizeImages

@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from yaml.nodes import MappingNode, ScalarNode
 
@@ -13,10 +14,8 @@ from mlgate.manifests.kinds.base import (
     Context,
     Found,
     get,
-    item_display,
     join,
     match_ref,
-    pairs,
     seq_items,
     str_value,
 )

@@ -8,7 +8,8 @@ chart's `predictor.image`), while a value that is not a reference to the target 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from yaml.nodes import MappingNode, ScalarNode
 

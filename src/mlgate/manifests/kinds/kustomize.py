@@ -7,7 +7,8 @@ kept as it is, and `newTag`/`digest` are set, added when absent (kustomize defin
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from yaml.nodes import MappingNode
 

@@ -5,7 +5,8 @@ with `registry` split out, at any depth such as `predictor.image`), Flux HelmRel
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from yaml.nodes import MappingNode
 

@@ -1,0 +1,111 @@
+"""`uses: ./actions/rewrite-manifests` run by act, its outputs read by a later step."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import CHECKOUT_STEP, CHURN, github_outputs_step
+
+from mlgate.commands.rewrite import OUTPUTS
+
+pytestmark = pytest.mark.e2e
+
+FILES = ("deploy/deployment.yaml", "deploy/kustomization.yaml")
+
+
+def workflow(with_block: str, outputs_step: bool = True) -> str:
+    text = (
+        "name: e2e rewrite\n"
+        "on: push\n"
+        "permissions: {}\n"
+        "jobs:\n"
+        "  rewrite:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        f"{CHECKOUT_STEP}"
+        "      - id: rewrite\n"
+        "        uses: ./actions/rewrite-manifests\n"
+        "        with:\n"
+        f"{with_block}"
+    )
+    if outputs_step:
+        text += github_outputs_step("rewrite", OUTPUTS)
+    return text
+
+
+def test_rewrite_action_updates_files_and_sets_outputs(make_repo, run_act, config_repo_files):
+    repo = make_repo(
+        {
+            **config_repo_files,
+            ".github/workflows/rewrite.yml": workflow(
+                "          paths: |\n"
+                "            deploy\n"
+                f"          image: {CHURN}:v2.1.0\n"
+                f"          expect-current: {CHURN}:v2.0.0\n"
+                "          json: mlgate-rewrite.json\n"
+            ),
+        }
+    )
+
+    run = run_act(repo).check()
+
+    for relpath in FILES:  # only the tag changed, every other byte kept
+        expected = config_repo_files[relpath].replace("churn:v2.0.0", "churn:v2.1.0")
+        expected = expected.replace("newTag: v2.0.0 #", "newTag: v2.1.0 #")
+        assert run.read(relpath) == expected
+        assert (repo / relpath).read_text() == config_repo_files[relpath]  # act worked on a copy
+    outputs = run.outputs
+    assert outputs["changed"] == "true"
+    assert sorted(json.loads(outputs["files"])) == list(FILES)
+    changes = json.loads(outputs["changes"])
+    assert {(c["file"], c["old"], c["new"]) for c in changes} == {
+        (FILES[0], f"{CHURN}:v2.0.0", f"{CHURN}:v2.1.0"),
+        (FILES[1], "v2.0.0", "v2.1.0"),
+    }
+    report = json.loads(run.read("mlgate-rewrite.json"))
+    assert report["command"] == "rewrite" and report["exit_code"] == 0
+    assert "changed=true" in run.log  # echoed by the later step
+
+
+def test_rewrite_action_refuses_a_stale_expectation(make_repo, run_act, config_repo_files):
+    repo = make_repo(
+        {
+            **config_repo_files,
+            ".github/workflows/rewrite.yml": workflow(
+                "          paths: deploy\n"
+                f"          image: {CHURN}:v2.1.0\n"
+                f"          expect-current: {CHURN}:v1.9.0\n"
+            ),
+        }
+    )
+
+    run = run_act(repo)
+
+    assert run.returncode != 0, run.log
+    assert "exitcode '1'" in run.log, run.log[-4000:]  # the gate said no: exit 1, not 2
+    for relpath in FILES:
+        assert run.read(relpath) == config_repo_files[relpath]
+
+
+def test_rewrite_action_dry_run_writes_nothing(make_repo, run_act, config_repo_files):
+    repo = make_repo(
+        {
+            **config_repo_files,
+            ".github/workflows/rewrite.yml": workflow(
+                "          paths: deploy\n"
+                f"          image: {CHURN}:v2.1.0\n"
+                "          dry-run: true\n"
+                "          diff: rewrite.diff\n"
+            ),
+        }
+    )
+
+    run = run_act(repo).check()
+
+    assert run.outputs["changed"] == "true"
+    for relpath in FILES:
+        assert run.read(relpath) == config_repo_files[relpath]
+    diff = run.read("rewrite.diff")
+    assert f'-          image: "{CHURN}:v2.0.0"' in diff
+    assert f'+          image: "{CHURN}:v2.1.0"' in diff

@@ -21,6 +21,13 @@ set -euo pipefail
 
 log() { printf 'mlgate-install: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 2; }
+on_github() { [[ "${GITHUB_ACTIONS:-}" == true ]]; }
+
+if command -v sha256sum >/dev/null 2>&1; then
+    sha256=(sha256sum)
+else
+    sha256=(shasum -a 256) # macOS
+fi
 
 src_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
 [[ -f "$src_dir/pyproject.toml" && -d "$src_dir/src/mlgate" ]] \
@@ -50,11 +57,12 @@ fingerprint=$(
             [[ ! -e "$extra_file" ]] || sources+=("$extra_file")
         done
         find "${sources[@]}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
-            | LC_ALL=C sort -z | xargs -0 sha256sum
-    } | sha256sum | cut -c1-16
+            | LC_ALL=C sort -z | xargs -0 "${sha256[@]}"
+    } | "${sha256[@]}" | cut -c1-16
 )
 venv="$venv_root/mlgate-venv-$fingerprint"
 ready="$venv/.mlgate-installed"
+[[ "$venv" != *$'\n'* && "$venv" != *$'\r'* ]] || die "the venv path must not hold a line break"
 
 # Two jobs on one machine may share a venv root: let one install while the other waits.
 if command -v flock >/dev/null 2>&1; then
@@ -65,9 +73,10 @@ fi
 if [[ -f "$ready" && -x "$venv/bin/mlgate" ]]; then
     log "reusing $venv"
 else
+    ! on_github || echo "::group::Install mlgate"
     rm -rf -- "$venv"
     spec="$src_dir"
-    [[ -z "$extras" ]] || spec="$src_dir[$extras]"
+    [[ -z "$extras" ]] || spec="${src_dir}[$extras]"
     if command -v uv >/dev/null 2>&1; then
         log "installing $spec into $venv with uv"
         export UV_PYTHON_DOWNLOADS=never
@@ -82,6 +91,7 @@ else
     fi
     "$venv/bin/mlgate" --version >&2
     touch -- "$ready"
+    ! on_github || echo "::endgroup::"
 fi
 
 if [[ -n "${GITHUB_OUTPUT:-}" ]]; then

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CHECKOUT_STEP, CHURN, github_outputs_step
+from harness import CHECKOUT_STEP, CHURN, github_collect_step
 
 from mlgate.commands.rewrite import OUTPUTS
 
@@ -30,7 +30,7 @@ def workflow(with_block: str, outputs_step: bool = True) -> str:
         f"{with_block}"
     )
     if outputs_step:
-        text += github_outputs_step("rewrite", OUTPUTS)
+        text += github_collect_step("rewrite", OUTPUTS)
     return text
 
 
@@ -83,7 +83,8 @@ def test_rewrite_action_refuses_a_stale_expectation(make_repo, run_act, config_r
     run = run_act(repo)
 
     assert run.returncode != 0, run.log
-    assert "exitcode '1'" in run.log, run.log[-4000:]  # the gate said no: exit 1, not 2
+    assert "refusing to overwrite (--expect-current)" in run.log, run.log[-4000:]
+    assert "exit status 1" in run.log  # the gate said no (1), not bad input (2)
     for relpath in FILES:
         assert run.read(relpath) == config_repo_files[relpath]
 

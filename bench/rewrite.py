@@ -3,7 +3,10 @@
 Prints, measured in this one run: files per second, mlgate's wall time as a ratio of only
 parsing the same files with yaml.load(..., Loader=CSafeLoader) (target <= 1.0x), and mlgate's
 peak memory (target < 200 MB). Both sides run as fresh subprocesses so interpreter start-up
-is counted on each. Not a timed test: run `python bench/rewrite.py [--files N]`.
+is counted on each. By default 5% of the files reference the image being promoted, as in a
+config repo holding many apps (`--share 1.0` measures the case where every file must be
+rewritten, dominated by re-parsing for verification and creating the temp files).
+Not a timed test: run `python bench/rewrite.py [--files N] [--share F]`.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
     plans: list[FilePlan] = []
     parsed = 0
     for cand in candidates:
-        text, bom, mode = read_text(cand.path, cand.rel)
+        text, bom = read_text(cand.path, cand.rel)
         sets = set_files.get(cand.path, [])
         if not sets and not any(n in text for n in needles):
             continue
@@ -76,7 +76,7 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
                 continue
             raise
         parsed += 1
-        doc = YamlFile(cand.path, cand.rel, text, bom, mode, documents)
+        doc = YamlFile(cand.path, cand.rel, text, bom, documents)
         plan = FilePlan(doc)
         want_lines = bool(config.flux_policies) and MARKER in text
         found, lines = walk(doc, images, want_lines)
@@ -125,7 +125,7 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
         _write_diff(config.diff_path, diff)
     written = False
     if outputs and not config.dry_run:
-        write_all([(d.path, (BOM if d.bom else "") + t, d.mode) for d, t in outputs])
+        write_all([(d.path, (BOM if d.bom else "") + t) for d, t in outputs])
         written = True
     return RewriteResult(
         root=root,

@@ -74,6 +74,7 @@ def collect(root: str, paths: tuple[str, ...]) -> tuple[list[Candidate], list[Sk
 def _walk(root: str, top: str):
     """Walk with scandir, resolving only symlinks: a config repo can hold tens of thousands
     of files and a realpath per file would cost more than reading them."""
+    prefix = len(root.rstrip(os.sep)) + 1  # every path below is under root: slice, no relpath
     stack = [(top, False)]
     while stack:
         directory, in_templates = stack.pop()
@@ -85,7 +86,7 @@ def _walk(root: str, top: str):
         is_chart = "Chart.yaml" in names or "Chart.yml" in names
         subdirs = []
         for entry in entries:
-            rel = os.path.relpath(entry.path, root)
+            rel = entry.path[prefix:]
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
                 if not inside(root, target):

@@ -37,21 +37,18 @@ class YamlFile:
     rel: str
     text: str
     bom: bool
-    mode: int
     documents: list[Node] = field(default_factory=list)
 
     def line_of(self, index: int) -> int:
         return self.text.count("\n", 0, index) + 1
 
 
-def read_text(path: str, rel: str) -> tuple[str, bool, int]:
-    """Read a file as UTF-8 text without newline translation (CRLF stays CRLF)."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise BadInput(f"{rel}: cannot read: {exc.strerror}") from None
-    if st.st_size > MAX_FILE_BYTES:
-        raise BadInput(f"{rel}: file is {st.st_size} bytes, over the 10 MiB limit")
+def read_text(path: str, rel: str) -> tuple[str, bool]:
+    """Read a file as UTF-8 text without newline translation (CRLF stays CRLF).
+
+    One open and one read per file: a rewrite reads every file of a config repo, so a stat
+    per file would be a measurable share of its time; the size limit is checked on the read.
+    """
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
@@ -64,7 +61,7 @@ def read_text(path: str, rel: str) -> tuple[str, bool, int]:
     except UnicodeDecodeError as exc:
         raise BadInput(f"{rel}: not UTF-8 text (byte {exc.start})") from None
     bom = text.startswith(BOM)
-    return (text[1:] if bom else text), bom, st.st_mode
+    return (text[1:] if bom else text), bom
 
 
 def compose(text: str, rel: str) -> list[Node]:
@@ -79,7 +76,8 @@ def compose(text: str, rel: str) -> list[Node]:
         raise BadInput(f"{rel}: malformed YAML: {exc}") from None
     except RecursionError:
         raise BadInput(f"{rel}: YAML nested too deeply") from None
-    check_alias_expansion(documents, rel)
+    if "*" in text:  # no alias, no expansion: skip the walk for the common case
+        check_alias_expansion(documents, rel)
     return documents
 
 
@@ -148,8 +146,8 @@ def alias_paths(documents: list[Node], wanted: set[int]) -> dict[int, list[tuple
 
 
 def load_file(path: str, rel: str) -> YamlFile:
-    text, bom, mode = read_text(path, rel)
-    doc = YamlFile(path=path, rel=rel, text=text, bom=bom, mode=mode)
+    text, bom = read_text(path, rel)
+    doc = YamlFile(path=path, rel=rel, text=text, bom=bom)
     doc.documents = compose(text, rel)
     return doc
 

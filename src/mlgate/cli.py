@@ -19,6 +19,8 @@ from mlgate.errors import EXIT_BAD_INPUT, MlgateError
 # name -> module holding `command` (a click.Command) and `OUTPUTS` (name -> description).
 COMMANDS: dict[str, str] = {
     "rewrite": "mlgate.commands.rewrite",
+    "promote": "mlgate.commands.promote",
+    "rollback": "mlgate.commands.rollback",
     "demo": "mlgate.commands.demo",
 }
 

@@ -121,12 +121,20 @@ def parse_flux_policy(spec: str) -> FluxPolicy:
     return FluxPolicy(policy, parse_user_reference(ref_text.strip(), "--flux-policy"))
 
 
-def parse_set(spec: str) -> SetTarget:
-    """Parse FILE:KEY.PATH=VALUE. Keys with dots go in brackets: a["b.c"].d."""
+def parse_set(spec: str, value_optional: bool = False) -> SetTarget:
+    """Parse FILE:KEY.PATH=VALUE. Keys with dots go in brackets: a["b.c"].d.
+
+    With value_optional, FILE:KEY.PATH alone is accepted (a value to be read, not set).
+    """
     file, colon, rest = spec.partition(":")
     if not colon or not file or not rest:
         raise BadInput(f"--set {spec[:120]!r}: expected FILE:KEY.PATH=VALUE")
-    path, value = _split_path_value(rest, spec)
+    try:
+        path, value = _split_path_value(rest, spec)
+    except BadInput:
+        if not value_optional:
+            raise
+        path, value = rest, ""
     if "\n" in value or "\r" in value or len(value) > MAX_SET_VALUE:
         raise BadInput(f"--set {spec[:60]!r}: the value must be one line under 4 KiB")
     return SetTarget(file=file, path=parse_path(path, spec), value=value, spec=spec)

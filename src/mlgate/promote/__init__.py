@@ -1,0 +1,1 @@
+"""Landing a rewrite on the config repository (git, GitHub API, GitLab API) and undoing it."""

@@ -1,0 +1,190 @@
+"""git, run as a subprocess with an argument list, with credentials that never touch argv.
+
+A token reaches git only through an askpass script that reads it from the environment of that
+one git process: never in the URL, the command line, a log line or a .git/config left behind.
+Every call gets a clean, non-interactive environment so a CI runner's global git config or a
+prompt cannot change what happens.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from mlgate.errors import BadInput, ServiceError
+
+ASKPASS_SCRIPT = """#!/bin/sh
+case "$1" in
+  Username*|username*) printf '%s\\n' "$MLGATE_ASKPASS_USERNAME" ;;
+  *) printf '%s\\n' "$MLGATE_ASKPASS_TOKEN" ;;
+esac
+"""
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)[^\s]+$")
+GIT_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    token: str
+
+
+class GitError(Exception):
+    def __init__(self, args: Sequence[str], code: int, stdout: str, stderr: str):
+        super().__init__(f"git {args[0] if args else ''} exited {code}")
+        self.args_ = tuple(args)
+        self.code = code
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def check_repo_url(url: str) -> str:
+    """Accept https/http/ssh/file URLs, scp-like ssh and local paths; refuse credentials in the
+    URL (they would land in logs and .git/config) and transports that run commands (ext::)."""
+    if not url or "\n" in url or url.startswith("-"):
+        raise BadInput("--repo: invalid repository URL or path")
+    if "::" in url.split("/", 1)[0]:
+        raise BadInput("--repo: remote helper transports (like ext::) are not allowed")
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http", "ssh", "file"):
+            raise BadInput(f"--repo: unsupported URL scheme {parts.scheme!r}")
+        if parts.password is not None or (parts.username and parts.scheme in ("https", "http")):
+            raise BadInput(
+                "--repo: the URL holds credentials; pass the token in MLGATE_GIT_TOKEN, "
+                "GITHUB_TOKEN or GITLAB_TOKEN instead"
+            )
+        return url
+    if _SCP_LIKE.match(url):
+        return url
+    path = os.path.abspath(url)
+    if not os.path.isdir(path):
+        raise BadInput(f"--repo {url!r}: not a URL and not a directory")
+    probe = subprocess.run(["git", "-C", path, "rev-parse", "--git-dir"], capture_output=True,
+                           check=False, env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"})
+    if probe.returncode != 0:
+        raise BadInput(f"--repo {url!r}: not a git repository")
+    return "file://" + path  # file:// so that --depth is honoured for local repositories
+
+
+def redact_url(url: str) -> str:
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = host + (f":{parts.port}" if parts.port else "")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def check_branch(name: str, what: str) -> str:
+    if (
+        not name
+        or name.startswith("-")
+        or subprocess.run(
+            ["git", "check-ref-format", "--branch", name], capture_output=True, check=False
+        ).returncode
+        != 0
+    ):
+        raise BadInput(f"{what} {name[:100]!r}: not a valid branch name")
+    return name
+
+
+class Git:
+    """A working directory plus the environment every git call in it runs with."""
+
+    def __init__(self, cwd: str, credentials: Credentials | None, private_dir: str):
+        self.cwd = cwd
+        self.credentials = credentials
+        self._askpass = _write_askpass(private_dir) if credentials else None
+
+    def env(self) -> dict[str, str]:
+        # HOME stays (ssh finds known_hosts and keys there); the user's and system git config
+        # do not, so a runner's url.insteadOf or credential helper cannot redirect a push.
+        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND",
+                "GNUPGHOME")
+        env = {k: v for k, v in os.environ.items() if k in keep}
+        env.update(
+            GIT_CONFIG_NOSYSTEM="1",
+            GIT_CONFIG_GLOBAL=os.devnull,
+            GIT_TERMINAL_PROMPT="0",
+            GCM_INTERACTIVE="never",
+        )
+        if self.credentials and self._askpass:
+            env.update(
+                GIT_ASKPASS=self._askpass,
+                MLGATE_ASKPASS_USERNAME=self.credentials.username,
+                MLGATE_ASKPASS_TOKEN=self.credentials.token,
+            )
+        return env
+
+    def run(
+        self,
+        *args: str,
+        cwd: str | None = None,
+        input: str | None = None,
+        check: bool = True,
+        config: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        pre: list[str] = ["-c", "credential.helper=", "-c", "core.hooksPath=/dev/null",
+                          "-c", "protocol.ext.allow=never"]
+        for key, value in (config or {}).items():
+            pre += ["-c", f"{key}={value}"]
+        try:
+            proc = subprocess.run(
+                ["git", *pre, *args],
+                cwd=cwd or self.cwd,
+                env=self.env(),
+                input=input,
+                capture_output=True,
+                text=True,
+                timeout=GIT_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise ServiceError(f"git {args[0]} timed out after {GIT_TIMEOUT} s") from None
+        if check and proc.returncode != 0:
+            raise GitError(args, proc.returncode, proc.stdout, self.scrub(proc.stderr))
+        proc.stderr = self.scrub(proc.stderr)
+        return proc
+
+    def scrub(self, text: str) -> str:
+        if self.credentials and self.credentials.token:
+            text = text.replace(self.credentials.token, "***")
+        return text
+
+
+def _write_askpass(directory: str) -> str:
+    path = os.path.join(directory, "askpass.sh")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(ASKPASS_SCRIPT)
+    os.chmod(path, stat.S_IRWXU)
+    return path
+
+
+def private_tempdir(prefix: str) -> str:
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, stat.S_IRWXU)
+    return path
+
+
+def describe_failure(exc: GitError, url: str) -> str:
+    """One line saying what went wrong talking to the remote, without secrets."""
+    err = exc.stderr.strip().splitlines()
+    last = next((line for line in reversed(err) if line.strip()), f"exit {exc.code}")
+    lowered = exc.stderr.lower()
+    where = redact_url(url)
+    if "authentication failed" in lowered or "could not read username" in lowered:
+        return f"authentication to {where} failed: check the token"
+    if "403" in lowered or "permission" in lowered or "not allowed" in lowered:
+        return f"the token has no permission to push to {where}"
+    if "not found" in lowered or "does not appear to be a git repository" in lowered:
+        return f"{where} is not a git repository the token can see"
+    return f"git {exc.args_[0] if exc.args_ else ''} against {where} failed: {last.strip()[:300]}"

@@ -1,0 +1,252 @@
+"""Land a rewrite on the config repository: clone what is needed, rewrite, commit, push or
+open a request, and when someone else landed first, re-apply on the new head.
+
+Re-applying the rewrite (not rebasing a textual diff) is what makes concurrent promotions
+safe: each attempt reads the head it will commit on, so a value changed meanwhile is seen,
+checked against --expect-current and never silently overwritten; nothing is force-pushed to
+the base branch.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mlgate.errors import BadInput, MlgateError, ServiceError
+from mlgate.manifests.config import RewriteConfig
+from mlgate.manifests.result import RewriteResult
+from mlgate.promote.git import Credentials, Git, GitError, describe_failure, private_tempdir
+from mlgate.promote.message import Promotion, commit_message
+from mlgate.promote.types import (
+    ChangeRequestResult,
+    ChangeRequestSpec,
+    Conflict,
+    FileChange,
+    Identity,
+    marker,
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    provider: str  # git | github | gitlab
+    mode: str  # push | pull-request
+    base: str
+    credentials: Credentials | None
+    api_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    author: Identity
+    committer: Identity
+    signing_key: str | None = None
+    signing_format: str = "ssh"
+    max_attempts: int = 10
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    auto_merge: bool = False
+    verb: str = "promote"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What one attempt will do on the head it sees."""
+
+    config: RewriteConfig
+    promotion: Promotion
+
+
+@dataclass(frozen=True)
+class Landed:
+    changed: bool
+    commit: str | None
+    base_head: str
+    attempts: int
+    promotion: Promotion | None
+    rewrite: RewriteResult | None
+    request: ChangeRequestResult | None = None
+    message: str = ""
+
+
+Planner = Callable[[str], Planned]
+
+
+def land(
+    target: Target,
+    sparse: tuple[str, ...],
+    planner: Planner,
+    options: Options,
+    provider_factory: Callable[[], object] | None = None,
+    say: Callable[[str], None] = lambda _m: None,
+) -> Landed:
+    from mlgate.manifests.engine import rewrite
+
+    private = private_tempdir("mlgate-promote-")
+    try:
+        checkout = os.path.join(private, "repo")
+        git = Git(private, target.credentials, private)
+        _clone(git, target, checkout, sparse)
+        provider = None
+        for attempt in range(1, options.max_attempts + 1):
+            if attempt > 1:
+                _backoff(attempt)
+                _refresh(git, target, checkout)
+            head = git.run("rev-parse", "HEAD", cwd=checkout).stdout.strip()
+            planned = planner(checkout)
+            result = rewrite(planned.config)
+            if not result.changed:
+                return Landed(False, None, head, attempt, planned.promotion, result)
+            message = commit_message(planned.promotion, options.verb)
+            if target.mode == "pull-request":
+                provider = provider or _provider(provider_factory)
+                return _request(git, target, checkout, head, planned, result, message, options,
+                                provider, attempt)
+            if target.provider == "git":
+                sha = _commit(git, checkout, result, message, options)
+                if _push(git, target, checkout):
+                    return Landed(True, sha, head, attempt, planned.promotion, result,
+                                  message=message)
+                say(f"attempt {attempt}: {target.base} moved; re-applying on the new head")
+                continue
+            provider = provider or _provider(provider_factory)
+            try:
+                sha = provider.commit_files(  # type: ignore[attr-defined]
+                    target.base, head, _file_changes(checkout, result), message, options.author
+                )
+            except Conflict:
+                say(f"attempt {attempt}: {target.base} moved; re-applying on the new head")
+                continue
+            return Landed(True, sha, head, attempt, planned.promotion, result, message=message)
+        raise ServiceError(
+            f"gave up after {options.max_attempts} attempts: {target.base} kept moving "
+            "(raise --max-attempts for busy config repos)"
+        )
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _provider(factory: Callable[[], object] | None) -> object:
+    if factory is None:
+        raise BadInput("this mode needs --provider github or gitlab")
+    return factory()
+
+
+def _clone(git: Git, target: Target, checkout: str, sparse: tuple[str, ...]) -> None:
+    args = ["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", target.base,
+            "--no-tags"]
+    if sparse:
+        args += ["--filter=blob:none", "--sparse"]
+    try:
+        git.run(*args, "--", target.url, checkout)
+        if sparse:
+            git.run("sparse-checkout", "set", "--", *sparse, cwd=checkout)
+    except GitError as exc:
+        if "remote branch" in exc.stderr and "not found" in exc.stderr:
+            raise BadInput(f"--base {target.base!r}: no such branch in the config repo") from None
+        raise ServiceError(describe_failure(exc, target.url)) from None
+
+
+def _refresh(git: Git, target: Target, checkout: str) -> None:
+    try:
+        git.run("fetch", "--quiet", "--depth", "1", "--no-tags", "origin",
+                f"+refs/heads/{target.base}:refs/remotes/origin/{target.base}", cwd=checkout)
+        git.run("reset", "--quiet", "--hard", f"origin/{target.base}", cwd=checkout)
+        git.run("clean", "-fdq", cwd=checkout)
+    except GitError as exc:
+        raise ServiceError(describe_failure(exc, target.url)) from None
+
+
+def _backoff(attempt: int) -> None:
+    """Jittered exponential backoff, so racing promotions spread out instead of colliding."""
+    delay = min(5.0, 0.1 * (2 ** min(attempt - 2, 6)))
+    time.sleep(delay * random.uniform(0.5, 1.5))
+
+
+def _commit(git: Git, checkout: str, result: RewriteResult, message: str, options: Options) -> str:
+    config = {
+        "user.name": options.committer.name,
+        "user.email": options.committer.email,
+        "commit.gpgsign": "false",
+    }
+    args = ["commit", "--quiet", "--no-verify", "-F", "-",
+            f"--author={options.author.name} <{options.author.email}>"]
+    if options.signing_key:
+        config["user.signingkey"] = options.signing_key
+        config["gpg.format"] = "ssh" if options.signing_format == "ssh" else "openpgp"
+        args.append("-S")
+    try:
+        git.run("add", "--", *result.files, cwd=checkout)
+        git.run(*args, cwd=checkout, input=message, config=config)
+    except GitError as exc:
+        raise BadInput(f"git commit failed: {exc.stderr.strip()[:300]}") from None
+    return git.run("rev-parse", "HEAD", cwd=checkout).stdout.strip()
+
+
+def _push(git: Git, target: Target, checkout: str, ref: str | None = None,
+          lease: str | None = None) -> bool:
+    """Push HEAD; False when the remote moved (the caller re-applies), never forced on the base."""
+    dest = ref or f"refs/heads/{target.base}"
+    args = ["push", "--porcelain", "--no-verify"]
+    if lease is not None:
+        args.append(f"--force-with-lease={dest}:{lease}")
+    proc = git.run(*args, "origin", f"HEAD:{dest}", cwd=checkout, check=False)
+    if proc.returncode == 0:
+        return True
+    text = proc.stdout + proc.stderr
+    if any(s in text for s in ("[rejected]", "fetch first", "non-fast-forward", "stale info",
+                               "cannot lock ref", "failed to update ref")):
+        return False
+    raise ServiceError(describe_failure(GitError(("push",), proc.returncode, proc.stdout,
+                                                 proc.stderr), target.url))
+
+
+def _file_changes(checkout: str, result: RewriteResult) -> list[FileChange]:
+    changes = []
+    for rel in result.files:
+        path = os.path.join(checkout, rel)
+        with open(path, "rb") as fh:
+            content = fh.read()
+        changes.append(FileChange(rel.replace(os.sep, "/"), content, os.access(path, os.X_OK)))
+    return changes
+
+
+def request_branch(promotion: Promotion) -> str:
+    return f"mlgate/{promotion.app}/{promotion.environment}"
+
+
+def _request(git, target, checkout, head, planned, result, message, options, provider,
+             attempt) -> Landed:
+    from mlgate.promote.request_body import request_body
+
+    branch = request_branch(planned.promotion)
+    sha = _commit(git, checkout, result, message, options)
+    remote = git.run("ls-remote", "--heads", "origin", f"refs/heads/{branch}", cwd=checkout,
+                     check=False)
+    lease = remote.stdout.split()[0] if remote.returncode == 0 and remote.stdout.strip() else ""
+    # the request branch belongs to mlgate: it is replaced (with a lease), the base never is
+    if not _push(git, target, checkout, ref=f"refs/heads/{branch}", lease=lease):
+        raise ServiceError(f"{branch} changed while mlgate was updating it; run again")
+    title = message.splitlines()[0]
+    spec = ChangeRequestSpec(
+        app=planned.promotion.app,
+        environment=planned.promotion.environment,
+        source_branch=branch,
+        target_branch=target.base,
+        title=title,
+        body=request_body(planned.promotion, result, title) + "\n\n"
+        + marker(planned.promotion.app, planned.promotion.environment) + "\n",
+        labels=options.labels,
+        reviewers=options.reviewers,
+        auto_merge=options.auto_merge,
+    )
+    try:
+        opened = provider.open_or_update_request(spec)
+    except MlgateError:
+        raise
+    return Landed(True, sha, head, attempt, planned.promotion, result, opened, message)

@@ -1,0 +1,195 @@
+"""The promotion commit message: a summary line, the gates' evidence, and git trailers.
+
+Trailers make the config repo's history the audit log and the rollback index: `git log
+--grep` plus `git interpret-trailers` answer "what did production run before, who promoted it,
+from which model commit and CI run, on what evidence" with nothing but git.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mlgate.errors import BadInput
+
+MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
+_TRAILER_SAFE = re.compile(r"[\r\n]")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One gate's JSON result, as the gate commands write it with --json."""
+
+    file: str
+    sha256: str
+    command: str
+    verdict: str
+    exit_code: int | None
+    title: str
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class SetChange:
+    file: str  # repo-relative
+    path: str
+    old: str | None
+    new: str
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What a promotion commit records; also what rollback reads back."""
+
+    app: str
+    environment: str
+    previous: dict[str, str]  # normalised repository -> reference before
+    new: dict[str, str]  # normalised repository -> reference after
+    sets: tuple[SetChange, ...] = ()
+    source: str | None = None
+    run_url: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+    registry: str | None = None  # "model@alias previous->new"
+    rollback_of: str | None = None
+    from_environment: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def load_evidence(paths: tuple[str, ...]) -> tuple[Evidence, ...]:
+    out = []
+    for path in paths:
+        try:
+            size = os.path.getsize(path)
+            if size > MAX_EVIDENCE_BYTES:
+                raise BadInput(f"--evidence {path!r}: over 5 MiB")
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise BadInput(f"--evidence {path!r}: cannot read: {exc.strerror}") from None
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            raise BadInput(f"--evidence {path!r}: not JSON") from None
+        if not isinstance(doc, dict) or "command" not in doc:
+            raise BadInput(f"--evidence {path!r}: not an mlgate result (no 'command')")
+        code = doc.get("exit_code")
+        out.append(
+            Evidence(
+                file=os.path.basename(path),
+                sha256=hashlib.sha256(data).hexdigest(),
+                command=str(doc.get("command")),
+                verdict=str(doc.get("verdict", "")),
+                exit_code=code if isinstance(code, int) else None,
+                title=str(doc.get("title", "")),
+            )
+        )
+    return tuple(out)
+
+
+def _short(ref: str) -> str:
+    """The version part of a reference for the summary line: a tag, or a short digest."""
+    tail = ref.rsplit("/", 1)[-1]
+    name, at, digest = tail.partition("@")
+    _, colon, tag = name.partition(":")
+    if colon:
+        return tag
+    return f"@{digest[7:19]}" if at else ref
+
+
+def summary_line(p: Promotion, verb: str = "promote") -> str:
+    where = "in" if verb == "rollback" else "to"
+    for repo, new in p.new.items():
+        old = p.previous.get(repo)
+        return f"{verb} {p.app} {where} {p.environment}: {_short(old) if old else 'none'} -> {_short(new)}"
+    for s in p.sets:
+        return f"{verb} {p.app} {where} {p.environment}: {s.path} {s.old} -> {s.new}"
+    return f"{verb} {p.app} {where} {p.environment}"
+
+
+def evidence_markdown(evidence: tuple[Evidence, ...]) -> str:
+    if not evidence:
+        return "No gate evidence was attached."
+    lines = ["| gate | verdict | exit | details |", "| --- | --- | --- | --- |"]
+    for e in evidence:
+        mark = "✅" if e.passed else "❌"
+        lines.append(f"| {e.command} | {mark} {e.verdict} | {e.exit_code} | {e.title} |")
+    return "\n".join(lines)
+
+
+def trailers(p: Promotion) -> list[tuple[str, str]]:
+    out = [("Mlgate-App", p.app), ("Mlgate-Environment", p.environment)]
+    for repo, new in p.new.items():
+        out.append(("Mlgate-Previous", p.previous.get(repo) or "none"))
+        out.append(("Mlgate-New", new))
+    for s in p.sets:
+        out.append(("Mlgate-Set-Previous", f"{s.file}:{s.path}={s.old if s.old is not None else ''}"))
+        out.append(("Mlgate-Set-New", f"{s.file}:{s.path}={s.new}"))
+    if p.from_environment:
+        out.append(("Mlgate-From-Environment", p.from_environment))
+    if p.source:
+        out.append(("Mlgate-Source", p.source))
+    if p.run_url:
+        out.append(("Mlgate-Run", p.run_url))
+    for e in p.evidence:
+        out.append(("Mlgate-Evidence-Sha256", f"{e.sha256} {e.file}"))
+    if p.registry:
+        out.append(("Mlgate-Registry", p.registry))
+    if p.rollback_of:
+        out.append(("Mlgate-Rollback-Of", p.rollback_of))
+    out.extend(p.extra.items())
+    return [(k, _TRAILER_SAFE.sub(" ", v)) for k, v in out]
+
+
+def commit_message(p: Promotion, verb: str = "promote") -> str:
+    body = []
+    if p.sets:
+        body.append("Values:")
+        body += [f"- {s.file} {s.path}: {s.old} -> {s.new}" for s in p.sets]
+        body.append("")
+    if p.evidence:
+        body.append("Evidence:")
+        for e in p.evidence:
+            body.append(f"- {e.command}: {e.verdict} (exit {e.exit_code}) {e.title}".rstrip())
+        body.append("")
+    trailer_block = "\n".join(f"{k}: {v}" for k, v in trailers(p))
+    parts = [summary_line(p, verb), ""]
+    if body:
+        parts += body
+    parts.append(trailer_block)
+    return "\n".join(parts) + "\n"
+
+
+def run_url(environ: Mapping[str, str]) -> str | None:
+    if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    return environ.get("CI_JOB_URL") or environ.get("CI_PIPELINE_URL") or None
+
+
+def source(environ: Mapping[str, str]) -> str | None:
+    if environ.get("GITHUB_REPOSITORY") and environ.get("GITHUB_SHA"):
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{environ['GITHUB_REPOSITORY']}@{environ['GITHUB_SHA']}"
+    if environ.get("CI_PROJECT_URL") and environ.get("CI_COMMIT_SHA"):
+        return f"{environ['CI_PROJECT_URL']}@{environ['CI_COMMIT_SHA']}"
+    return None
+
+
+def parse_trailers(message: str) -> list[tuple[str, str]]:
+    """Trailers of a commit message (the last paragraph of `Key: value` lines)."""
+    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
+    if not paragraphs:
+        return []
+    out = []
+    for line in paragraphs[-1].splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and re.fullmatch(r"[A-Za-z0-9-]+", key):
+            out.append((key, value.strip()))
+    return out

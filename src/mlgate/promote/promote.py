@@ -1,0 +1,243 @@
+"""`mlgate promote`: one app, one environment, new image and values, landed with evidence."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from mlgate.errors import BadInput
+from mlgate.manifests.config import ImageTarget, RewriteConfig, SetTarget, format_path, parse_set
+from mlgate.manifests.inspect import current_references, current_value, single_version
+from mlgate.manifests.reference import ImageRef, parse_reference, parse_user_reference
+from mlgate.manifests.result import Change
+from mlgate.promote import message as msg
+from mlgate.promote.landing import Landed, Options, Planned, Target, land
+from mlgate.promote.settings import provider_factory
+from mlgate.promote.types import ChangeRequestResult
+
+
+@dataclass(frozen=True)
+class RegistrySpec:
+    model: str
+    version: str | None  # None: the version the promoted values name is not known; required
+    alias: str
+    tracking_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class PromoteConfig:
+    target: Target
+    options: Options
+    app: str
+    environment: str
+    env_path: str
+    images: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    expect_current: tuple[str, ...] = ()
+    evidence: tuple[msg.Evidence, ...] = ()
+    from_environment: str | None = None
+    from_path: str | None = None
+    registry: RegistrySpec | None = None
+    environ: Mapping[str, str] = field(default_factory=dict)
+    rollback_of: str | None = None
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    app: str
+    environment: str
+    provider: str
+    mode: str
+    base: str
+    changed: bool
+    commit: str | None
+    pr_url: str | None
+    previous: str
+    new: str
+    attempts: int
+    changes: tuple[Change, ...]
+    promotion: msg.Promotion | None
+    request: ChangeRequestResult | None = None
+    registry: object | None = None
+    message: str = ""
+    notes: tuple[str, ...] = ()
+
+
+def image_targets(texts: tuple[str, ...], name_only_ok: bool) -> list[ImageRef]:
+    refs = []
+    for text in texts:
+        if name_only_ok:
+            try:
+                refs.append(parse_reference(text))
+            except ValueError as exc:
+                raise BadInput(f"--image {text[:120]!r}: {exc}") from None
+        else:
+            refs.append(parse_user_reference(text, "--image"))
+    repos = [r.repository for r in refs]
+    if len(set(repos)) != len(repos):
+        raise BadInput("--image: the same repository is given twice")
+    return refs
+
+
+def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
+    refs = image_targets(cfg.images, name_only_ok=cfg.from_environment is not None)
+    sets = [parse_set(s, value_optional=cfg.from_environment is not None) for s in cfg.sets]
+    expects = {r.repository: r for r in (parse_user_reference(t, "--expect-current")
+                                         for t in cfg.expect_current)}
+    unknown = set(expects) - {r.repository for r in refs}
+    if unknown:
+        raise BadInput(f"--expect-current: no --image for {', '.join(sorted(unknown))}")
+    if not refs and not sets:
+        raise BadInput("nothing to promote: give --image or --set")
+
+    def plan(checkout: str) -> Planned:
+        env_dir = _existing_dir(checkout, cfg.env_path, f"environment {cfg.environment!r}")
+        new_refs = list(refs)
+        set_targets = []
+        if cfg.from_environment:
+            src_dir = _existing_dir(checkout, cfg.from_path or "",
+                                    f"environment {cfg.from_environment!r}")
+            new_refs = [_from_source(checkout, src_dir, r, cfg.from_environment) for r in refs]
+        for s in sets:
+            value = s.value
+            if cfg.from_environment and not value:
+                value = current_value(checkout, SetTarget(_join(src_dir, s.file), s.path, "", s.spec))
+            set_targets.append(SetTarget(_join(env_dir, s.file), s.path, value, s.spec))
+        repos = [r.repository for r in new_refs]
+        seen = current_references(checkout, (env_dir,), repos) if repos else {}
+        previous = {repo: _describe(seen[repo]) for repo in repos if seen.get(repo)}
+        set_changes = tuple(
+            msg.SetChange(t.file, format_path(t.path), _value_or_none(checkout, t), t.value)
+            for t in set_targets
+        )
+        config = RewriteConfig(
+            root=checkout,
+            paths=(env_dir,),
+            images=tuple(ImageTarget(r, expects.get(r.repository)) for r in new_refs),
+            sets=tuple(set_targets),
+            flux_policies=(),
+        )
+        promotion = msg.Promotion(
+            app=cfg.app,
+            environment=cfg.environment,
+            previous=previous,
+            new={r.repository: str(_named(r, seen.get(r.repository))) for r in new_refs},
+            sets=set_changes,
+            source=msg.source(cfg.environ),
+            run_url=msg.run_url(cfg.environ),
+            evidence=cfg.evidence,
+            registry=_registry_trailer(cfg.registry),
+            rollback_of=cfg.rollback_of,
+            from_environment=cfg.from_environment,
+        )
+        return Planned(config, promotion)
+
+    return plan
+
+
+def _existing_dir(checkout: str, rel: str, what: str) -> str:
+    if not rel or not os.path.isdir(os.path.join(checkout, rel)):
+        raise BadInput(f"{what}: no folder {rel!r} in the config repo")
+    return rel
+
+
+def _join(env_dir: str, file: str) -> str:
+    joined = posixpath.normpath(posixpath.join(env_dir, file))
+    if joined.startswith("..") or posixpath.isabs(file):
+        raise BadInput(f"--set file {file!r}: must be inside the environment folder")
+    return joined
+
+
+def _from_source(checkout: str, src_dir: str, ref: ImageRef, env: str) -> ImageRef:
+    seen = current_references(checkout, (src_dir,), [ref.repository])[ref.repository]
+    current = single_version(seen, ref.repository, f"environment {env!r}")
+    return ImageRef(ref.name, ref.repository, current.tag, current.digest)
+
+
+def _describe(seen) -> str:
+    return ", ".join(dict.fromkeys(str(s.ref) for s in seen))
+
+
+def _named(ref: ImageRef, seen) -> ImageRef:
+    """The new reference as the environment spells the name (what the trailer should say)."""
+    if seen:
+        return ImageRef(seen[0].ref.name, ref.repository, ref.tag, ref.digest)
+    return ref
+
+
+def _value_or_none(checkout: str, target: SetTarget) -> str | None:
+    try:
+        return current_value(checkout, target)
+    except BadInput:
+        return None
+
+
+def _registry_trailer(spec: RegistrySpec | None) -> str | None:
+    if spec is None:
+        return None
+    from mlgate.registry.mlflow_alias import current_version
+
+    before = current_version(spec.model, spec.alias, tracking_uri=spec.tracking_uri)
+    return f"{spec.model}@{spec.alias} {before or 'none'} -> {spec.version}"
+
+
+def promote(cfg: PromoteConfig, say: Callable[[str], None] = lambda _m: None) -> PromoteResult:
+    planner = make_planner(cfg)
+    sparse = tuple(p for p in (cfg.env_path, cfg.from_path) if p)
+    landed = land(cfg.target, sparse, planner, cfg.options, provider_factory(cfg.target), say)
+    notes: list[str] = []
+    registry = None
+    if cfg.registry is not None and landed.changed:
+        if cfg.target.mode == "push":
+            registry = _move_alias(cfg, landed)
+        else:
+            notes.append(f"registry alias {cfg.registry.alias} not moved: the change waits for "
+                         "review; run promote in push mode (or after merge) to move it")
+    return build_result(cfg, landed, registry, notes)
+
+
+def _move_alias(cfg: PromoteConfig, landed: Landed):
+    from mlgate.registry.mlflow_alias import move_alias
+
+    assert cfg.registry is not None and cfg.registry.version is not None
+    return move_alias(cfg.registry.model, cfg.registry.alias, cfg.registry.version,
+                      commit=landed.commit, config_repo=_public_url(cfg.target.url),
+                      tracking_uri=cfg.registry.tracking_uri)
+
+
+def _public_url(url: str) -> str:
+    from mlgate.promote.git import redact_url
+
+    return redact_url(url)
+
+
+def build_result(cfg: PromoteConfig, landed: Landed, registry, notes: list[str]) -> PromoteResult:
+    p = landed.promotion
+    previous = new = ""
+    if p is not None and p.new:
+        repo = next(iter(p.new))
+        previous, new = p.previous.get(repo, ""), p.new[repo]
+    elif p is not None and p.sets:
+        previous, new = p.sets[0].old or "", p.sets[0].new
+    changes = landed.rewrite.changes if landed.rewrite else ()
+    return PromoteResult(
+        app=cfg.app,
+        environment=cfg.environment,
+        provider=cfg.target.provider,
+        mode=cfg.target.mode,
+        base=cfg.target.base,
+        changed=landed.changed,
+        commit=landed.commit,
+        pr_url=landed.request.url if landed.request else None,
+        previous=previous,
+        new=new,
+        attempts=landed.attempts,
+        changes=tuple(changes),
+        promotion=p,
+        request=landed.request,
+        registry=registry,
+        message=landed.message,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,44 @@
+"""The surface every forge provider has (GitHub and GitLab today), described once."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mlgate.promote.types import (
+    CallCounter,
+    ChangeRequestResult,
+    ChangeRequestSpec,
+    FileChange,
+    Identity,
+)
+
+
+class ApiProvider(Protocol):
+    """A forge reached over its REST API with a token.
+
+    Errors: raise mlgate.promote.types.Conflict when the branch moved (the caller re-applies);
+    mlgate.errors.ServiceError (exit 3) for a token without rights, 5xx or rate limits that
+    outlast the retries, with a message that never contains the token.
+    """
+
+    name: str
+    counter: CallCounter
+
+    def commit_files(
+        self,
+        branch: str,
+        parent_sha: str,
+        changes: list[FileChange],
+        message: str,
+        author: Identity | None,
+    ) -> str:
+        """One atomic commit of all files on top of parent_sha; the branch moves only if its
+        head is still parent_sha (no force). Returns the new commit's sha."""
+        ...
+
+    def open_or_update_request(self, spec: ChangeRequestSpec) -> ChangeRequestResult:
+        """Open the request for spec.source_branch -> spec.target_branch, or update the open
+        one (title, body, labels, reviewers); close older open mlgate requests for the same
+        app/environment (found by marker() in their body) with a comment naming the new one;
+        enable auto-merge when asked."""
+        ...

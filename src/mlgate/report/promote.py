@@ -1,0 +1,62 @@
+"""How a promotion or rollback reads in summaries, terminals and outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mlgate.promote.landing import Target
+from mlgate.promote.message import evidence_markdown
+from mlgate.report.presentation import Presentation, Section, Table
+
+
+def outputs(result) -> dict[str, str]:
+    return {
+        "changed": "true" if result.changed else "false",
+        "commit": result.commit or "",
+        "pr-url": result.pr_url or "",
+        "previous": result.previous or "",
+        "new": result.new or "",
+        "attempts": str(result.attempts),
+    }
+
+
+def present(result, target: Target, command: str = "promote") -> Presentation:
+    verb = "rolled back" if command == "rollback" else "promoted"
+    if not result.changed:
+        verdict = "unchanged"
+    elif result.pr_url:
+        verdict = "request opened"
+    else:
+        verdict = verb
+    title = (f"mlgate {command}: {result.app} in {result.environment}: "
+             f"{result.previous or 'none'} -> {result.new or 'none'}")
+    rows = [("changed", str(result.changed).lower()), ("commit", result.commit or ""),
+            ("request", result.pr_url or ""), ("attempts", str(result.attempts)),
+            ("provider", f"{result.provider} ({result.mode})"), ("base", result.base)]
+    sections = []
+    if result.changes:
+        lines = ["| file | line | path | old | new |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| `{c.file}` | {c.line} | `{c.path}` | `{c.old}` | `{c.new}` |"
+                  for c in result.changes[:100]]
+        sections.append(Section("Changes", "\n".join(lines)))
+    if result.promotion is not None and result.promotion.evidence:
+        sections.append(Section("Evidence", evidence_markdown(result.promotion.evidence)))
+    if result.message:
+        sections.append(Section("Commit message", f"```\n{result.message}```", fold=True))
+    for note in result.notes:
+        sections.append(Section("Note", note))
+    data = dataclasses.asdict(result)
+    data.pop("message", None)
+    data["message"] = result.message
+    secrets = (target.credentials.token,) if target.credentials else ()
+    return Presentation(
+        command=command,
+        title=title,
+        verdict=verdict,
+        exit_code=0,
+        outputs=outputs(result),
+        sections=tuple(sections),
+        table=Table(("", ""), tuple(rows)),
+        secrets=secrets,
+        result=data,
+    )

@@ -179,3 +179,21 @@ def test_ext_transport_refused(capsys):
     code = main(["promote", "--repo", "ext::sh -c touch% /tmp/pwned", "--app", "a",
                  "--environment", "e", "--image", f"{IMG}:v2"], environ=ENV)
     assert code == 2
+
+
+def test_commit_signed_with_ssh_key_and_author_configurable(remote, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen is not installed")
+    key = tmp_path / "signing_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    assert promote(remote, "--environment", "staging", "--image", f"{IMG}:v1.5.0",
+                   "--signing-key", str(key), "--author-name", "Release Bot",
+                   "--author-email", "bot@example.com", "--committer-name", "CI",
+                   "--committer-email", "ci@example.com") == 0
+    raw = git(remote, "cat-file", "commit", "main")
+    assert "gpgsig -----BEGIN SSH SIGNATURE-----" in raw
+    assert "author Release Bot <bot@example.com>" in raw
+    assert "committer CI <ci@example.com>" in raw

@@ -93,6 +93,7 @@ def land(
         git = Git(private, target.credentials, private)
         _clone(git, target, checkout, sparse)
         provider = None
+        sent: str | None = None  # the message of a commit sent whose answer was lost
         for attempt in range(1, options.max_attempts + 1):
             if attempt > 1:
                 _backoff(attempt)
@@ -101,6 +102,10 @@ def land(
             planned = planner(checkout)
             result = rewrite(planned.config)
             if not result.changed:
+                if sent is not None and _head_message(git, checkout) == sent.strip():
+                    # an API retry after a lost answer: our own commit is the new head
+                    return Landed(True, head, head, attempt, planned.promotion, result,
+                                  message=sent)
                 return Landed(False, None, head, attempt, planned.promotion, result)
             message = commit_message(planned.promotion, options.verb)
             if target.mode == "pull-request":
@@ -115,6 +120,7 @@ def land(
                 say(f"attempt {attempt}: {target.base} moved; re-applying on the new head")
                 continue
             provider = provider or _provider(provider_factory)
+            sent = message
             try:
                 sha = provider.commit_files(  # type: ignore[attr-defined]
                     target.base, head, _file_changes(checkout, result), message, options.author
@@ -129,6 +135,10 @@ def land(
         )
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _head_message(git: Git, checkout: str) -> str:
+    return git.run("log", "-1", "--format=%B", cwd=checkout).stdout.strip()
 
 
 def _provider(factory: Callable[[], object] | None) -> object:

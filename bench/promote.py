@@ -93,21 +93,18 @@ def bench_gitlab(tmp: Path, files: dict[str, str]) -> None:
 
 
 def bench_github(tmp: Path, files: dict[str, str]) -> None:
-    try:
-        from standins.github_api import GitHubApiServer  # type: ignore[import-not-found]
-    except ImportError:
-        print("GitHub API calls: the GitHub stand-in is not available in this checkout")
-        return
-    with GitHttpServer(tmp / "gh", users={"x-access-token": (TOKEN, "write")}) as server, \
-            GitHubApiServer(server.root, tokens={TOKEN: "write"}) as api:
-        api.create_repo("platform/config", files)
+    from standins.github_api import WRITE_TOKEN, GitHubStandIn
+
+    with GitHttpServer(tmp / "gh", users={"x-access-token": (WRITE_TOKEN, "write")}) as server, \
+            GitHubStandIn(server.root / "acme", files=files) as api:
         env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT / "src"),
-               "GITHUB_TOKEN": TOKEN}
+               "GITHUB_TOKEN": WRITE_TOKEN, "NO_PROXY": "127.0.0.1"}
         api.clear_log()
-        timed(promote_cmd(server.url("platform/config"), "--provider", "github",
-                          "--api-url", api.url), env)
-        calls = api.requests()
-    print(f"GitHub API calls, one promotion: {len(calls)} (target <= 5)  "
+        timed(promote_cmd(server.url("acme/config"), "--provider", "github",
+                          "--api-url", api.api_url), env)
+        calls = api.calls()
+    print(f"GitHub API calls, one promotion: {len(calls)} "
+          f"({', '.join(f'{c.method} {c.path}' for c in calls)}) (target <= 5)  "
           f"{'OK' if len(calls) <= 5 else 'MISSED'}")
 
 

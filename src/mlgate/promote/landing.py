@@ -212,8 +212,16 @@ def _push(git: Git, target: Target, checkout: str, ref: str | None = None,
     if any(s in text for s in ("[rejected]", "fetch first", "non-fast-forward", "stale info",
                                "cannot lock ref", "failed to update ref")):
         return False
-    raise ServiceError(describe_failure(GitError(("push",), proc.returncode, proc.stdout,
-                                                 proc.stderr), target.url))
+    failure = GitError(("push",), proc.returncode, proc.stdout, proc.stderr)
+    if proc.returncode != 128 or "RPC failed" in text or "returned error: 5" in text:
+        # the answer was lost or the server failed: did the push land anyway?
+        head = git.run("rev-parse", "HEAD", cwd=checkout).stdout.strip()
+        remote = git.run("ls-remote", "origin", dest, cwd=checkout, check=False).stdout.split()
+        if remote and remote[0] == head:
+            return True
+        if "RPC failed" in text or "returned error: 5" in text:
+            return False  # a transient server error: fetch, re-apply and try again
+    raise ServiceError(describe_failure(failure, target.url))
 
 
 def _file_changes(checkout: str, result: RewriteResult) -> list[FileChange]:

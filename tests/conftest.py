@@ -6,3 +6,6 @@ import sys
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
+
+# The loopback git server's fixtures (`git_server`), for every test directory.
+pytest_plugins = ["support.fixtures"]

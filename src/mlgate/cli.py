@@ -131,9 +131,53 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except MlgateError as exc:
         from mlgate.ci.emit import emit_error
 
-        emit_error(args[0] if args else "mlgate", str(exc), exc.exit_code, env)
+        command = args[0] if args and args[0] in COMMANDS else "mlgate"
+        emit_error(command, str(exc), exc.exit_code, env)
+        _error_report(command, str(exc), exc.exit_code, args, env)
         return exc.exit_code
     return rv if isinstance(rv, int) else 0
+
+
+def _json_path(args: list[str]) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return None
+        if arg.startswith("--json="):
+            return arg.split("=", 1)[1] or None
+        if arg == "--json" and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
+def _error_report(command: str, message: str, code: int, args: list[str],
+                  env: Mapping[str, str]) -> None:
+    """Reports for a command that stopped on an error: the --json file, and on a CI the
+    summary and (empty) dotenv outputs, so a job's artifacts exist whatever the exit code."""
+    if command not in COMMANDS or command in LOCAL_ONLY:
+        return
+    from mlgate.ci.detect import detect_kind
+    from mlgate.ci.emit import emit
+    from mlgate.report.presentation import Presentation, Section
+
+    presentation = Presentation(
+        command=command,
+        title=f"mlgate {command}: error",
+        verdict="error",
+        exit_code=code,
+        outputs={},
+        sections=(Section("Error", message),),
+        result={"error": message},
+    )
+    try:
+        if detect_kind(env) == "local":
+            if _json_path(args):
+                from mlgate.ci.emit import write_json
+
+                write_json(presentation, _json_path(args))
+            return
+        emit(presentation, json_path=_json_path(args), environ=env)
+    except MlgateError:
+        pass  # the error itself has been reported; a report that cannot be written adds nothing
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Registers the e2e harness's fixtures (see harness.py for what they do)."""
+"""Registers the e2e harness's fixtures (see harness.py for what they do); `git_server` comes
+from tests/support/fixtures.py, registered in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from harness import (  # noqa: F401  (fixtures, found by pytest by name)
     gitlab_ci_local_bin,
     make_repo,
     mlgate_bin,
+    mlgate_landing_bin,
     run_act,
     run_gitlab_ci_local,
     venv_root,

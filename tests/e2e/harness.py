@@ -16,9 +16,14 @@ Every later command's e2e tests use the same pieces:
   downstream job that echoes another step's outputs / a job's dotenv variables and saves each to
   `$E2E_OUT/<name>`, which `CiRun.outputs` reads back (the step also keeps act's workspace,
   `CiRun.workspace`, which act deletes when the job ends).
+- Secrets go where a user keeps them, never in argv: `run_act(repo, secrets=...)` writes an act
+  secret file (the workflow maps `${{ secrets.NAME }}` into a step's `env:`), and
+  `run_gitlab_ci_local(repo, secret_variables=...)` writes gitlab-ci-local's per-user variables
+  file (what a project's CI/CD variables are on GitLab).
 
 mlgate is installed once per test session: every run shares one MLGATE_VENV_ROOT, where the
-action's install script finds the venv the session fixture built from the same source.
+action's install script finds the venv the session fixture built from the same source
+(`mlgate_bin` without extras, `mlgate_landing_bin` with the extras of promote and rollback).
 
 The tests skip, saying why, when `act` or `gitlab-ci-local` is missing on a developer's machine;
 under CI (`CI` set) a missing tool fails them instead.
@@ -26,6 +31,7 @@ under CI (`CI` set) a missing tool fails them instead.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -37,12 +43,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
+from support.configrepo import EXAMPLES
+from support.gitserver import GitHttpServer
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO / "actions" / "_shared" / "install.sh"
 
 # What a temporary repository gets from this checkout.
-CHECKOUT_PARTS = ("actions", "gitlab-templates", "src", "pyproject.toml", "README.md", "LICENSE")
+# examples/ too: the wheel bundles it (pyproject force-include), so an install from the copy
+# would fail without it.
+CHECKOUT_PARTS = ("actions", "gitlab-templates", "src", "examples", "pyproject.toml",
+                  "README.md", "LICENSE")
 
 # Pinned like the repo's own workflows; act copies the local tree instead of fetching it.
 CHECKOUT_STEP = """\
@@ -146,16 +158,15 @@ def venv_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mlgate-venvs")
 
 
-@pytest.fixture(scope="session")
-def mlgate_bin(venv_root: Path) -> Path:
-    """mlgate installed by the actions' own install script, once per session.
+# The extras actions/promote and actions/rollback install (their MLGATE_EXTRAS).
+LANDING_EXTRAS = "github,gitlab,registry"
 
-    Runs inside act and gitlab-ci-local find this venv again: their copy of the source has the
-    same fingerprint and they get the same MLGATE_VENV_ROOT.
-    """
+
+def install_mlgate(venv_root: Path, extras: str = "") -> Path:
+    """mlgate installed by the actions' own install script; the path of its executable."""
     proc = subprocess.run(
         ["bash", str(INSTALL_SCRIPT)],
-        env=clean_env({"MLGATE_VENV_ROOT": str(venv_root)}),
+        env=clean_env({"MLGATE_VENV_ROOT": str(venv_root), "MLGATE_EXTRAS": extras}),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -164,6 +175,22 @@ def mlgate_bin(venv_root: Path) -> Path:
     )
     assert proc.returncode == 0, f"install.sh failed:\n{proc.stderr}"
     return Path(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def mlgate_bin(venv_root: Path) -> Path:
+    """mlgate installed by the actions' own install script, once per session.
+
+    Runs inside act and gitlab-ci-local find this venv again: their copy of the source has the
+    same fingerprint and they get the same MLGATE_VENV_ROOT.
+    """
+    return install_mlgate(venv_root)
+
+
+@pytest.fixture(scope="session")
+def mlgate_landing_bin(venv_root: Path) -> Path:
+    """Like mlgate_bin, with the extras actions/promote and actions/rollback ask for."""
+    return install_mlgate(venv_root, LANDING_EXTRAS)
 
 
 # --- temporary repositories ---------------------------------------------------------------
@@ -233,21 +260,39 @@ def snapshot(root: Path, relpaths: Iterable[str]) -> dict[str, bytes]:
     return {p: (root / p).read_bytes() for p in relpaths}
 
 
+def private_file(path: Path, text: str) -> Path:
+    """Write `text` to a new file only its owner can read (secrets for act / gitlab-ci-local)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+def dotenv(values: Mapping[str, str]) -> str:
+    """NAME=value lines for act's --secret-file; values must be single-line and unquoted."""
+    for name, value in values.items():
+        assert name.isidentifier() and not any(c in value for c in "\r\n\"'#"), name
+    return "".join(f"{name}={value}\n" for name, value in values.items())
+
+
 # --- act ------------------------------------------------------------------------------------
 
 
-def github_collect_step(step_id: str, names: Iterable[str], keep: str = "workspace") -> str:
+def github_collect_step(
+    step_id: str, names: Iterable[str], keep: str = "workspace", prefix: str = ""
+) -> str:
     """A workflow step that echoes step `step_id`'s outputs and saves each to $E2E_OUT/<name>.
 
-    It also copies the job's workspace to $E2E_KEEP/<keep>: act deletes its own copy when the
-    job ends, and that copy is where the action rewrote files.
+    With `prefix`, to $E2E_OUT/<prefix><name> (several steps' outputs in one run). It also
+    copies the job's workspace to $E2E_KEEP/<keep>: act deletes its own copy when the job ends,
+    and that copy is where the action rewrote files.
     """
     names = list(names)
     var = {n: "OUT_" + n.upper().replace("-", "_") for n in names}
     env = "".join(f"          {var[n]}: ${{{{ steps.{step_id}.outputs.{n} }}}}\n" for n in names)
     saves = "".join(
-        f"          printf '%s=%s\\n' '{n}' \"${var[n]}\"\n"
-        f'          printf \'%s\' "${var[n]}" > "$E2E_OUT/{n}"\n'
+        f"          printf '%s=%s\\n' '{prefix}{n}' \"${var[n]}\"\n"
+        f'          printf \'%s\' "${var[n]}" > "$E2E_OUT/{prefix}{n}"\n'
         for n in names
     )
     return (
@@ -265,10 +310,11 @@ def github_collect_step(step_id: str, names: Iterable[str], keep: str = "workspa
 
 @pytest.fixture
 def run_act(act_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path):
-    """run_act(repo, event="push", job=None, env={}) -> CiRun (not checked: call .check()).
+    """run_act(repo, event="push", job=None, env={}, secrets={}) -> CiRun (unchecked).
 
     act copies the repository into its cache and runs the job there, on this machine; the
-    workflow's `github_collect_step` keeps that copy as `CiRun.workspace`.
+    workflow's `github_collect_step` keeps that copy as `CiRun.workspace`. `secrets` are the
+    repository's secrets (`${{ secrets.NAME }}`), passed in a file readable by its owner only.
     """
 
     def run(
@@ -277,6 +323,7 @@ def run_act(act_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path):
         job: str | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 300,
+        secrets: Mapping[str, str] | None = None,
     ) -> CiRun:
         here = run_dir(tmp_path, "act")
         out_dir = here / "out"
@@ -300,6 +347,8 @@ def run_act(act_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path):
         ]
         for key, value in (env or {}).items():
             args += ["--env", f"{key}={value}"]
+        if secrets:
+            args += ["--secret-file", str(private_file(here / "secrets.env", dotenv(secrets)))]
         if job:
             args += ["--job", job]
         started = time.monotonic()
@@ -352,7 +401,8 @@ def run_gitlab_ci_local(
 
     Jobs run with the shell executor in the repository itself. `$MLGATE_E2E_BIN` is the bin/
     directory of the session's mlgate venv: a template's `install` input can be
-    `. "$MLGATE_E2E_BIN/activate"`.
+    `. "$MLGATE_E2E_BIN/activate"`. `secret_variables` are what a project keeps as masked CI/CD
+    variables: they go in gitlab-ci-local's per-user variables file, not on its command line.
     """
 
     def run(
@@ -361,11 +411,17 @@ def run_gitlab_ci_local(
         variables: Mapping[str, str] | None = None,
         path_prepend: Iterable[Path] = (),
         timeout: float = 300,
+        secret_variables: Mapping[str, str] | None = None,
     ) -> CiRun:
         here = run_dir(tmp_path, "gitlab-ci-local")
         out_dir = here / "out"
         home = here / "home"
         home.mkdir()
+        if secret_variables:  # $HOME/.gitlab-ci-local/variables.yml, `global:` for every project
+            state = home / ".gitlab-ci-local"
+            state.mkdir()
+            document = {"global": dict(secret_variables)}
+            private_file(state / "variables.yml", yaml.safe_dump(document, default_style='"'))
         values = {
             "E2E_OUT": str(out_dir),
             "MLGATE_VENV_ROOT": str(venv_root),
@@ -465,3 +521,51 @@ def config_repo_files() -> dict[str, str]:
         "deploy/deployment.yaml": DEPLOYMENT,
         "deploy/kustomization.yaml": KUSTOMIZATION,
     }
+
+
+# --- a config repository on the loopback git server -----------------------------------------
+
+# The app, image and environments of examples/config-repo that promotion tests move around.
+EXAMPLE_APP = "churn"
+EXAMPLE_IMAGE = "registry.example.com/ml/churn"
+EXAMPLE_PATH = "apps/churn"
+MODEL_VERSION = 'model-version.yaml:metadata.annotations["mlgate.io/model-version"]'
+
+
+def example_config_files() -> dict[str, bytes]:
+    """examples/config-repo as {path: bytes}, for `GitHttpServer.create_repo`."""
+    return {
+        p.relative_to(EXAMPLES).as_posix(): p.read_bytes()
+        for p in sorted(EXAMPLES.rglob("*"))
+        if p.is_file()
+    }
+
+
+def commit_trailers(server: GitHttpServer, repo_name: str, rev: str) -> dict[str, list[str]]:
+    """The git trailers of one commit in the server's bare repository, parsed by git itself."""
+    text = server.git(repo_name, "show", "-s", "--format=%(trailers:only,unfold)", rev)
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def secret_forms(username: str, token: str) -> tuple[str, ...]:
+    """The token, and the Basic auth credentials a leaked HTTP header would show (no CI log
+    masks those)."""
+    basic = base64.b64encode(f"{username}:{token}".encode()).decode()
+    return token, basic
+
+
+def assert_secret_absent(forms: Iterable[str], run: CiRun, *trees: Path) -> None:
+    """No form of the secret in the run's log, its saved outputs, or any file under `trees`."""
+    for form in forms:
+        assert form not in run.log, f"{run.tool}'s log holds the secret"
+        for name, value in run.outputs.items():
+            assert form not in value, f"output {name} holds the secret"
+        for tree in trees:
+            for path in tree.rglob("*"):
+                if path.is_file() and not path.is_symlink():
+                    assert form.encode() not in path.read_bytes(), f"{path} holds the secret"

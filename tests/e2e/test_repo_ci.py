@@ -12,7 +12,7 @@ from harness import CHECKOUT_PARTS, REPO
 
 pytestmark = pytest.mark.e2e
 
-PARTS = (*CHECKOUT_PARTS, "examples")
+PARTS = CHECKOUT_PARTS
 
 
 def test_github_self_test_job(make_repo, run_act):

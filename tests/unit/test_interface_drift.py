@@ -351,7 +351,10 @@ def test_template_passes_every_input_as_a_variable(path: Path, command: str) -> 
         f"{rel(path)}: expected one job named by the job-name input"
     )
     install = header_inputs(path)["install"].get("default", "")
-    assert f"mlgate=={__version__}" in install, (
+    # mlgate==X or, for a command that needs extras, mlgate[extra,...]==X.
+    extras = r"(\[[a-z0-9]+(,[a-z0-9]+)*\])?"
+    pinned = re.compile(r"\bmlgate" + extras + "==" + re.escape(__version__) + r"\b")
+    assert pinned.search(install), (
         f"{rel(path)}: the install input must default to this version of mlgate"
     )
     job = jobs[0][1]

@@ -197,3 +197,17 @@ def test_commit_signed_with_ssh_key_and_author_configurable(remote, tmp_path):
     assert "gpgsig -----BEGIN SSH SIGNATURE-----" in raw
     assert "author Release Bot <bot@example.com>" in raw
     assert "committer CI <ci@example.com>" in raw
+
+
+def test_error_still_writes_the_json_report(remote, tmp_path):
+    out = tmp_path / "err.json"
+    assert promote(remote, "--environment", "qa", "--image", f"{IMG}:v2", json_path=out) == 2
+    data = result(out)
+    assert data["exit_code"] == 2 and data["verdict"] == "error"
+    assert "environment 'qa'" in data["result"]["error"]
+
+
+def test_rollback_to_and_steps_refused_together(remote, capsys):
+    code = main(["rollback", "--repo", str(remote), "--app", "churn", "--path", "apps/churn",
+                 "--environment", "staging", "--to", f"{IMG}:v1", "--steps", "2"], environ=ENV)
+    assert code == 2

@@ -14,8 +14,9 @@ def landing_options(func: F) -> F:
     options = [
         click.option("--repo", required=True, metavar="URL_OR_PATH",
                      help="The config repository: https/ssh URL or a local path. Credentials "
-                          "never go in the URL: the token comes from MLGATE_GIT_TOKEN, "
-                          "GITHUB_TOKEN or GITLAB_TOKEN."),
+                          "never go in the URL: the token comes from MLGATE_GIT_TOKEN (user "
+                          "MLGATE_GIT_USERNAME), or GITHUB_TOKEN / GITLAB_TOKEN with --provider "
+                          "github / gitlab."),
         click.option("--app", required=True, help="Application name (used in the commit, "
                      "trailers and request branch mlgate/<app>/<environment>)."),
         click.option("--environment", required=True, help="Environment to change, e.g. "

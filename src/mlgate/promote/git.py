@@ -57,8 +57,8 @@ def check_repo_url(url: str) -> str:
             raise BadInput(f"--repo: unsupported URL scheme {parts.scheme!r}")
         if parts.password is not None or (parts.username and parts.scheme in ("https", "http")):
             raise BadInput(
-                "--repo: the URL holds credentials; pass the token in MLGATE_GIT_TOKEN, "
-                "GITHUB_TOKEN or GITLAB_TOKEN instead"
+                "--repo: the URL holds credentials; pass the token in MLGATE_GIT_TOKEN "
+                "(or GITHUB_TOKEN / GITLAB_TOKEN with --provider github / gitlab) instead"
             )
         return url
     if _SCP_LIKE.match(url):
@@ -109,7 +109,9 @@ class Git:
         # HOME stays (ssh finds known_hosts and keys there); the user's and system git config
         # do not, so a runner's url.insteadOf or credential helper cannot redirect a push.
         keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND",
-                "GNUPGHOME")
+                "GNUPGHOME", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "GIT_SSL_CAINFO",
+                "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR")
         env = {k: v for k, v in os.environ.items() if k in keep}
         env.update(
             GIT_CONFIG_NOSYSTEM="1",

@@ -166,17 +166,32 @@ def commit_message(p: Promotion, verb: str = "promote") -> str:
     return "\n".join(parts) + "\n"
 
 
+_REPO_SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
 def run_url(environ: Mapping[str, str]) -> str | None:
-    if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
-        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    repository, run_id = environ.get("GITHUB_REPOSITORY", ""), environ.get("GITHUB_RUN_ID", "")
+    if repository and run_id:
+        if _REPO_SLUG.match(repository):
+            server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+            return f"{server}/{repository}/actions/runs/{run_id}"
+        if "://" in repository:  # act derives it from a non-GitHub origin URL
+            from mlgate.promote.git import redact_url
+
+            return f"{redact_url(repository).removesuffix('.git')}/actions/runs/{run_id}"
     return environ.get("CI_JOB_URL") or environ.get("CI_PIPELINE_URL") or None
 
 
 def source(environ: Mapping[str, str]) -> str | None:
-    if environ.get("GITHUB_REPOSITORY") and environ.get("GITHUB_SHA"):
-        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{environ['GITHUB_REPOSITORY']}@{environ['GITHUB_SHA']}"
+    repository, sha = environ.get("GITHUB_REPOSITORY", ""), environ.get("GITHUB_SHA", "")
+    if repository and sha:
+        if _REPO_SLUG.match(repository):
+            server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+            return f"{server}/{repository}@{sha}"
+        if "://" in repository:  # act derives it from a non-GitHub origin URL
+            from mlgate.promote.git import redact_url
+
+            return f"{redact_url(repository)}@{sha}"
     if environ.get("CI_PROJECT_URL") and environ.get("CI_COMMIT_SHA"):
         return f"{environ['CI_PROJECT_URL']}@{environ['CI_COMMIT_SHA']}"
     return None

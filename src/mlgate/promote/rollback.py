@@ -36,6 +36,8 @@ class RollbackConfig:
 def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) -> PromoteResult:
     if cfg.steps < 1:
         raise BadInput("--steps: at least 1")
+    if cfg.to is not None and cfg.steps != 1:
+        raise BadInput("--to and --steps do not go together: --to names the value to restore")
     history = read_history(cfg.target, cfg.app, cfg.environment)
     live = live_promotions(history)
     if not live:

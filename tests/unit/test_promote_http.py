@@ -10,7 +10,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from support.configrepo import EXAMPLES, many_apps
 from support.fixtures import git_server  # noqa: F401
 

@@ -54,66 +54,69 @@ def git(repo: Path, *args: str) -> str:
 def run_demo(workdir: str | None, say: Callable[[str], None], cli: Callable[[list[str]], int]) -> DemoResult:
     base = Path(workdir or tempfile.mkdtemp(prefix="mlgate-demo-")).resolve()
     base.mkdir(parents=True, exist_ok=True)
-    repo = base / "config-repo"
-    if repo.exists():
-        shutil.rmtree(repo)
-    shutil.copytree(examples_dir() / "config-repo", repo)
+    seed, remote = base / "seed", base / "config.git"
+    for old in (seed, remote, base / "config-repo"):
+        if old.exists():
+            shutil.rmtree(old)
+    shutil.copytree(examples_dir() / "config-repo", seed)
     reports = base / "reports"
     reports.mkdir(exist_ok=True)
 
-    say(f"[1/5] config repo: {repo} (a copy of examples/config-repo, as Argo CD or Flux watch it)")
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "initial config: churn v1.4.0, model 3")
+    say(f"[1/6] config repo {remote}: a bare git repo made from examples/config-repo, "
+        "the branch Argo CD or Flux would watch")
+    git(seed, "init", "-q")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "initial config: churn v1.4.0, model 3")
+    git(base, "clone", "-q", "--bare", str(seed), str(remote))
+    shutil.rmtree(seed)
 
-    for step, env in ((2, "staging"), (3, "production")):
-        say(f"[{step}/5] promote churn {CURRENT} -> {CANDIDATE}, model {MODEL_FROM} -> {MODEL_TO} "
-            f"into {env}")
-        path = f"apps/churn/{env}"
-        args = [
-            "rewrite", "--root", str(repo), path,
-            "--image", f"{IMAGE_REPO}:{CANDIDATE}",
-            "--expect-current", f"{IMAGE_REPO}:{CURRENT}",
-            "--set", f"{path}/model-version.yaml:spec.predictor.model.storageUri="
-                     f"s3://models/churn/{MODEL_TO}",
-            "--set", f"{path}/model-version.yaml:metadata.annotations[\"mlgate.io/model-version\"]"
-                     f"={MODEL_TO}",
-            "--diff", str(reports / f"{env}.diff"),
-            "--json", str(reports / f"rewrite-{env}.json"),
-        ]
-        code = cli(args)
-        if code != 0:
-            raise BadInput(f"demo rewrite of {env} failed with exit {code}")
-        say((reports / f"{env}.diff").read_text())
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m",
-            f"promote churn to {env}: {CURRENT} -> {CANDIDATE}\n\n"
-            f"Mlgate-App: churn\nMlgate-Environment: {env}\n"
-            f"Mlgate-Previous: {IMAGE_REPO}:{CURRENT}\nMlgate-New: {IMAGE_REPO}:{CANDIDATE}")
+    common = ["--repo", str(remote), "--app", "churn", "--path", "apps/churn",
+              "--author-name", "mlgate demo", "--author-email", "demo@mlgate.invalid"]
+    model_file = "model-version.yaml"
+    say(f"[2/6] mlgate rewrite --dry-run: what a promotion of {CANDIDATE} would change")
+    _run(cli, ["rewrite", "--root", str(examples_dir() / "config-repo"), "apps/churn/staging",
+               "--image", f"{IMAGE_REPO}:{CANDIDATE}", "--dry-run",
+               "--diff", str(reports / "staging.diff")], "dry run")
 
-    say("[4/5] re-run the staging promotion: nothing to change, no commit")
-    code = cli(["rewrite", "--root", str(repo), "apps/churn/staging",
-                "--image", f"{IMAGE_REPO}:{CANDIDATE}"])
-    if code != 0:
-        raise BadInput(f"demo idempotent re-run failed with exit {code}")
+    say(f"[3/6] mlgate promote churn to staging: {CURRENT} -> {CANDIDATE}, model "
+        f"{MODEL_FROM} -> {MODEL_TO}")
+    _run(cli, ["promote", *common, "--environment", "staging",
+               "--image", f"{IMAGE_REPO}:{CANDIDATE}",
+               "--expect-current", f"{IMAGE_REPO}:{CURRENT}",
+               "--set", f"{model_file}:spec.predictor.model.storageUri=s3://models/churn/{MODEL_TO}",
+               "--set", f'{model_file}:metadata.annotations["mlgate.io/model-version"]={MODEL_TO}',
+               "--json", str(reports / "promote-staging.json")], "promote staging")
 
-    say("[5/5] a stale job expecting v1.3.0 in production is refused (exit 1), nothing written")
-    code = cli(["rewrite", "--root", str(repo), "apps/churn/production",
-                "--image", f"{IMAGE_REPO}:v1.6.0", "--expect-current", f"{IMAGE_REPO}:v1.3.0"])
-    if code != 1:
-        raise BadInput(f"demo stale-job check expected exit 1, got {code}")
-    if git(repo, "status", "--porcelain").strip():
-        raise BadInput("demo: the refused rewrite left changes behind")
+    say("[4/6] mlgate promote churn to production --from-environment staging: exactly what "
+        "staging runs")
+    _run(cli, ["promote", *common, "--environment", "production", "--from-environment", "staging",
+               "--image", IMAGE_REPO,
+               "--set", f"{model_file}:spec.predictor.model.storageUri",
+               "--set", f'{model_file}:metadata.annotations["mlgate.io/model-version"]',
+               "--json", str(reports / "promote-production.json")], "promote production")
 
-    log = git(repo, "log", "--stat", "--format=%h %s%n%b")
+    say("[5/6] the same promotion again: nothing to change, no commit")
+    _run(cli, ["promote", *common, "--environment", "production", "--from-environment", "staging",
+               "--image", IMAGE_REPO], "idempotent promote")
+
+    say("[6/6] mlgate rollback churn in production: back to what it ran before")
+    _run(cli, ["rollback", *common, "--environment", "production",
+               "--json", str(reports / "rollback-production.json")], "rollback")
+
+    log = git(remote, "log", "--format=%h %s%n%(trailers:only,unfold)", "main")
     report = reports / "summary.md"
     report.write_text(
         "# mlgate demo\n\n"
         f"Promoted `{IMAGE_REPO}` {CURRENT} -> {CANDIDATE} and model {MODEL_FROM} -> {MODEL_TO} "
-        "into staging and production.\n\n"
-        + "".join(f"## {env}\n\n```diff\n{(reports / f'{env}.diff').read_text()}```\n\n"
-                  for env in ("staging", "production"))
-        + f"## Config repo log\n\n```\n{log}```\n",
+        "into staging, then production from staging, then rolled production back.\n\n"
+        f"## What the staging promotion changes\n\n```diff\n{(reports / 'staging.diff').read_text()}```\n\n"
+        f"## Config repo history\n\n```\n{log}```\n",
         encoding="utf-8",
     )
-    return DemoResult(str(base), str(repo), str(report), log)
+    return DemoResult(str(base), str(remote), str(report), log)
+
+
+def _run(cli: Callable[[list[str]], int], args: list[str], what: str) -> None:
+    code = cli(args)
+    if code != 0:
+        raise BadInput(f"demo step '{what}' failed with exit {code}")

@@ -7,27 +7,31 @@ import subprocess
 from mlgate.cli import main
 
 
-def test_demo_promotes_staging_and_production(tmp_path, capsys):
+def git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_demo_promotes_staging_then_production_and_rolls_back(tmp_path, capsys):
     code = main(["demo", "--workdir", str(tmp_path)], environ={"PATH": "/usr/bin:/bin"})
     assert code == 0
     out = capsys.readouterr().out
-    assert "[5/5]" in out and "Markdown report:" in out
-    repo = tmp_path / "config-repo"
-    log = subprocess.run(["git", "log", "--format=%s"], cwd=repo, capture_output=True,
-                         text=True, check=True).stdout.splitlines()
-    assert log == [
+    assert "[6/6]" in out and "Markdown report:" in out
+    remote = tmp_path / "config.git"
+    subjects = git(remote, "log", "--format=%s", "main").splitlines()
+    assert subjects == [
+        "rollback churn in production: v1.5.0 -> v1.4.0",
         "promote churn to production: v1.4.0 -> v1.5.0",
         "promote churn to staging: v1.4.0 -> v1.5.0",
         "initial config: churn v1.4.0, model 3",
     ]
-    for env in ("staging", "production"):
-        kust = (repo / f"apps/churn/{env}/kustomization.yaml").read_text()
-        assert "newTag: v1.5.0   # promoted by mlgate" in kust
-        model = (repo / f"apps/churn/{env}/model-version.yaml").read_text()
-        assert 'storageUri: "s3://models/churn/4"' in model
-        assert 'mlgate.io/model-version: "4"' in model
-    # the base and everything outside the environment folders are untouched
-    diff = subprocess.run(["git", "diff", "--stat", "HEAD~2", "--", "apps/churn/base", "charts"],
-                          cwd=repo, capture_output=True, text=True, check=True).stdout
-    assert diff == ""
+    staging = git(remote, "show", "main:apps/churn/staging/kustomization.yaml")
+    production = git(remote, "show", "main:apps/churn/production/kustomization.yaml")
+    assert "newTag: v1.5.0   # promoted by mlgate" in staging
+    assert "newTag: v1.4.0   # promoted by mlgate" in production
+    assert 'mlgate.io/model-version: "4"' in git(
+        remote, "show", "main:apps/churn/staging/model-version.yaml")
+    # production is back, byte for byte, to what it was before its promotion
+    assert git(remote, "diff", "main~2", "main", "--", "apps/churn/production") == ""
+    assert "Mlgate-From-Environment: staging" in git(remote, "log", "-1", "--format=%B", "main~1")
     assert (tmp_path / "reports" / "summary.md").read_text().startswith("# mlgate demo")

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "rewrite": "mlgate.commands.rewrite",
     "promote": "mlgate.commands.promote",
     "rollback": "mlgate.commands.rollback",
+    "scan": "mlgate.commands.scan",
     "demo": "mlgate.commands.demo",
 }
 

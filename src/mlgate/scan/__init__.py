@@ -1,0 +1,1 @@
+"""Trivy as a promotion gate: run it, read its JSON, decide in Python."""

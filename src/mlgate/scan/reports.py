@@ -1,0 +1,43 @@
+"""Writing the report files a scan was asked for, atomically, before the gate's exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from mlgate.errors import BadInput
+from mlgate.scan.model import ScanResult
+
+
+def _write(path: str, text: str, what: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".mlgate-", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(temp, path)
+    except OSError as exc:
+        raise BadInput(f"{what} {path!r}: cannot write: {exc.strerror}") from None
+
+
+def write_reports(result: ScanResult, *, sarif: str | None, gitlab: str | None,
+                  junit: str | None) -> dict[str, str]:
+    written: dict[str, str] = {}
+    if sarif:
+        from mlgate.scan.report_sarif import sarif as build
+
+        _write(sarif, json.dumps(build(result), separators=(",", ":")), "--sarif")
+        written["sarif"] = sarif
+    if gitlab:
+        from mlgate.scan.report_gitlab import gitlab_container_scanning
+
+        _write(gitlab, json.dumps(gitlab_container_scanning(result), separators=(",", ":")), "--gitlab-report")
+        written["gitlab-report"] = gitlab
+    if junit:
+        from mlgate.scan.report_junit import junit as build_junit
+
+        _write(junit, build_junit(result), "--junit")
+        written["junit"] = junit
+    return written

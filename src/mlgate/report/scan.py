@@ -26,6 +26,13 @@ def outputs(result: ScanResult, paths: dict[str, str]) -> dict[str, str]:
     }
 
 
+def _without_title(md: str) -> str:
+    """The standalone report starts with its own `##` title; in a summary the emitter's title
+    is already there, so the section starts at the verdict."""
+    first, _, rest = md.partition("\n")
+    return rest.lstrip("\n") if first.startswith("## ") else md
+
+
 def present(result: ScanResult, paths: dict[str, str]) -> Presentation:
     from mlgate.scan.report_markdown import markdown
 
@@ -55,7 +62,7 @@ def present(result: ScanResult, paths: dict[str, str]) -> Presentation:
         verdict="passed" if result.passed else f"failed: {len(blocking)} blocking finding(s)",
         exit_code=0 if result.passed else 1,
         outputs=outputs(result, paths),
-        sections=(Section("Findings", markdown(result)),),
+        sections=(Section("Findings", _without_title(markdown(result))),),
         table=Table(("id", "severity", "cvss", "package", "installed", "fixed", "why"), rows),
         annotations=annotations,
         result=data,

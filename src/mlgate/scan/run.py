@@ -17,7 +17,6 @@ from mlgate.scan.trivy import Trivy, check_version, locate, run_json
 
 SCANNERS = ("vuln", "secret", "misconfig", "license")
 _DURATION = re.compile(r"^(\d+)(s|m|h)$")
-_REPO = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,11 @@ def validate(cfg: ScanConfig) -> None:
     if cfg.policy.max_cvss is not None and not 0 <= cfg.policy.max_cvss <= 10:
         raise BadInput("--max-cvss: between 0 and 10")
     for repo in cfg.db_repositories:
-        if not _REPO.match(repo):
-            raise BadInput(f"--db-repository {repo[:120]!r}: not an OCI repository reference")
+        try:
+            parse_reference(repo)
+        except InvalidReference as exc:
+            raise BadInput(f"--db-repository {repo[:120]!r}: not an OCI repository reference "
+                           f"({exc})") from None
     for path in cfg.vex:
         if not os.path.isfile(path):
             raise BadInput(f"--vex {path!r}: no such file")

@@ -169,29 +169,30 @@ def commit_message(p: Promotion, verb: str = "promote") -> str:
 _REPO_SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
-def run_url(environ: Mapping[str, str]) -> str | None:
-    repository, run_id = environ.get("GITHUB_REPOSITORY", ""), environ.get("GITHUB_RUN_ID", "")
-    if repository and run_id:
-        if _REPO_SLUG.match(repository):
-            server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-            return f"{server}/{repository}/actions/runs/{run_id}"
-        if "://" in repository:  # act derives it from a non-GitHub origin URL
-            from mlgate.promote.git import redact_url
+def _github_repo_url(environ: Mapping[str, str]) -> str | None:
+    """The model repo's URL on a GitHub runner; act derives GITHUB_REPOSITORY from a
+    non-GitHub origin URL, which is used as it is (without credentials)."""
+    repository = environ.get("GITHUB_REPOSITORY", "")
+    if _REPO_SLUG.match(repository):
+        return f"{environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{repository}"
+    if "://" in repository:
+        from mlgate.promote.git import redact_url
 
-            return f"{redact_url(repository).removesuffix('.git')}/actions/runs/{run_id}"
+        return redact_url(repository).removesuffix(".git")
+    return None
+
+
+def run_url(environ: Mapping[str, str]) -> str | None:
+    repo, run_id = _github_repo_url(environ), environ.get("GITHUB_RUN_ID", "")
+    if repo and run_id:
+        return f"{repo}/actions/runs/{run_id}"
     return environ.get("CI_JOB_URL") or environ.get("CI_PIPELINE_URL") or None
 
 
 def source(environ: Mapping[str, str]) -> str | None:
-    repository, sha = environ.get("GITHUB_REPOSITORY", ""), environ.get("GITHUB_SHA", "")
-    if repository and sha:
-        if _REPO_SLUG.match(repository):
-            server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-            return f"{server}/{repository}@{sha}"
-        if "://" in repository:  # act derives it from a non-GitHub origin URL
-            from mlgate.promote.git import redact_url
-
-            return f"{redact_url(repository)}@{sha}"
+    repo, sha = _github_repo_url(environ), environ.get("GITHUB_SHA", "")
+    if repo and sha:
+        return f"{repo}@{sha}"
     if environ.get("CI_PROJECT_URL") and environ.get("CI_COMMIT_SHA"):
         return f"{environ['CI_PROJECT_URL']}@{environ['CI_COMMIT_SHA']}"
     return None

@@ -275,3 +275,27 @@ def test_rewrite_imports_nothing_heavy(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..", "src"))
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_verification_catches_a_value_that_changes_type(tmp_path, monkeypatch, capsys):
+    import mlgate.manifests.engine as engine
+
+    monkeypatch.setattr(engine, "render_scalar", lambda value, node, flow, keep_type=False:
+                        (value, value))  # a splice that forgets to quote
+    write_tree(tmp_path, {"values.yaml": "image:\n  repository: nginx\n  tag: \"1.0\"\n"})
+    code, _ = run(tmp_path, ".", "--image", "nginx:1.10")
+    assert code == 2
+    assert "change more than the target values" in capsys.readouterr().err
+    assert read(tmp_path, "values.yaml") == "image:\n  repository: nginx\n  tag: \"1.0\"\n"
+
+
+def test_verification_catches_a_splice_that_touches_a_neighbour(tmp_path, monkeypatch, capsys):
+    import mlgate.manifests.engine as engine
+
+    real = engine.apply_edits
+    monkeypatch.setattr(engine, "apply_edits",
+                        lambda text, edits: real(text, edits).replace("replicas: 3", "replicas: 4"))
+    write_tree(tmp_path, {"d.yaml": f"replicas: 3\nimage: {REPO}:v1.0.0\n"})
+    code, _ = run(tmp_path, ".", "--image", NEW)
+    assert code == 2
+    assert read(tmp_path, "d.yaml") == f"replicas: 3\nimage: {REPO}:v1.0.0\n"

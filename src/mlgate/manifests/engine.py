@@ -7,10 +7,8 @@ that keeps its mode, so a crash leaves old or new files, never a half-written on
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import os
-from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, ScalarNode
 
@@ -21,26 +19,20 @@ from mlgate.manifests.kinds.base import Found
 from mlgate.manifests.kinds.flux_markers import MARKER, find_markers
 from mlgate.manifests.kinds.set_path import find_set
 from mlgate.manifests.result import Change, RewriteResult
+from mlgate.manifests.verify import Expected, expected_for, verify_nodes
 from mlgate.manifests.walker import walk
 from mlgate.manifests.writer import write_all
 from mlgate.manifests.yamldoc import (
     BOM,
+    STR_TAG,
     Edit,
     YamlFile,
-    alias_paths,
     apply_edits,
     compose,
     read_text,
     render_scalar,
     scalar_span,
-    verify,
 )
-
-
-@dataclass
-class FilePlan:
-    doc: YamlFile
-    found: list[Found] = field(default_factory=list)
 
 
 def rewrite(config: RewriteConfig) -> RewriteResult:
@@ -61,8 +53,14 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
     needles = tuple({t.ref.short_name for t in config.images}) + (
         (MARKER,) if config.flux_policies else ()
     )
-    plans: list[FilePlan] = []
     parsed = 0
+    hit: set[str] = set()
+    changes: list[Change] = []
+    unchanged: list[Change] = []
+    outputs: list[tuple[str, str, bool, str]] = []  # (path, rel, bom, new text)
+    diff_parts: list[str] = []
+    # One file at a time, its node tree dropped before the next: memory stays at one file's
+    # tree plus the new texts, however many files change. Nothing is written until the end.
     for cand in candidates:
         text, bom = read_text(cand.path, cand.rel)
         sets = set_files.get(cand.path, [])
@@ -77,61 +75,35 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
             raise
         parsed += 1
         doc = YamlFile(cand.path, cand.rel, text, bom, documents)
-        plan = FilePlan(doc)
-        want_lines = bool(config.flux_policies) and MARKER in text
-        found, lines = walk(doc, images, want_lines)
-        plan.found.extend(found)
-        if want_lines:
-            plan.found.extend(find_markers(text, cand.rel, lines, config.flux_policies))
-        for target in sets:
-            plan.found.extend(find_set(doc, target))
-        plan.found = _dedupe(plan.found, cand.rel)
-        if plan.found:
-            plans.append(plan)
+        found = _find(doc, images, config, sets)
+        if not found:
+            continue
+        _check_expected(config.images, found)
+        hit.update(f.target for f in found)
+        new_text, file_changes, file_unchanged = _plan_file(doc, found)
+        changes += file_changes
+        unchanged += file_unchanged
+        if new_text is not None:
+            outputs.append((doc.path, doc.rel, doc.bom, new_text))
+            diff_parts.append(_diff(doc.rel, doc.text, new_text))
 
-    all_found = [f for p in plans for f in p.found]
-    _check_expected(config.images, all_found)
-    missing = _missing(config, all_found)
+    missing = _missing(config, hit)
     if missing and not config.allow_missing:
         raise GateFailed("no reference to " + ", ".join(missing) + " found under "
                          + ", ".join(config.paths))
-
-    changes: list[Change] = []
-    unchanged: list[Change] = []
-    outputs: list[tuple[YamlFile, str]] = []
-    diff_parts: list[str] = []
-    for plan in plans:
-        doc = plan.doc
-        edits: list[Edit] = []
-        for f in plan.found:
-            line = doc.line_of(f.node.start_mark.index if f.node else f.insert_into.end_mark.index)
-            change = Change(doc.rel, line, f.display, f.kind, f.old, f.new)
-            if f.node is not None and f.old == f.new:
-                unchanged.append(change)
-                continue
-            edits.append(_edit(doc, f))
-            changes.append(change)
-        if not edits:
-            continue
-        if "*" in doc.text:
-            edits = _with_alias_paths(doc, edits, plan.found)
-        new_text = apply_edits(doc.text, edits)
-        verify(doc.text, new_text, edits, doc.rel)
-        outputs.append((doc, new_text))
-        diff_parts.append(_diff(doc.rel, doc.text, new_text))
 
     diff = "".join(diff_parts)
     if config.diff_path:
         _write_diff(config.diff_path, diff)
     written = False
     if outputs and not config.dry_run:
-        write_all([(d.path, (BOM if d.bom else "") + t) for d, t in outputs])
+        write_all([(path, (BOM if bom else "") + t) for path, _, bom, t in outputs])
         written = True
     return RewriteResult(
         root=root,
         changes=tuple(changes),
         unchanged=tuple(unchanged),
-        files=tuple(d.rel for d, _ in outputs),
+        files=tuple(rel for _, rel, _, _ in outputs),
         skipped=tuple(skipped),
         missing=tuple(missing),
         scanned=len(candidates),
@@ -142,16 +114,45 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
     )
 
 
-def _with_alias_paths(doc: YamlFile, edits: list[Edit], found: list[Found]) -> list[Edit]:
-    """Tell verify() every place an aliased value shows up, so it expects all of them to move."""
-    nodes = {f.path: id(f.node) for f in found if f.node is not None}
-    paths = alias_paths(doc.documents, set(nodes.values()))
-    out = []
-    for edit in edits:
-        node_id = nodes.get(edit.path)
-        others = [p for p in paths.get(node_id, []) if p != edit.path] if node_id else []
-        out.append(dataclasses.replace(edit, also=tuple(others)))
-    return out
+def _find(doc: YamlFile, images, config: RewriteConfig, sets) -> list[Found]:
+    want_lines = bool(config.flux_policies) and MARKER in doc.text
+    found, lines = walk(doc, images, want_lines)
+    if want_lines:
+        found.extend(find_markers(doc.text, doc.rel, lines, config.flux_policies))
+    for target in sets:
+        found.extend(find_set(doc, target))
+    return _dedupe(found, doc.rel)
+
+
+def _plan_file(doc: YamlFile, found: list[Found]):
+    """This file's new text (None when nothing changes), verified, and its change records."""
+    edits: list[Edit] = []
+    changes: list[Change] = []
+    unchanged: list[Change] = []
+    for f in found:
+        line = doc.line_of(f.node.start_mark.index if f.node else f.insert_into.end_mark.index)
+        change = Change(doc.rel, line, f.display, f.kind, f.old, f.new)
+        if f.node is not None and f.old == f.new:
+            unchanged.append(change)
+            continue
+        edits.append(_edit(doc, f))
+        changes.append(change)
+    if not edits:
+        return None, changes, unchanged
+    new_text = apply_edits(doc.text, edits)
+    replaced, appended = {}, {}
+    for f, edit in zip([f for f in found if not (f.node is not None and f.old == f.new)], edits,
+                       strict=True):
+        rendered = (edit.text.strip().removeprefix(", ").partition(": ")[2]
+                    if f.node is None else edit.text)
+        # what was meant: a string equal to the new value, or with --set a number kept a number
+        want = expected_for(rendered, f.new) if f.keep_type else Expected(STR_TAG, f.new)
+        if f.node is not None:
+            replaced[id(f.node)] = want
+        else:
+            appended.setdefault(id(f.insert_into), []).append((f.insert_key, want))
+    verify_nodes(doc.documents, new_text, doc.rel, replaced, appended)
+    return new_text, changes, unchanged
 
 
 def _dedupe(found: list[Found], rel: str) -> list[Found]:
@@ -190,8 +191,7 @@ def _check_expected(images: tuple[ImageTarget, ...], found: list[Found]) -> None
                 )
 
 
-def _missing(config: RewriteConfig, found: list[Found]) -> list[str]:
-    hit = {f.target for f in found}
+def _missing(config: RewriteConfig, hit: set[str]) -> list[str]:
     names = [t.ref.repository for t in config.images if t.ref.repository not in hit]
     names += [f"flux policy {p.policy}" for p in config.flux_policies if p.policy not in hit]
     return names

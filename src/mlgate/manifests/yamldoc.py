@@ -8,7 +8,6 @@ end offsets, so a scalar can be replaced by splicing the text and nothing else m
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,25 +124,6 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
-def alias_paths(documents: list[Node], wanted: set[int]) -> dict[int, list[tuple[Any, ...]]]:
-    """Every path (aliases followed, merge keys not) at which the wanted nodes appear."""
-    found: dict[int, list[tuple[Any, ...]]] = {}
-    for doc_index, root in enumerate(documents):
-        stack: list[tuple[Node, tuple[Any, ...]]] = [(root, (doc_index,))]
-        while stack:
-            node, path = stack.pop()
-            if id(node) in wanted:
-                found.setdefault(id(node), []).append(path)
-            if isinstance(node, MappingNode):
-                for k, v in node.value:
-                    key = key_value(k)
-                    if key != "<<" and (isinstance(key, (str, int, float, bool)) or key is None):
-                        stack.append((v, (*path, key)))
-            elif isinstance(node, SequenceNode):
-                stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
-    return found
-
-
 def load_file(path: str, rel: str) -> YamlFile:
     text, bom = read_text(path, rel)
     doc = YamlFile(path=path, rel=rel, text=text, bom=bom)
@@ -232,7 +212,7 @@ def scalar_span(text: str, node: ScalarNode) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace text[start:end] with `text`; `path` and `expected` let the result be verified."""
+    """Replace text[start:end] with `text` (`path` and `expected` are kept for reports)."""
 
     start: int
     end: int
@@ -240,7 +220,6 @@ class Edit:
     path: tuple[Any, ...]
     expected: Any
     insert: bool = False  # a new mapping key (path's last item) rather than a replaced value
-    also: tuple[tuple[Any, ...], ...] = ()  # other paths to the same node (YAML aliases)
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
@@ -256,46 +235,3 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
         pos = edit.end
     out.append(text[pos:])
     return "".join(out)
-
-
-def verify(old_text: str, new_text: str, edits: list[Edit], rel: str) -> None:
-    """Refuse unless loading the new text equals loading the old one with exactly the edits.
-
-    This is the guarantee that a rewrite changes nothing but the values it meant to set: any
-    slip in splicing (a quote, an indent, a type) shows up as a difference and aborts.
-    """
-    try:
-        old_docs = list(yaml.load_all(old_text, Loader=_Loader))
-        new_docs = list(yaml.load_all(new_text, Loader=_Loader))
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{rel}: rewrite would produce invalid YAML ({exc}); refusing") from None
-    for edit in edits:
-        for path in (edit.path, *edit.also):
-            try:
-                _set_path(old_docs, path, edit.expected, edit.insert)
-            except (KeyError, IndexError, TypeError):
-                raise BadInput(f"{rel}: cannot verify the edit at {path}; refusing") from None
-    if not _same(old_docs, new_docs):
-        raise BadInput(f"{rel}: rewrite would change more than the target values; refusing")
-
-
-def _set_path(docs: list[Any], path: tuple[Any, ...], value: Any, insert: bool) -> None:
-    target: Any = docs
-    for step in path[:-1]:
-        target = target[step]
-    last = path[-1]
-    if not insert and isinstance(target, dict) and last not in target:
-        raise KeyError(last)
-    target[last] = value
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return bool(a == b)

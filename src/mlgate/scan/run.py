@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from mlgate.errors import BadInput
 from mlgate.scan import ignores as ignore_rules
-from mlgate.scan import parse, policy as gate
+from mlgate.scan import parse
+from mlgate.scan import policy as gate
 from mlgate.scan.model import SEVERITIES, Policy, ScanResult
 from mlgate.scan.trivy import Trivy, check_version, locate, run_json
 

@@ -250,3 +250,66 @@ def test_wilcoxon_matches_scipy():
     assert wilcoxon_losses([1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7]) == pytest.approx(0.03125)
     with pytest.raises(ValueError, match="row counts differ"):
         wilcoxon_losses([1.0], [1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------- fast routes against
+# a slow, exact row bootstrap (indices drawn with replacement, metric recomputed per resample)
+
+
+def _slow_row_bootstrap(name, y, a, b, qa=None, qb=None, resamples=600, seed=7):
+    metric = get_metric(name)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(resamples):
+        i = rng.integers(0, len(y), len(y))
+        out.append(metric(y[i], b[i], None if qb is None else qb[i])
+                   - metric(y[i], a[i], None if qa is None else qa[i]))
+    return np.percentile(out, [2.5, 97.5])
+
+
+@pytest.mark.parametrize("name", ["rmse", "mae", "r2", "mape"])
+def test_sums_route_matches_a_slow_row_bootstrap(name):
+    y, a = reg_data(3000, seed=11)
+    _, b = reg_data(3000, seed=11, noise=0.9)
+    b = y + (b - y) * 0.9 + np.random.default_rng(3).normal(0, 0.3, len(y))
+    low, high = _slow_row_bootstrap(name, y, a, b)
+    fast = paired_bootstrap(name, y, a, b, resamples=2000, seed=5)
+    assert fast.high - fast.low == pytest.approx(high - low, rel=0.15)
+    assert fast.low == pytest.approx(low, abs=0.15 * (high - low))
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_projected_auc_equals_exact_weighted_auc_for_the_same_weights(k):
+    from mlgate.benchmark import stats
+    from mlgate.benchmark.metrics import prepare_pair, roc_auc_weighted
+
+    y, pa, qa = clf_data(k, 20_000, seed=1)
+    _, pb, qb = clf_data(k, 20_000, seed=2, skill=1.2)
+    qb = np.round(qb, 2)                                   # ties
+    qb /= qb.sum(axis=1, keepdims=True)
+    a, b = prepare_pair(get_metric("roc_auc"), y, pa, pb, qa, qb)
+    w = np.random.default_rng(0).poisson(1.0, size=(40, len(y))).astype(np.float64)
+    exact = roc_auc_weighted(b.y, b.proba, w) - roc_auc_weighted(a.y, a.proba, w)
+    classes = [1] if k == 2 else list(range(k))
+    shared = [np.ones(len(y))] + [(a.y == c).astype(np.float64) for c in classes]
+    own = stats._auc_columns(a) + stats._auc_columns(b)
+    projected = stats._auc_from_placement_sums(a, classes, own,
+                                               w @ np.stack(shared + own, axis=1))
+    # the dropped degenerate term: a few percent of the bootstrap spread at 20k rows
+    assert np.abs(projected - exact).max() < 0.05 * exact.std()
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_projected_auc_route_matches_the_exact_route(k, monkeypatch):
+    from mlgate.benchmark import stats
+
+    y, pa, qa = clf_data(k, 4000, seed=4)
+    _, pb, qb = clf_data(k, 4000, seed=5, skill=1.15)
+    exact = paired_bootstrap("roc_auc", y, pa, pb, qa, qb, resamples=2000, seed=1)
+    monkeypatch.setattr(stats, "_AUC_EXACT_MAX_ROWS", 0)
+    fast = paired_bootstrap("roc_auc", y, pa, pb, qa, qb, resamples=2000, seed=1)
+    assert fast.delta == pytest.approx(exact.delta, abs=1e-12)
+    width = exact.high - exact.low
+    assert fast.high - fast.low == pytest.approx(width, rel=0.15)
+    assert fast.low == pytest.approx(exact.low, abs=0.15 * width)
+    assert fast == paired_bootstrap("roc_auc", y, pa, pb, qa, qb, resamples=2000, seed=1)

@@ -169,14 +169,15 @@ def _error_report(command: str, message: str, code: int, args: list[str],
         sections=(Section("Error", message),),
         result={"error": message},
     )
+    json_path = _json_path(args)
     try:
         if detect_kind(env) == "local":
-            if _json_path(args):
+            if json_path:
                 from mlgate.ci.emit import write_json
 
-                write_json(presentation, _json_path(args))
+                write_json(presentation, json_path)
             return
-        emit(presentation, json_path=_json_path(args), environ=env)
+        emit(presentation, json_path=json_path, environ=env)
     except MlgateError:
         pass  # the error itself has been reported; a report that cannot be written adds nothing
 

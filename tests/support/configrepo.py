@@ -19,6 +19,11 @@ def git(cwd: Path | str, *args: str) -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
+def tree_files(folder: Path) -> dict[str, str]:
+    """{relative path: text} of every file under folder, for the servers' create_repo."""
+    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
+
+
 def bare_from_tree(tmp: Path, tree: Path | dict[str, str], name: str = "config.git") -> Path:
     """A bare repo whose main branch holds `tree` (a folder or {path: text})."""
     seed = tmp / f"{name}-seed"

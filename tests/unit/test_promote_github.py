@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 from standins.github_api import READ_TOKEN, WRITE_TOKEN, GitHubStandIn
-from support.configrepo import EXAMPLES
+from support.configrepo import EXAMPLES, tree_files
 from support.fixtures import git_server  # noqa: F401
 
 from mlgate.cli import main
@@ -16,15 +16,11 @@ from mlgate.cli import main
 IMG = "registry.example.com/ml/churn"
 
 
-def files_of(folder):
-    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
-
-
 @pytest.fixture
 def forge(git_server, monkeypatch):  # noqa: F811
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     git_server.add_user("x-access-token", WRITE_TOKEN, "write")
-    with GitHubStandIn(git_server.root / "acme", files=files_of(EXAMPLES)) as api:
+    with GitHubStandIn(git_server.root / "acme", files=tree_files(EXAMPLES)) as api:
         bare = git_server.path("acme/config")
         subprocess.run(["git", "-C", str(bare), "config", "http.receivepack", "true"], check=True)
         subprocess.run(["git", "-C", str(bare), "config", "http.uploadpack", "true"], check=True)

@@ -7,9 +7,9 @@ import json
 import subprocess
 
 import pytest
-from support.configrepo import EXAMPLES
-from support.fixtures import git_server  # noqa: F401
 from standins.gitlab_api import GitLabApiServer
+from support.configrepo import EXAMPLES, tree_files
+from support.fixtures import git_server  # noqa: F401
 
 from mlgate.cli import main
 
@@ -17,15 +17,11 @@ IMG = "registry.example.com/ml/churn"
 TOKEN = "glpat-mlgate-test-token-0123456789"
 
 
-def files_of(folder):
-    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
-
-
 @pytest.fixture
 def forge(git_server):  # noqa: F811
     git_server.add_user("writer", TOKEN, "write")
     with GitLabApiServer(git_server.root, tokens={TOKEN: "write", "readonly-token-xyz": "read"}) as api:
-        api.create_project("platform/config", files_of(EXAMPLES))
+        api.create_project("platform/config", tree_files(EXAMPLES))
         bare = git_server.path("platform/config")
         subprocess.run(["git", "-C", str(bare), "config", "http.receivepack", "true"], check=True)
         yield git_server, api, bare

@@ -10,17 +10,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from support.configrepo import EXAMPLES, many_apps
+from support.configrepo import EXAMPLES, many_apps, tree_files
 from support.fixtures import git_server  # noqa: F401
 
 from mlgate.cli import main
 
 IMG = "registry.example.com/ml/churn"
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-def files_of(folder):
-    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
 
 
 def env_for(server, user="writer"):
@@ -39,7 +35,7 @@ def promote(server, tmp_path, *args, user="writer"):
 def test_token_never_in_argv_config_or_outputs(git_server, tmp_path, monkeypatch, capsys):  # noqa: F811
     import mlgate.promote.git as gitmod
 
-    git_server.create_repo("config", files_of(EXAMPLES))
+    git_server.create_repo("config", tree_files(EXAMPLES))
     token = git_server.token("writer")
     seen_argv, seen_dirs = [], []
     real_run = subprocess.run
@@ -63,7 +59,7 @@ def test_token_never_in_argv_config_or_outputs(git_server, tmp_path, monkeypatch
 
 
 def test_reader_token_is_exit_3_with_a_clear_message(git_server, tmp_path, capsys):  # noqa: F811
-    git_server.create_repo("config", files_of(EXAMPLES))
+    git_server.create_repo("config", tree_files(EXAMPLES))
     code, _ = promote(git_server, tmp_path, "--image", f"{IMG}:v1.5.0", user="reader")
     assert code == 3
     err = capsys.readouterr().err
@@ -72,7 +68,7 @@ def test_reader_token_is_exit_3_with_a_clear_message(git_server, tmp_path, capsy
 
 
 def test_wrong_token_is_exit_3(git_server, tmp_path, capsys):  # noqa: F811
-    git_server.create_repo("config", files_of(EXAMPLES))
+    git_server.create_repo("config", tree_files(EXAMPLES))
     code = main(["promote", "--repo", git_server.url("config"), "--app", "churn", "--path",
                  "apps/churn", "--environment", "staging", "--image", f"{IMG}:v1.5.0"],
                 environ={"PATH": "/usr/bin:/bin", "MLGATE_GIT_TOKEN": "wrong-token-123",
@@ -101,7 +97,7 @@ def test_twenty_promotions_over_http_all_land(git_server):  # noqa: F811
 
 
 def test_push_whose_answer_is_lost_counts_as_landed(git_server, tmp_path):  # noqa: F811
-    git_server.create_repo("config", files_of(EXAMPLES))
+    git_server.create_repo("config", tree_files(EXAMPLES))
     git_server.fail_next(1, status=502, service="git-receive-pack", method="POST",
                          lose_response=True)
     code, data = promote(git_server, tmp_path, "--image", f"{IMG}:v1.5.0")
@@ -112,7 +108,7 @@ def test_push_whose_answer_is_lost_counts_as_landed(git_server, tmp_path):  # no
 
 
 def test_server_error_on_push_is_retried(git_server, tmp_path):  # noqa: F811
-    git_server.create_repo("config", files_of(EXAMPLES))
+    git_server.create_repo("config", tree_files(EXAMPLES))
     git_server.fail_next(2, status=503, service="git-receive-pack", method="POST")
     code, data = promote(git_server, tmp_path, "--image", f"{IMG}:v1.5.0")
     assert code == 0, data

@@ -281,7 +281,7 @@ def test_verification_catches_a_value_that_changes_type(tmp_path, monkeypatch, c
     import mlgate.manifests.engine as engine
 
     monkeypatch.setattr(engine, "render_scalar", lambda value, node, flow, keep_type=False:
-                        (value, value))  # a splice that forgets to quote
+                        value)  # a splice that forgets to quote
     write_tree(tmp_path, {"values.yaml": "image:\n  repository: nginx\n  tag: \"1.0\"\n"})
     code, _ = run(tmp_path, ".", "--image", "nginx:1.10")
     assert code == 2

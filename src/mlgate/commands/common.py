@@ -21,11 +21,16 @@ def json_option(func: F) -> F:
     )(func)
 
 
+def current_environ() -> dict[str, str]:
+    """The environment main() was given (tests pass their own), else the process's."""
+    ctx = click.get_current_context(silent=True)
+    environ = (ctx.find_root().obj or {}).get("environ") if ctx is not None else None
+    return dict(os.environ if environ is None else environ)
+
+
 def finish(presentation, json_path: str | None) -> int:
     """Emit a presentation where the command runs and return its exit code."""
     from mlgate.ci.emit import emit
 
-    ctx = click.get_current_context(silent=True)
-    environ = (ctx.find_root().obj or {}).get("environ") if ctx is not None else None
-    emit(presentation, json_path=json_path, environ=os.environ if environ is None else environ)
+    emit(presentation, json_path=json_path, environ=current_environ())
     return presentation.exit_code

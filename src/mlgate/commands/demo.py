@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from mlgate.commands.common import current_environ
+
 OUTPUTS: dict[str, str] = {}
 
 
@@ -15,8 +17,7 @@ def command(workdir: str | None) -> int:
     from mlgate.cli import main
     from mlgate.demo import run_demo
 
-    ctx = click.get_current_context()
-    environ = dict((ctx.find_root().obj or {}).get("environ") or {})
+    environ = current_environ()
     # the demo's inner commands report to the terminal, not to a CI it may be run inside
     for name in ("GITHUB_ACTIONS", "GITLAB_CI"):
         environ.pop(name, None)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
-import click
-
+from mlgate.commands.common import current_environ
 from mlgate.promote.landing import Options, Target
 
 
 def build_common(kw: dict, verb: str) -> tuple[dict[str, str], Target, Options]:
     from mlgate.promote.settings import build_options, build_target, check_name
 
-    ctx = click.get_current_context()
-    environ = dict((ctx.find_root().obj or {}).get("environ") or os.environ)
+    environ = current_environ()
     check_name(kw["app"], "--app")
     check_name(kw["environment"], "--environment")
     target = build_target(repo=kw["repo"], provider=kw["provider"], mode=kw["mode"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgate.commands.common import finish, json_option
+from mlgate.commands.common import current_environ, finish, json_option
 
 OUTPUTS: dict[str, str] = {
     "changed": "true when at least one value was changed (or would be, with --dry-run), else false.",
@@ -101,11 +101,7 @@ def command(
     )
     result = rewrite(config)
     if dry_run and result.diff:
-        import os
-
         from mlgate.ci.emit import print_untrusted
 
-        ctx = click.get_current_context()
-        environ = (ctx.find_root().obj or {}).get("environ") or os.environ
-        print_untrusted(result.diff, environ)
+        print_untrusted(result.diff, current_environ())
     return finish(present(result), json_path)

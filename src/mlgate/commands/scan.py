@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgate.commands.common import finish, json_option
+from mlgate.commands.common import current_environ, finish, json_option
 
 OUTPUTS: dict[str, str] = {
     "passed": "true when no finding blocks the promotion, else false.",
@@ -66,8 +66,6 @@ OUTPUTS: dict[str, str] = {
               help="Write a JUnit XML report.")
 @json_option
 def command(**kw) -> int:
-    import os
-
     from mlgate.errors import BadInput
     from mlgate.report.scan import present
     from mlgate.scan.model import Policy
@@ -80,8 +78,7 @@ def command(**kw) -> int:
         raise BadInput("give exactly one of --image, --input, --fs or --config")
     kind, target = targets[0]
     fail_on = kw["fail_on_severity"].upper()
-    ctx = click.get_current_context()
-    environ = dict((ctx.find_root().obj or {}).get("environ") or os.environ)
+    environ = current_environ()
     cfg = ScanConfig(
         kind=kind,
         target=target,

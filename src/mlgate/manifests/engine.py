@@ -26,10 +26,10 @@ from mlgate.manifests.yamldoc import (
     BOM,
     STR_TAG,
     Edit,
+    Templated,
     YamlFile,
     apply_edits,
-    compose,
-    read_text,
+    load_relevant,
     render_scalar,
     scalar_span,
 )
@@ -62,19 +62,15 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
     # One file at a time, its node tree dropped before the next: memory stays at one file's
     # tree plus the new texts, however many files change. Nothing is written until the end.
     for cand in candidates:
-        text, bom = read_text(cand.path, cand.rel)
         sets = set_files.get(cand.path, [])
-        if not sets and not any(n in text for n in needles):
-            continue
         try:
-            documents = compose(text, cand.rel)
-        except BadInput:
-            if not cand.explicit and "{{" in text:
-                skipped.append(Skipped(cand.rel, "templated, not plain YAML"))
-                continue
-            raise
+            doc = load_relevant(cand.path, cand.rel, () if sets else needles, cand.explicit)
+        except Templated:
+            skipped.append(Skipped(cand.rel, "templated, not plain YAML"))
+            continue
+        if doc is None:
+            continue
         parsed += 1
-        doc = YamlFile(cand.path, cand.rel, text, bom, documents)
         found = _find(doc, images, config, sets)
         if not found:
             continue
@@ -143,10 +139,8 @@ def _plan_file(doc: YamlFile, found: list[Found]):
     replaced, appended = {}, {}
     for f, edit in zip([f for f in found if not (f.node is not None and f.old == f.new)], edits,
                        strict=True):
-        rendered = (edit.text.strip().removeprefix(", ").partition(": ")[2]
-                    if f.node is None else edit.text)
         # what was meant: a string equal to the new value, or with --set a number kept a number
-        want = expected_for(rendered, f.new) if f.keep_type else Expected(STR_TAG, f.new)
+        want = expected_for(edit.scalar, f.new) if f.keep_type else Expected(STR_TAG, f.new)
         if f.node is not None:
             replaced[id(f.node)] = want
         else:
@@ -201,25 +195,25 @@ def _edit(doc: YamlFile, f: Found) -> Edit:
     where = f"{doc.rel}:{doc.line_of((f.node or f.insert_into).start_mark.index)}"
     try:
         if f.node is not None:
-            text, value = render_scalar(f.new, f.node, flow=True, keep_type=f.keep_type)
+            text = render_scalar(f.new, f.node, flow=True, keep_type=f.keep_type)
             start, end = scalar_span(doc.text, f.node)
-            return Edit(start, end, text, f.path, value)
+            return Edit(start, end, text, text)
         assert f.insert_into is not None and f.insert_key is not None
-        return _insert(doc, f.insert_into, f.insert_key, f.new, f.path)
+        return _insert(doc, f.insert_into, f.insert_key, f.new)
     except BadInput as exc:
         raise BadInput(f"{where}: {exc}") from None
 
 
-def _insert(doc: YamlFile, mapping: MappingNode, key: str, value: str, path) -> Edit:
+def _insert(doc: YamlFile, mapping: MappingNode, key: str, value: str) -> Edit:
     """Add `key: value` as the mapping's last entry, in its own style and indentation."""
     text = doc.text
-    rendered, typed = render_scalar(value, None, flow=True)
+    rendered = render_scalar(value, None, flow=True)
     if mapping.flow_style:
         pos = mapping.end_mark.index - 1
         if text[pos] != "}":
             raise BadInput("cannot find the end of a flow mapping to add a key")
         sep = ", " if mapping.value else ""
-        return Edit(pos, pos, f"{sep}{key}: {rendered}", path, typed, insert=True)
+        return Edit(pos, pos, f"{sep}{key}: {rendered}", rendered)
     if not mapping.value:
         raise BadInput(f"cannot add {key!r} to an empty mapping")
     first_key = mapping.value[0][0]
@@ -232,9 +226,9 @@ def _insert(doc: YamlFile, mapping: MappingNode, key: str, value: str, path) -> 
     eol = text.find("\n", last_value.end_mark.index)
     if eol == -1:
         newline = "\r\n" if "\r\n" in text else "\n"
-        return Edit(len(text), len(text), f"{newline}{indent}{key}: {rendered}", path, typed, True)
+        return Edit(len(text), len(text), f"{newline}{indent}{key}: {rendered}", rendered)
     newline = "\r\n" if eol > 0 and text[eol - 1] == "\r" else "\n"
-    return Edit(eol + 1, eol + 1, f"{indent}{key}: {rendered}{newline}", path, typed, True)
+    return Edit(eol + 1, eol + 1, f"{indent}{key}: {rendered}{newline}", rendered)
 
 
 def _diff(rel: str, old: str, new: str) -> str:

@@ -13,7 +13,7 @@ from mlgate.manifests.files import collect, resolve_inside, resolve_root
 from mlgate.manifests.kinds.set_path import find_set
 from mlgate.manifests.reference import ImageRef
 from mlgate.manifests.walker import walk
-from mlgate.manifests.yamldoc import YamlFile, compose, read_text
+from mlgate.manifests.yamldoc import Templated, load_relevant
 
 
 @dataclass(frozen=True)
@@ -31,16 +31,13 @@ def current_references(root: str, paths: tuple[str, ...], repos: list[str]) -> d
     short = tuple({r.rsplit("/", 1)[-1] for r in repos})
     seen: dict[str, list[Seen]] = {repo: [] for repo in repos}
     for cand in candidates:
-        text, bom = read_text(cand.path, cand.rel)
-        if not any(s in text for s in short):
-            continue
         try:
-            documents = compose(text, cand.rel)
-        except BadInput:
-            if "{{" in text:
-                continue
-            raise
-        found, _ = walk(YamlFile(cand.path, cand.rel, text, bom, documents), probe, False)
+            doc = load_relevant(cand.path, cand.rel, short, cand.explicit)
+        except Templated:
+            continue
+        if doc is None:
+            continue
+        found, _ = walk(doc, probe, False)
         for f in found:
             if f.current is not None and f.target in seen:
                 entry = Seen(cand.rel, f.display, f.current)
@@ -67,8 +64,8 @@ def current_value(root: str, target: SetTarget) -> str:
     real_root = resolve_root(root)
     real = resolve_inside(real_root, target.file, "--set file")
     rel = target.file
-    text, bom = read_text(real, rel)
-    doc = YamlFile(real, rel, text, bom, compose(text, rel))
+    doc = load_relevant(real, rel)
+    assert doc is not None
     found = [f for f in find_set(doc, target) if f.node is not None]
     values = {f.old for f in found}
     if len(values) != 1:

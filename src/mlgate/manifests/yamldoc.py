@@ -124,11 +124,25 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
-def load_file(path: str, rel: str) -> YamlFile:
+class Templated(Exception):
+    """A file found by walking that parses only after a template engine ran (Go, Helm)."""
+
+
+def load_relevant(
+    path: str, rel: str, needles: tuple[str, ...] = (), explicit: bool = True
+) -> YamlFile | None:
+    """The parsed file, or None when its text holds none of `needles`: a file that cannot hold
+    the reference is not parsed, which is most of a config repo. No needles: always parsed."""
     text, bom = read_text(path, rel)
-    doc = YamlFile(path=path, rel=rel, text=text, bom=bom)
-    doc.documents = compose(text, rel)
-    return doc
+    if needles and not any(n in text for n in needles):
+        return None
+    try:
+        documents = compose(text, rel)
+    except BadInput:
+        if not explicit and "{{" in text:
+            raise Templated(rel) from None
+        raise
+    return YamlFile(path, rel, text, bom, documents)
 
 
 # --- values --------------------------------------------------------------------------------
@@ -174,10 +188,10 @@ def double_quoted(value: str) -> str:
 
 def render_scalar(
     value: str, original: ScalarNode | None, flow: bool, keep_type: bool = False
-) -> tuple[str, Any]:
+) -> str:
     """Text to splice in for `value`, in the original's quoting style where that is safe.
 
-    Returns the text and the value a loader will read back. A plain `1.10` would read back as
+    A plain `1.10` would read back as
     the float 1.1, so a string that would change type is double-quoted instead. With
     `keep_type` (--set), a number replacing a number (replicas, say) stays plain and typed.
     """
@@ -185,16 +199,15 @@ def render_scalar(
     if style in ("|", ">"):
         raise BadInput("cannot rewrite a block scalar (| or >); use a single-line value")
     if style == "'" and "\n" not in value:
-        return "'" + value.replace("'", "''") + "'", value
+        return "'" + value.replace("'", "''") + "'"
     if style == '"':
-        return double_quoted(value), value
+        return double_quoted(value)
     original_tag = original.tag if original is not None else STR_TAG
     if keep_type and original_tag != STR_TAG and can_be_plain(value, flow, original_tag):
-        typed = yaml.load(value, Loader=_Loader)
-        return value, typed
+        return value
     if can_be_plain(value, flow, STR_TAG):
-        return value, value
-    return double_quoted(value), value
+        return value
+    return double_quoted(value)
 
 
 _PROPERTIES_RE = re.compile(r"(?:[&!][^\s,\[\]{}]*\s+)+")
@@ -212,14 +225,13 @@ def scalar_span(text: str, node: ScalarNode) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace text[start:end] with `text` (`path` and `expected` are kept for reports)."""
+    """Replace text[start:end] with `text`; `scalar` is the value's own text within it (what
+    verification expects to read back)."""
 
     start: int
     end: int
     text: str
-    path: tuple[Any, ...]
-    expected: Any
-    insert: bool = False  # a new mapping key (path's last item) rather than a replaced value
+    scalar: str
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mlgate.errors import BadInput, MlgateError, ServiceError
+from mlgate.errors import BadInput, ServiceError
 from mlgate.manifests.config import RewriteConfig
 from mlgate.manifests.result import RewriteResult
 from mlgate.promote.git import Credentials, Git, GitError, describe_failure, private_tempdir
@@ -263,8 +263,5 @@ def _request(git, target, checkout, head, planned, result, message, options, pro
         reviewers=options.reviewers,
         auto_merge=options.auto_merge,
     )
-    try:
-        opened = provider.open_or_update_request(spec)
-    except MlgateError:
-        raise
+    opened = provider.open_or_update_request(spec)
     return Landed(True, sha, head, attempt, planned.promotion, result, opened, message)

@@ -13,6 +13,7 @@ from mlgate.manifests.inspect import current_references, current_value, single_v
 from mlgate.manifests.reference import ImageRef, parse_reference, parse_user_reference
 from mlgate.manifests.result import Change
 from mlgate.promote import message as msg
+from mlgate.promote.git import redact_url
 from mlgate.promote.landing import Landed, Options, Planned, Target, land
 from mlgate.promote.settings import provider_factory
 from mlgate.promote.types import ChangeRequestResult
@@ -203,14 +204,8 @@ def _move_alias(cfg: PromoteConfig, landed: Landed):
 
     assert cfg.registry is not None and cfg.registry.version is not None
     return move_alias(cfg.registry.model, cfg.registry.alias, cfg.registry.version,
-                      commit=landed.commit, config_repo=_public_url(cfg.target.url),
+                      commit=landed.commit, config_repo=redact_url(cfg.target.url),
                       tracking_uri=cfg.registry.tracking_uri)
-
-
-def _public_url(url: str) -> str:
-    from mlgate.promote.git import redact_url
-
-    return redact_url(url)
 
 
 def build_result(cfg: PromoteConfig, landed: Landed, registry, notes: list[str]) -> PromoteResult:

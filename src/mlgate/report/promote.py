@@ -46,8 +46,6 @@ def present(result, target: Target, command: str = "promote") -> Presentation:
     for note in result.notes:
         sections.append(Section("Note", note))
     data = dataclasses.asdict(result)
-    data.pop("message", None)
-    data["message"] = result.message
     secrets = (target.credentials.token,) if target.credentials else ()
     return Presentation(
         command=command,

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 from mlgate.errors import BadInput
 from mlgate.scan.model import ScanResult
 
 
 def _write(path: str, text: str, what: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
+    from mlgate.ci.base import write_atomic
+
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".mlgate-", dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(temp, path)
+        write_atomic(path, text.encode("utf-8"))
     except OSError as exc:
         raise BadInput(f"{what} {path!r}: cannot write: {exc.strerror}") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -114,8 +115,6 @@ def trivy_args(cfg: ScanConfig, cache_dir: str, timeout_s: float) -> list[str]:
 
 
 def _relabel(f, absolute: str, given: str):
-    import dataclasses
-
     return dataclasses.replace(f, target=f.target.replace(absolute, given),
                                location=f.location.replace(absolute, given))
 

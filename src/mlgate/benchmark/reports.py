@@ -1,0 +1,41 @@
+"""Writing the report files a benchmark was asked for, atomically, before the gate's exit code.
+
+Reports are written whether the gate passed or not: a failed benchmark is exactly when a
+reviewer opens them.
+"""
+
+from __future__ import annotations
+
+from mlgate.benchmark.result import BenchmarkResult, Curves
+from mlgate.errors import BadInput
+
+
+def _write(path: str, text: str, option: str) -> None:
+    from mlgate.ci.base import write_atomic
+
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise BadInput(f"{option} {path!r}: cannot write: {exc.strerror or exc}") from None
+
+
+def write_reports(result: BenchmarkResult, curves: Curves, *, markdown_path: str | None,
+                  html_path: str | None, metrics_path: str | None) -> dict[str, str]:
+    """Write each requested report; the paths written, keyed by output name."""
+    written: dict[str, str] = {}
+    if markdown_path:
+        from mlgate.benchmark.report_markdown import markdown
+
+        _write(markdown_path, markdown(result), "--report")
+        written["report"] = markdown_path
+    if html_path:
+        from mlgate.benchmark.report_html import html
+
+        _write(html_path, html(result, curves), "--html-report")
+        written["html-report"] = html_path
+    if metrics_path:
+        from mlgate.benchmark.report_openmetrics import openmetrics
+
+        _write(metrics_path, openmetrics(result), "--metrics-file")
+        written["metrics-file"] = metrics_path
+    return written

@@ -1,0 +1,340 @@
+"""One benchmark run: load, score, judge, time. The command and the pipeline call `run`.
+
+The pandas engine reads the file once, predicts with both models once, and then works on label
+codes and probability arrays only; the Spark engine (`spark_engine`) answers the same questions
+from Spark aggregates. Both end in the same `decide` calls, so a decision never depends on the
+engine beyond the bootstrap's random draws.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlgate.benchmark.data import (
+    check_features_agree,
+    feature_columns,
+    infer_task,
+    read_table,
+)
+from mlgate.benchmark.decide import MIN_SLICE_ROWS, judge_metric, judge_slices
+from mlgate.benchmark.metrics import CLASSIFICATION, REGRESSION
+from mlgate.benchmark.models import LoadedModel, load_model
+from mlgate.benchmark.result import (
+    BenchmarkResult,
+    Curves,
+    Latency,
+    LatencyCheck,
+)
+from mlgate.benchmark.scores import ArrayScores, ModelOutput, Scores
+from mlgate.benchmark.spec import MetricSpec, parse_specs
+from mlgate.errors import BadInput
+
+MAX_SLICES = 100
+
+
+@dataclass(frozen=True)
+class LatencyLimits:
+    max_p95_ms: float | None = None
+    max_regression: float | None = None   # fraction: 0.10 = candidate p95 <= 1.1 x champion's
+
+
+@dataclass
+class BenchmarkConfig:
+    candidate: str
+    data: str
+    target: str
+    champion: str | None = None
+    task: str | None = None
+    metrics: tuple[str, ...] = ()
+    confidence: float = 0.95
+    resamples: int = 1000
+    seed: int = 0
+    slice_column: str | None = None
+    min_slice_rows: int = MIN_SLICE_ROWS
+    ignore_columns: tuple[str, ...] = ()
+    latency: bool = False
+    latency_samples: int = 200
+    limits: LatencyLimits = field(default_factory=LatencyLimits)
+    engine: str = "pandas"
+    spark_master: str | None = None
+    trust_pickle: bool = False
+    trusted_types: tuple[str, ...] = ()
+    workers: int | None = None
+
+
+@dataclass
+class Outcome:
+    """The result, and the scores the HTML report draws its curves from (only when asked:
+    a ROC curve over a million rows is not free)."""
+
+    result: BenchmarkResult
+    scores: Scores
+    candidate: LoadedModel
+    champion: LoadedModel | None
+
+    def curves(self) -> Curves:
+        return self.scores.curves()
+
+
+def _validate(cfg: BenchmarkConfig) -> None:
+    if not 0.5 <= cfg.confidence < 1.0:
+        raise BadInput(f"--confidence {cfg.confidence}: must be at least 0.5 and below 1")
+    if cfg.resamples < 100:
+        raise BadInput(f"--bootstrap {cfg.resamples}: at least 100 resamples are needed for a "
+                       "percentile interval")
+    if cfg.engine not in ("pandas", "spark"):
+        raise BadInput(f"--engine {cfg.engine}: expected pandas or spark")
+    if cfg.limits.max_p95_ms is not None and cfg.limits.max_p95_ms <= 0:
+        raise BadInput("--max-latency-p95-ms must be positive")
+    if cfg.limits.max_regression is not None and cfg.limits.max_regression < 0:
+        raise BadInput("--max-latency-regression must not be negative")
+    if cfg.latency_samples < 10:
+        raise BadInput("--latency-samples must be at least 10")
+
+
+def _encode_labels(y, models: list[tuple[str, LoadedModel, object, object]]):
+    """Label codes for the truth and each model's predictions, probabilities aligned to them.
+
+    The labels are the sorted union of the truth, the predictions and each model's classes_,
+    so a class one model never predicts still has its own column.
+    """
+    import numpy as np
+
+    parts = [np.asarray(y)]
+    for _, m, pred, _ in models:
+        parts.append(np.asarray(pred))
+        if m.classes is not None:
+            parts.append(np.asarray(m.classes))
+    try:
+        labels = np.unique(np.concatenate([p.astype(object) if p.dtype.kind in "OUST" else p
+                                           for p in parts]))
+    except TypeError:
+        raise BadInput("the target's labels and the models' classes have different types "
+                       "(e.g. text against numbers)") from None
+    codes_y = np.searchsorted(labels, y)
+    outputs = {}
+    for role, m, pred, proba in models:
+        codes = np.searchsorted(labels, pred)
+        aligned = None
+        if proba is not None:
+            classes = np.asarray(m.classes)
+            if proba.ndim != 2 or proba.shape[1] != len(classes):
+                raise BadInput(f"{role}: predict_proba gave shape {proba.shape} for "
+                               f"{len(classes)} classes")
+            aligned = np.zeros((len(y), len(labels)), dtype=np.float64)
+            aligned[:, np.searchsorted(labels, classes)] = proba
+        outputs[role] = ModelOutput(codes.astype(np.intp), aligned)
+    return tuple(str(v) for v in labels.tolist()), codes_y.astype(np.intp), outputs
+
+
+def _target_kind(values) -> tuple[str, int]:
+    import numpy as np
+
+    arr = np.asarray(values)
+    kind = arr.dtype.kind
+    if kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise BadInput("the target column holds empty or non-finite values")
+        if np.all(np.equal(np.mod(arr, 1), 0)):
+            kind = "i"
+    if kind == "O":
+        try:
+            if any(v is None or v != v for v in arr[:100000]):
+                raise BadInput("the target column holds empty values")
+        except TypeError:
+            pass
+    unique = len(np.unique(arr[: 200_000])) if kind != "f" else 1 << 30
+    return kind, unique
+
+
+def measure_latency(model: LoadedModel, frame, samples: int, seed: int) -> Latency:
+    """p50 / p95 of single-row predict calls on rows drawn from the data, after a warm-up."""
+    import numpy as np
+
+    gen = np.random.default_rng(seed)
+    rows = gen.integers(0, len(frame), size=samples + 5)
+    one = [frame.iloc[[int(i)]] for i in rows]
+    for f in one[:5]:
+        model.predict(f)
+    times = []
+    for f in one[5:]:
+        t0 = time.perf_counter()
+        model.predict(f)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    p50, p95 = np.percentile(times, [50, 95])
+    return Latency(model.info.role, float(p50), float(p95), samples)
+
+
+def latency_checks(latency: list[Latency], limits: LatencyLimits) -> list[LatencyCheck]:
+    by = {lat.role: lat for lat in latency}
+    out = []
+    cand = by.get("candidate")
+    if cand is None:
+        return out
+    if limits.max_p95_ms is not None:
+        ok = cand.p95_ms <= limits.max_p95_ms
+        out.append(LatencyCheck("max_p95_ms", limits.max_p95_ms, cand.p95_ms, ok,
+                                f"candidate p95 {cand.p95_ms:.3g} ms, limit "
+                                f"{limits.max_p95_ms:g} ms"))
+    champ = by.get("champion")
+    if limits.max_regression is not None and champ is not None:
+        allowed = champ.p95_ms * (1.0 + limits.max_regression)
+        ok = cand.p95_ms <= allowed
+        out.append(LatencyCheck("max_regression", allowed, cand.p95_ms, ok,
+                                f"candidate p95 {cand.p95_ms:.3g} ms, at most "
+                                f"{limits.max_regression * 100:g}% above the champion's "
+                                f"{champ.p95_ms:.3g} ms ({allowed:.3g} ms)"))
+    return out
+
+
+def _pandas_scores(cfg: BenchmarkConfig, candidate: LoadedModel, champion: LoadedModel | None,
+                   features: list[str] | None):
+    frame = read_table(cfg.data)
+    cols = feature_columns(cfg.data, list(frame.columns), cfg.target, features=features,
+                           slice_column=cfg.slice_column, ignore=cfg.ignore_columns)
+    y = frame[cfg.target].to_numpy()
+    kind, unique = _target_kind(y)
+    task = infer_task(cfg.data, cfg.target, kind, unique, len(y), candidate.is_classifier,
+                      cfg.task)
+    x = frame[cols]
+    models = [("candidate", candidate)] + ([("champion", champion)] if champion else [])
+    preds = []
+    for role, m in models:
+        pred = m.predict(x)
+        proba = m.predict_proba(x) if task == CLASSIFICATION else None
+        preds.append((role, m, pred, proba))
+    slices = frame[cfg.slice_column].to_numpy() if cfg.slice_column else None
+    if task == REGRESSION:
+        import numpy as np
+
+        outs = {}
+        for role, _m, pred, _ in preds:
+            try:
+                arr = np.asarray(pred, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise BadInput(f"{role}: predictions are not numbers; is it a "
+                               "classifier? (pass --task classification)") from None
+            outs[role] = ModelOutput(arr)
+        scores = ArrayScores(task, y.astype(np.float64), outs["candidate"],
+                             outs.get("champion"), (), slices, cfg.workers)
+    else:
+        labels, codes, outs = _encode_labels(y, preds)
+        scores = ArrayScores(task, codes, outs["candidate"], outs.get("champion"), labels,
+                             slices, cfg.workers)
+    return scores, frame, x
+
+
+def run(cfg: BenchmarkConfig, *, workdir: Path | None = None) -> Outcome:
+    """Load both models, score the data, and judge every spec (and slice and latency)."""
+    _validate(cfg)
+    started = time.perf_counter()
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="mlgate-benchmark-")
+        workdir = Path(tmp.name)
+    try:
+        candidate = load_model(cfg.candidate, "candidate", workdir=workdir,
+                               trust_pickle=cfg.trust_pickle, trusted_types=cfg.trusted_types)
+        assert candidate is not None
+        champion = None
+        if cfg.champion:
+            champion = load_model(cfg.champion, "champion", workdir=workdir,
+                                  trust_pickle=cfg.trust_pickle,
+                                  trusted_types=cfg.trusted_types)
+        features = check_features_agree(candidate.features, champion.features
+                                        if champion else None)
+        x = None
+        if cfg.engine == "spark":
+            from mlgate.benchmark.spark_engine import spark_scores
+
+            scores: Scores = spark_scores(cfg, candidate, champion, features, workdir)
+        else:
+            scores, _frame, x = _pandas_scores(cfg, candidate, champion, features)
+        return _judge(cfg, scores, candidate, champion, x, started)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _judge(cfg: BenchmarkConfig, scores: Scores, candidate: LoadedModel,
+           champion: LoadedModel | None, x, started: float) -> Outcome:
+    specs: list[MetricSpec] = parse_specs(cfg.metrics, scores.task)
+    results = [judge_metric(s, scores, resamples=cfg.resamples, confidence=cfg.confidence,
+                            seed=cfg.seed) for s in specs]
+    notes: list[str] = []
+    reasons: list[str] = []
+    if champion is None:
+        why = ("no --champion given" if not cfg.champion else
+               f"{cfg.champion} does not exist in the registry yet")
+        if any(s.threshold is not None for s in specs):
+            notes.append(f"No champion ({why}): judged on absolute thresholds alone.")
+        else:
+            notes.append(f"No champion ({why}) and no absolute threshold: nothing to compare "
+                         "against, so the candidate passes. Add threshold= to a --metric to "
+                         "require a minimum.")
+        if any(s.margin or s.min_absolute_change is not None
+               or s.min_relative_change is not None for s in specs):
+            notes.append("Change rules and margins need a champion; they were not applied.")
+    for r in results:
+        for c in r.checks:
+            if not c.passed:
+                reasons.append(f"{r.name}: {c.text}")
+
+    slices = []
+    if cfg.slice_column:
+        gated = [s for s in specs if s.margin is not None]
+        if champion is None:
+            notes.append(f"Slices by {cfg.slice_column} are reported without a champion to "
+                         "compare against; not judged.")
+        if not gated and champion is not None:
+            notes.append(f"No metric has a margin; slices by {cfg.slice_column} are reported, "
+                         "not judged.")
+        slice_specs = specs if champion is None or not gated else gated
+        if len(scores.slices()) > MAX_SLICES:
+            raise BadInput(f"--slice {cfg.slice_column}: more than {MAX_SLICES} distinct values; "
+                           "slice by a coarser column")
+        slices = judge_slices(slice_specs, scores, cfg.slice_column, resamples=cfg.resamples,
+                              confidence=cfg.confidence, seed=cfg.seed,
+                              min_rows=cfg.min_slice_rows)
+        if not gated:
+            slices = [type(s)(s.column, s.value, s.rows, s.metrics, False, True) for s in slices]
+        small = [s.value for s in slices if not s.judged and s.rows < cfg.min_slice_rows]
+        if small:
+            notes.append(f"{len(small)} slice(s) with fewer than {cfg.min_slice_rows} rows are "
+                         "reported, not judged.")
+        for s in slices:
+            if s.judged and not s.passed:
+                for m in s.metrics:
+                    for c in m.checks:
+                        if not c.passed:
+                            reasons.append(f"{cfg.slice_column}={s.value}: {m.name}: {c.text}")
+
+    latency: list[Latency] = []
+    checks: list[LatencyCheck] = []
+    want_latency = cfg.latency or cfg.limits.max_p95_ms is not None \
+        or cfg.limits.max_regression is not None
+    if want_latency:
+        if x is None:
+            notes.append("Latency is measured by the pandas engine only; not measured.")
+        else:
+            for m in (champion, candidate):
+                if m is not None:
+                    latency.append(measure_latency(m, x, cfg.latency_samples, cfg.seed))
+            checks = latency_checks(latency, cfg.limits)
+            if cfg.limits.max_regression is not None and champion is None:
+                notes.append("No champion: --max-latency-regression was not applied.")
+            reasons += [f"latency: {c.text}" for c in checks if not c.passed]
+
+    result = BenchmarkResult(
+        task=scores.task, engine=cfg.engine, data=cfg.data, rows=scores.rows,
+        target=cfg.target, confidence=cfg.confidence, resamples=cfg.resamples, seed=cfg.seed,
+        candidate=candidate.info, champion=champion.info if champion else None,
+        metrics=tuple(results), passed=not reasons, reasons=tuple(reasons),
+        notes=tuple(notes), slice_column=cfg.slice_column, slices=tuple(slices),
+        latency=tuple(latency), latency_checks=tuple(checks), labels=scores.labels,
+        seconds=round(time.perf_counter() - started, 3))
+    return Outcome(result, scores, candidate, champion)
+

@@ -35,7 +35,9 @@ ACTION_ONLY_INPUTS: frozenset[str] = frozenset()
 TEMPLATE_ONLY_INPUTS = frozenset({"job-name", "stage", "job-image", "install"})
 
 # Defaults a template may set where the CLI has none ({command} is filled in).
-TEMPLATE_DEFAULTS = {"json": "mlgate-{command}.json"}
+TEMPLATE_DEFAULTS = {"json": "mlgate-{command}.json", "report": "mlgate-{command}.md",
+                     "html-report": "mlgate-{command}.html",
+                     "metrics-file": "mlgate-{command}.metrics.txt"}
 
 RUNS_COMMAND = re.compile(r"--inputs-from-env\s+([a-z][a-z0-9-]*)")
 ACTION_INPUT = re.compile(r"^\$\{\{ inputs\.([A-Za-z0-9_-]+) \}\}$")

@@ -119,6 +119,13 @@ def _as_1d(name: str, values, n: int | None = None) -> np.ndarray:
 
 
 def _encode(labels: np.ndarray, name: str, values: np.ndarray) -> np.ndarray:
+    k = len(labels)
+    if values.dtype.kind in "iu" and labels.dtype.kind in "iu" and k and labels[0] == 0 \
+            and labels[-1] == k - 1:
+        # labels 0..K-1 (already codes, or integer classes): a bounds check is the encoding
+        lo, hi = (int(values.min()), int(values.max())) if len(values) else (0, 0)
+        if 0 <= lo and hi < k:
+            return values.astype(np.intp, copy=False)
     codes = np.searchsorted(labels, values)
     codes = np.clip(codes, 0, len(labels) - 1)
     bad = labels[codes] != values

@@ -248,6 +248,7 @@ def _resolve_registry(role: Role, uri: str, workdir: Path) -> Resolved | None:
         raise BadInput(f"{role} {uri}: MLflow URIs need mlflow: pip install "
                        "'mlgate[benchmark]'") from None
     name = version = run_id = None
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     client = MlflowClient()
     m = _MODELS_URI.match(uri)
     try:

@@ -104,7 +104,7 @@ def _facts(result: BenchmarkResult) -> str:
 
 
 def _table(headers: list[str] | tuple[str, ...], rows: list[tuple[str, ...]],
-           numeric: set[int] = frozenset()) -> str:  # type: ignore[assignment]
+           numeric: frozenset[int] | set[int] = frozenset()) -> str:
     head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
     out = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
     for row in rows:
@@ -294,13 +294,13 @@ def _residual_plot(curves: dict[str, Curve]) -> str:
     axes = fig.subplots(1, len(keys), sharey=True, squeeze=False)[0]
     for ax, key in zip(axes, keys):
         xs, ys = _finite_xy(curves[key], MAX_SCATTER_POINTS)
-        ax.scatter(xs, ys, s=6, alpha=0.4, linewidths=0)
+        ax.scatter(xs, ys, s=10, alpha=0.5, linewidths=0)
         ax.axhline(0.0, color="grey", linewidth=0.8)
         title = key
         if curves[key].score is not None and math.isfinite(curves[key].score or 0.0):
             title = f"{key} ({curves[key].score:.4g})"
         ax.set(title=mpl_text(title), xlabel="prediction")
-    axes[0].set_ylabel("residual (actual - prediction)")
+    axes[0].set_ylabel("residual")
     return _png(fig)
 
 

@@ -19,9 +19,13 @@ def _write(path: str, text: str, option: str) -> None:
         raise BadInput(f"{option} {path!r}: cannot write: {exc.strerror or exc}") from None
 
 
-def write_reports(result: BenchmarkResult, curves: Curves, *, markdown_path: str | None,
+def write_reports(result: BenchmarkResult, curves: Curves | None, *, markdown_path: str | None,
                   html_path: str | None, metrics_path: str | None) -> dict[str, str]:
-    """Write each requested report; the paths written, keyed by output name."""
+    """Write each requested report; the paths written, keyed by output name.
+
+    `curves` may be None when no HTML report was asked for (computing them costs a pass over
+    the scores); an HTML report without them says it has no curves.
+    """
     written: dict[str, str] = {}
     if markdown_path:
         from mlgate.benchmark.report_markdown import markdown
@@ -31,7 +35,7 @@ def write_reports(result: BenchmarkResult, curves: Curves, *, markdown_path: str
     if html_path:
         from mlgate.benchmark.report_html import html
 
-        _write(html_path, html(result, curves), "--html-report")
+        _write(html_path, html(result, curves or Curves()), "--html-report")
         written["html-report"] = html_path
     if metrics_path:
         from mlgate.benchmark.report_openmetrics import openmetrics

@@ -63,6 +63,7 @@ class BenchmarkConfig:
     trust_pickle: bool = False
     trusted_types: tuple[str, ...] = ()
     workers: int | None = None
+    curves: bool = False          # the HTML report will want ROC / PR curves (probabilities)
 
 
 @dataclass
@@ -95,6 +96,18 @@ def _validate(cfg: BenchmarkConfig) -> None:
         raise BadInput("--latency-samples must be at least 10")
 
 
+def _distinct(values):
+    """Sorted distinct values; for small-range integers a bincount (no sort, no hash)."""
+    import numpy as np
+
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu" and len(arr):
+        lo, hi = int(arr.min()), int(arr.max())
+        if hi - lo < 1 << 16:
+            return np.flatnonzero(np.bincount(arr - lo if lo else arr)) + lo
+    return np.unique(arr)
+
+
 def _encode_labels(y, models: list[tuple[str, LoadedModel, object, object]]):
     """Label codes for the truth and each model's predictions, probabilities aligned to them.
 
@@ -103,9 +116,11 @@ def _encode_labels(y, models: list[tuple[str, LoadedModel, object, object]]):
     """
     import numpy as np
 
-    parts = [np.asarray(y)]
+    from mlgate.benchmark.metrics import _encode
+
+    parts = [_distinct(y)]
     for _, m, pred, _ in models:
-        parts.append(np.asarray(pred))
+        parts.append(_distinct(pred))
         if m.classes is not None:
             parts.append(np.asarray(m.classes))
     try:
@@ -114,20 +129,23 @@ def _encode_labels(y, models: list[tuple[str, LoadedModel, object, object]]):
     except TypeError:
         raise BadInput("the target's labels and the models' classes have different types "
                        "(e.g. text against numbers)") from None
-    codes_y = np.searchsorted(labels, y)
+    codes_y = _encode(labels, "the target", np.asarray(y))
     outputs = {}
     for role, m, pred, proba in models:
-        codes = np.searchsorted(labels, pred)
+        codes = _encode(labels, f"{role} predictions", np.asarray(pred))
         aligned = None
         if proba is not None:
             classes = np.asarray(m.classes)
             if proba.ndim != 2 or proba.shape[1] != len(classes):
                 raise BadInput(f"{role}: predict_proba gave shape {proba.shape} for "
                                f"{len(classes)} classes")
-            aligned = np.zeros((len(y), len(labels)), dtype=np.float64)
-            aligned[:, np.searchsorted(labels, classes)] = proba
-        outputs[role] = ModelOutput(codes.astype(np.intp), aligned)
-    return tuple(str(v) for v in labels.tolist()), codes_y.astype(np.intp), outputs
+            if len(classes) == len(labels) and np.array_equal(classes, labels):
+                aligned = np.asarray(proba, dtype=np.float64)
+            else:
+                aligned = np.zeros((len(y), len(labels)), dtype=np.float64)
+                aligned[:, np.searchsorted(labels, classes)] = proba
+        outputs[role] = ModelOutput(codes, aligned)
+    return tuple(str(v) for v in labels.tolist()), codes_y, outputs
 
 
 def _target_kind(values) -> tuple[str, int]:
@@ -146,7 +164,8 @@ def _target_kind(values) -> tuple[str, int]:
                 raise BadInput("the target column holds empty values")
         except TypeError:
             pass
-    unique = len(np.unique(arr[: 200_000])) if kind != "f" else 1 << 30
+    unique = len(_distinct(arr if arr.dtype.kind in "iu" else arr[:200_000])) \
+        if kind != "f" else 1 << 30
     return kind, unique
 
 
@@ -201,10 +220,12 @@ def _pandas_scores(cfg: BenchmarkConfig, candidate: LoadedModel, champion: Loade
                       cfg.task)
     x = frame[cols]
     models = [("candidate", candidate)] + ([("champion", champion)] if champion else [])
+    want_proba = task == CLASSIFICATION and (cfg.curves or any(
+        s.metric.needs_proba for s in parse_specs(cfg.metrics, task)))
     preds = []
     for role, m in models:
         pred = m.predict(x)
-        proba = m.predict_proba(x) if task == CLASSIFICATION else None
+        proba = m.predict_proba(x) if want_proba else None
         preds.append((role, m, pred, proba))
     slices = frame[cfg.slice_column].to_numpy() if cfg.slice_column else None
     if task == REGRESSION:

@@ -50,7 +50,8 @@ def _fraction(ctx, param, value):
               help="Held-out data: CSV, Parquet or JSON lines, features plus the target.")
 @click.option("--target", required=True, metavar="COLUMN", help="The target column.")
 @click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
-              help="Default: from the candidate (classifier or regressor) or the target.")
+              help="classification or regression; by default taken from the candidate "
+                   "(classifier or regressor) or else from the target column.")
 @click.option("--metric", "metrics", multiple=True, metavar="SPEC",
               help="NAME[:key=value,...] with keys threshold, min_absolute_change, "
                    "min_relative_change, margin (absolute or N%), greater_is_better. Repeatable. "
@@ -111,7 +112,7 @@ def command(**kw) -> int:
         latency_samples=kw["latency_samples"],
         limits=LatencyLimits(kw["max_latency_p95_ms"], kw["max_latency_regression"]),
         engine=kw["engine"], spark_master=kw["spark_master"], trust_pickle=kw["trust_pickle"],
-        trusted_types=tuple(kw["trusted_types"]))
+        trusted_types=tuple(kw["trusted_types"]), curves=bool(kw["html_path"]))
     outcome = run(cfg)
     result = outcome.result
     paths = write_reports(result, outcome.curves() if kw["html_path"] else None,

@@ -19,10 +19,10 @@ pyspark = pytest.importorskip("pyspark")
 pytest.importorskip("mlflow")
 pytest.importorskip("skops")
 
-from mlgate.benchmark import spark_engine  # noqa: E402
-from mlgate.benchmark.metrics import get_metric  # noqa: E402
-from mlgate.benchmark.run import BenchmarkConfig, run  # noqa: E402
-from mlgate.errors import BadInput  # noqa: E402
+from mlgate.benchmark import spark_engine
+from mlgate.benchmark.metrics import get_metric
+from mlgate.benchmark.run import BenchmarkConfig, run
+from mlgate.errors import BadInput
 
 ROWS = 2000
 RESAMPLES = 200
@@ -132,13 +132,14 @@ def _close_interval(p, s, width_share: float) -> None:
 @pytest.fixture(scope="module")
 def classification_outcomes(spark, classification, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("spark-classification-runs")
-    specs = ("accuracy:margin=0.05", "balanced_accuracy:margin=0.05", "f1:margin=0.05",
+    # the gated specs (with a margin) are also judged on each slice
+    specs = ("accuracy:margin=0.05", "balanced_accuracy", "f1:min_absolute_change=0.2",
              "precision_macro", "recall_weighted", "roc_auc:margin=0.05",
-             "log_loss:margin=0.5", "brier:margin=0.05")
-    return _both(dict(candidate=classification["candidate"],
-                      champion=classification["champion"], data=classification["csv"],
-                      target="label", metrics=specs, slice_column="region",
-                      trusted_types=classification["trusted"]), tmp)
+             "log_loss:margin=0.5", "brier:threshold=0.3")
+    return _both({"candidate": classification["candidate"],
+                  "champion": classification["champion"], "data": classification["csv"],
+                  "target": "label", "metrics": specs, "slice_column": "region",
+                  "trusted_types": classification["trusted"]}, tmp)
 
 
 def test_classification_point_values_and_tests_match_pandas(classification_outcomes):
@@ -220,11 +221,11 @@ def test_curves_match_pandas(classification_outcomes):
 
 
 def test_regression_matches_pandas(spark, regression, tmp_path, monkeypatch):
-    pandas_run, spark_run = _both(dict(
-        candidate=regression["candidate"], champion=regression["champion"],
-        data=regression["data"], target="price",
-        metrics=("rmse:margin=5", "mae:margin=5", "r2:margin=0.05", "mape:margin=0.05"),
-        trusted_types=regression["trusted"]), tmp_path)
+    pandas_run, spark_run = _both({
+        "candidate": regression["candidate"], "champion": regression["champion"],
+        "data": regression["data"], "target": "price",
+        "metrics": ("rmse:margin=5", "mae:margin=5", "r2:margin=0.05", "mape:margin=0.05"),
+        "trusted_types": regression["trusted"]}, tmp_path)
     p, s = pandas_run.result, spark_run.result
     assert s.task == p.task == "regression" and s.rows == p.rows
     pm, sm = _by_name(p), _by_name(s)
@@ -249,9 +250,9 @@ def test_regression_matches_pandas(spark, regression, tmp_path, monkeypatch):
 
 
 def test_no_champion_and_parquet(spark, classification, tmp_path):
-    cfg = dict(candidate=classification["candidate"], data=classification["parquet"],
-               target="label", metrics=("accuracy:threshold=0.5", "roc_auc"),
-               ignore_columns=("region",), trusted_types=classification["trusted"])
+    cfg = {"candidate": classification["candidate"], "data": classification["parquet"],
+           "target": "label", "metrics": ("accuracy:threshold=0.5", "roc_auc"),
+           "ignore_columns": ("region",), "trusted_types": classification["trusted"]}
     pandas_run, spark_run = _both(cfg, tmp_path)
     pm, sm = _by_name(pandas_run.result), _by_name(spark_run.result)
     assert sm["accuracy"].candidate == pytest.approx(pm["accuracy"].candidate, abs=1e-12)

@@ -64,7 +64,7 @@ from mlgate.benchmark.metrics import (
     prepare_pair,
 )
 from mlgate.benchmark.result import Curve, Curves, Role
-from mlgate.benchmark.scores import _CURVE_POINTS, _RESIDUAL_POINTS, _thin
+from mlgate.benchmark.scores import _RESIDUAL_POINTS, _thin
 from mlgate.benchmark.stats import Interval
 from mlgate.errors import BadInput
 
@@ -184,7 +184,7 @@ def read_frame(spark, path: str):
     fmt = data_format(path)
     remote = bool(_URI.match(path)) and not path.startswith("file:")
     if not remote:
-        p = Path(path[len("file://"):] if path.startswith("file://") else path)
+        p = Path(path.removeprefix("file://"))
         if not p.exists():
             raise BadInput(f"--data {path}: no such file")
         if p.is_file() and p.stat().st_size == 0:
@@ -273,27 +273,37 @@ def _save_estimator(estimator, dest: Path, predict_fn: str) -> str:
         reqs = [f"scikit-learn=={sklearn.__version__}"]
     except ImportError:  # pragma: no cover
         reqs = []
-    mlflow.sklearn.save_model(estimator, str(dest), serialization_format="cloudpickle",
-                              pyfunc_predict_fn=predict_fn, pip_requirements=reqs)
+    with _mlflow_quiet():
+        mlflow.sklearn.save_model(estimator, str(dest), serialization_format="cloudpickle",
+                                  pyfunc_predict_fn=predict_fn, pip_requirements=reqs)
     return str(dest)
+
+
+@contextmanager
+def _mlflow_quiet():
+    """MLflow's INFO / WARNING chatter (environment inference, "env_manager='local' does not
+    recreate the environment") is noise here."""
+    log = logging.getLogger("mlflow")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _udf(spark, uri: str, result_type: str):
     import mlflow.pyfunc
 
-    log = logging.getLogger("mlflow")
-    level = log.level
-    log.setLevel(logging.ERROR)  # "env_manager='local' does not recreate the environment"
-    try:
+    with _mlflow_quiet():
         return mlflow.pyfunc.spark_udf(
             spark, uri, result_type=result_type, env_manager="local",
             extra_env={"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"})
-    finally:
-        log.setLevel(level)
 
 
 def _model_udfs(spark, model, role: Role, task: str, pred_type: str, workdir: Path):
     """(predict UDF, predict_proba UDF or None) for one model."""
+    workdir.mkdir(parents=True, exist_ok=True)
     where = Path(tempfile.mkdtemp(prefix=f"spark-{role}-", dir=workdir))
     with _spark_errors(f"{role} {model.info.uri}: cannot prepare the model for Spark"):
         if model.estimator is not None:
@@ -803,7 +813,7 @@ class SparkScores:
         """Placement-value projection of the weighted Mann-Whitney statistic
         (see `stats._auc_deltas_projected`), placements from the histograms."""
         hist = self._histograms()
-        k, classes, task = self.k, self._classes(), self.task
+        k, classes = self.k, self._classes()
         c_n = len(classes)
         pos, neg = hist[:, :, 0], hist[:, :, 1]
         below = np.cumsum(neg, axis=2) - 0.5 * neg           # A for a positive in that bin
@@ -1090,6 +1100,3 @@ def _binned_curves(pos: np.ndarray, neg: np.ndarray) -> tuple[Curve, Curve]:
     prec = np.concatenate([precision[::-1], [1.0]])
     return _thin(fpr, tpr, auc), _thin(rec, prec, ap)
 
-
-__all__ = ["SparkScores", "spark_scores", "get_session", "read_frame", "AUC_BINS",
-           "WILCOXON_COLLECT_MAX_ROWS", "_CURVE_POINTS"]

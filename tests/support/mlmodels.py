@@ -85,12 +85,26 @@ class Registry:
     def register(self, model, name: str, *, alias: str | None = None,
                  fmt: str = "skops") -> tuple[str, str]:
         """(version, run_id) of a new version of `name`, optionally pointed to by `alias`."""
+        import os
+
+        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+        # through the environment, not mlflow.set_tracking_uri: that global would outlive the
+        # test and override MLFLOW_TRACKING_URI in every later one
+        os.environ["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_REGISTRY_URI"] = self.uri
+        try:
+            return self._register(model, name, alias, fmt)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def _register(self, model, name: str, alias: str | None, fmt: str) -> tuple[str, str]:
         import mlflow
         import mlflow.sklearn
         from mlflow import MlflowClient
 
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)
         exp = mlflow.get_experiment_by_name("bench")
         exp_id = exp.experiment_id if exp else mlflow.create_experiment(
             "bench", artifact_location=self.artifacts.as_uri())

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "promote": "mlgate.commands.promote",
     "rollback": "mlgate.commands.rollback",
     "scan": "mlgate.commands.scan",
+    "validate": "mlgate.commands.validate",
     "benchmark": "mlgate.commands.benchmark",
     "demo": "mlgate.commands.demo",
 }

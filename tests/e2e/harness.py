@@ -23,7 +23,8 @@ Every later command's e2e tests use the same pieces:
 
 mlgate is installed once per test session: every run shares one MLGATE_VENV_ROOT, where the
 action's install script finds the venv the session fixture built from the same source
-(`mlgate_bin` without extras, `mlgate_landing_bin` with the extras of promote and rollback).
+(`mlgate_bin` without extras, `mlgate_landing_bin` with the extras of promote and rollback,
+`mlgate_validate_bin` with the validate extra).
 
 The tests skip, saying why, when `act` or `gitlab-ci-local` is missing on a developer's machine;
 under CI (`CI` set) a missing tool fails them instead.
@@ -191,6 +192,16 @@ def mlgate_bin(venv_root: Path) -> Path:
 def mlgate_landing_bin(venv_root: Path) -> Path:
     """Like mlgate_bin, with the extras actions/promote and actions/rollback ask for."""
     return install_mlgate(venv_root, LANDING_EXTRAS)
+
+
+# The extras actions/validate-data installs (its MLGATE_EXTRAS for the pandas engine).
+VALIDATE_EXTRAS = "validate"
+
+
+@pytest.fixture(scope="session")
+def mlgate_validate_bin(venv_root: Path) -> Path:
+    """Like mlgate_bin, with the extra actions/validate-data asks for (GX, pandas, pyarrow)."""
+    return install_mlgate(venv_root, VALIDATE_EXTRAS)
 
 
 # --- temporary repositories ---------------------------------------------------------------

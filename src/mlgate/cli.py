@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "scan": "mlgate.commands.scan",
     "validate": "mlgate.commands.validate",
     "benchmark": "mlgate.commands.benchmark",
+    "pipeline": "mlgate.commands.pipeline",
     "demo": "mlgate.commands.demo",
 }
 

@@ -14,7 +14,7 @@ from mlgate.ci.base import Emitter
 from mlgate.errors import BadInput
 
 OVERRIDE_ENV = "MLGATE_CI"
-KINDS = ("github", "gitlab", "local")
+KINDS = ("github", "gitlab", "local", "quiet")
 
 
 def detect_kind(environ: Mapping[str, str]) -> str:
@@ -43,6 +43,10 @@ def detect(environ: Mapping[str, str]) -> Emitter:
         from mlgate.ci.gitlab import GitLabEmitter
 
         return GitLabEmitter(environ)
+    if kind == "quiet":
+        from mlgate.ci.quiet import QuietEmitter
+
+        return QuietEmitter(environ)
     from mlgate.ci.local import LocalEmitter
 
     return LocalEmitter(environ)

@@ -1,0 +1,1 @@
+"""pipeline: mlgate.yaml (schema, loading) and the run of one environment's gates and promotion."""

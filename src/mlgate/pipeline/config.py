@@ -1,0 +1,182 @@
+"""Reading mlgate.yaml: YAML, then `${NAME}` expansion, then the JSON Schema, then the checks a
+schema cannot express (a `from` naming a later environment, a gate with no section).
+
+Every refusal is exit 2 with the file and the key path (`environments[1].from`), because the
+person fixing it is looking at the file, not at mlgate's code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from mlgate.errors import BadInput
+from mlgate.pipeline.schema import GATES
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
+_MODEL_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+MAX_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    gates: tuple[str, ...]
+    source: str | None            # `from`: the environment whose versions this one takes
+    alias: str | None
+    set: tuple[str, ...]
+    images: tuple[str, ...]
+    promote: dict[str, Any]       # the promote section with this environment's overrides
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    path: Path
+    app: str
+    model_name: str | None
+    model_version: str | None
+    sections: dict[str, dict[str, Any]]          # validate / benchmark / scan, as written
+    environments: tuple[Environment, ...]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def environment(self, name: str | None) -> Environment:
+        if name is None:
+            return self.environments[0]
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise BadInput(f"--environment {name}: not in {self.path.name} (environments: "
+                       f"{', '.join(e.name for e in self.environments)})")
+
+
+def _where(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def expand(value: Any, environ: Mapping[str, str], path: tuple = ()) -> Any:
+    """`${NAME}` from the environment in every string ($$ is a literal $); unset is an error."""
+    if isinstance(value, dict):
+        return {k: expand(v, environ, path + (k,)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand(v, environ, path + (i,)) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1)
+        if name not in environ:
+            raise BadInput(f"{_where(path)}: ${{{name}}} is not set in the environment")
+        return environ[name]
+
+    return _VAR.sub(sub, value)
+
+
+def _as_list(value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return (str(value),)
+
+
+def load(path: str | Path, environ: Mapping[str, str]) -> PipelineConfig:
+    import yaml
+
+    p = Path(path)
+    label = str(path)
+    try:
+        if p.stat().st_size > MAX_BYTES:
+            raise BadInput(f"--config {label}: larger than {MAX_BYTES} bytes")
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"--config {label}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--config {label}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise BadInput(f"--config {label}:{where}: not valid YAML: "
+                       f"{getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"--config {label}: expected a mapping at the top level")
+    try:
+        data = expand(data, environ)
+    except BadInput as exc:
+        raise BadInput(f"{label}: {exc}") from None
+    _check_schema(label, data)
+    return _build(p.resolve(), label, data)
+
+
+def _check_schema(label: str, data: dict) -> None:
+    import jsonschema
+
+    from mlgate.pipeline.schema import shipped
+
+    validator = jsonschema.Draft202012Validator(shipped())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path),
+                                                                list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    err = errors[0]
+    best = jsonschema.exceptions.best_match([err]) or err
+    message = best.message
+    if best.validator == "additionalProperties":
+        message = message.replace("Additional properties are not allowed", "unknown key(s)")
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    raise BadInput(f"{label}: {_where(best.absolute_path)}: {message}{more}")
+
+
+def _build(path: Path, label: str, data: dict) -> PipelineConfig:
+    model = data.get("model") or {}
+    version = model.get("version")
+    sections = {g: dict(data[g]) for g in GATES if g in data}
+    name = model.get("name")
+    if version is None:
+        m = _MODEL_VERSION_URI.match(str((sections.get("benchmark") or {}).get("candidate", "")))
+        if m and (name is None or m.group("name") == name):
+            version = m.group("version")
+    base_promote = dict(data["promote"])
+    envs: list[Environment] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data["environments"]):
+        where = f"environments[{i}]"
+        env_name = raw["name"]
+        if env_name in seen:
+            raise BadInput(f"{label}: {where}.name: {env_name!r} appears twice")
+        source = raw.get("from")
+        if source is not None and source not in seen:
+            raise BadInput(f"{label}: {where}.from: {source!r} is not an earlier environment")
+        default_gates = () if source else tuple(g for g in GATES if g in sections)
+        gates = tuple(raw.get("gates", default_gates))
+        for j, gate in enumerate(gates):
+            if gate not in sections:
+                raise BadInput(f"{label}: {where}.gates[{j}]: {gate!r} has no {gate}: section")
+        alias = raw.get("alias")
+        if alias and not name:
+            raise BadInput(f"{label}: {where}.alias: needs model.name (the registered model)")
+        sets = _as_list(raw.get("set"))
+        if any("{version}" in s for s in sets) and version is None and not source:
+            raise BadInput(f"{label}: {where}.set uses {{version}} but no model version is "
+                           "known: set model.version or benchmark.candidate: models:/NAME/N")
+        images = _as_list(raw.get("image", data.get("image")))
+        if not images and not sets:
+            raise BadInput(f"{label}: {where}: nothing to promote: give image (top level or "
+                           "here) or set")
+        envs.append(Environment(env_name, gates, source, alias, sets, images,
+                                {**base_promote, **(raw.get("promote") or {})}))
+        seen.add(env_name)
+    return PipelineConfig(path, data["app"], name, None if version is None else str(version),
+                          sections, tuple(envs), data)

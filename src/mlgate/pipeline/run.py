@@ -1,0 +1,233 @@
+"""`mlgate pipeline`: the environment's gates, independently, then the promotion.
+
+Each gate runs as its own mlgate command, in process, with its result written to
+`<reports-dir>/<gate>.json`: the same files a GitLab pipeline passes between jobs, so
+`--only promote` in a later job reads exactly what the gate jobs wrote. Gates never stop each
+other: a reviewer sees all three verdicts even when the first one fails. The promotion gets
+every gate's JSON as `--evidence`, so the commit carries what was checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import BadInput
+from mlgate.pipeline.config import Environment, PipelineConfig
+from mlgate.pipeline.schema import GATES
+
+STEPS = (*GATES, "promote")
+Cli = Callable[[list[str], Mapping[str, str]], int]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One gate or the promotion: how it ended and what it reported."""
+
+    step: str
+    exit_code: int | None          # None: not run (skipped)
+    verdict: str
+    report: str | None = None      # its JSON file
+    outputs: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    config: str
+    app: str
+    environment: str
+    steps: tuple[StepResult, ...]
+    exit_code: int
+    promoted: bool
+    version: str | None
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+
+def _args(command: str, section: Mapping[str, Any]) -> list[str]:
+    """A config section as CLI arguments (`--name=value`, flags bare, lists repeated)."""
+    from mlgate.cli import command_module, input_name
+
+    params = {input_name(p): p for p in command_module(command).command.params
+              if p.name is not None}
+    out: list[str] = []
+    for key, value in section.items():
+        param = params[key]   # the schema allows only known keys
+        opt = param.opts[0]
+        if getattr(param, "is_flag", False):
+            if value is True or str(value).lower() == "true":
+                out.append(opt)
+            continue
+        values = value if isinstance(value, list) else [value]
+        out += [f"{opt}={v}" for v in values]
+    return out
+
+
+@contextmanager
+def _cwd(path: Path):
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _verdict(doc: dict | None, code: int) -> str:
+    if doc and doc.get("verdict"):
+        return str(doc["verdict"])
+    return {0: "passed", 1: "failed", 2: "bad input", 3: "service error"}.get(code, "error")
+
+
+def run_gate(gate: str, cfg: PipelineConfig, reports: Path, cli: Cli,
+             environ: Mapping[str, str]) -> StepResult:
+    out = reports / f"{gate}.json"
+    if out.exists():
+        out.unlink()      # a stale result from an earlier run must never count
+    section = dict(cfg.sections[gate])
+    if gate == "benchmark" and "report" not in section:
+        section["report"] = str(reports / "benchmark.md")
+    args = [gate, *_args(gate, section), f"--json={out}"]
+    started = time.perf_counter()
+    code = cli(args, environ)
+    doc = _read_report(out)
+    return StepResult(gate, code, _verdict(doc, code), str(out) if out.exists() else None,
+                      dict((doc or {}).get("outputs") or {}),
+                      round(time.perf_counter() - started, 2))
+
+
+def gate_from_report(gate: str, reports: Path) -> StepResult:
+    """A gate another job ran (`--only promote`): its JSON must be there and say passed."""
+    out = reports / f"{gate}.json"
+    doc = _read_report(out)
+    if doc is None:
+        raise BadInput(f"--only promote: {out} is missing or unreadable; the {gate} gate's job "
+                       "must run first and pass it on as an artifact")
+    code = int(doc.get("exit_code", 2))
+    return StepResult(gate, code, _verdict(doc, code), str(out),
+                      dict(doc.get("outputs") or {}), note="from an earlier job")
+
+
+def _model_version(cfg: PipelineConfig, env: Environment, environ: Mapping[str, str]
+                   ) -> str | None:
+    """The version this environment gets: the candidate's, or with `from` what the source
+    environment's registry alias points at."""
+    if env.source is None:
+        return cfg.model_version
+    source = cfg.environment(env.source)
+    if source.alias and cfg.model_name:
+        from mlgate.registry.mlflow_alias import current_version
+
+        found = current_version(cfg.model_name, source.alias,
+                                tracking_uri=environ.get("MLFLOW_TRACKING_URI") or None)
+        if found:
+            return str(found)
+    return cfg.model_version
+
+
+def promote_args(cfg: PipelineConfig, env: Environment, version: str | None,
+                 evidence: list[str], out: Path) -> list[str]:
+    args = ["promote", *_args("promote", env.promote), f"--app={cfg.app}",
+            f"--environment={env.name}"]
+    if env.source:
+        args.append(f"--from-environment={env.source}")
+        # with --from-environment an image is just the repository to copy
+        args += [f"--image={_repository(i)}" for i in env.images]
+    else:
+        args += [f"--image={i}" for i in env.images]
+    for s in env.set:
+        if "{version}" in s:
+            if version is None:
+                raise BadInput(f"environments {env.name}: set uses {{version}} but no model "
+                               "version is known")
+            s = s.replace("{version}", version)
+        args.append(f"--set={s}")
+    args += [f"--evidence={e}" for e in evidence]
+    if env.alias and cfg.model_name and version:
+        args += [f"--registry-model={cfg.model_name}", f"--registry-version={version}",
+                 f"--registry-alias={env.alias}"]
+    args.append(f"--json={out}")
+    return args
+
+
+def _repository(image: str) -> str:
+    """registry/name:tag@digest -> registry/name (a port in the registry is kept)."""
+    ref = image.split("@", 1)[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
+
+
+def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path, cli: Cli,
+                 environ: Mapping[str, str], only: str | None = None,
+                 promote: bool = True) -> PipelineResult:
+    reports.mkdir(parents=True, exist_ok=True)
+    sub_env = {**environ, "MLGATE_CI": "quiet"}
+    steps: list[StepResult] = []
+    with _cwd(cfg.base_dir):
+        for gate in GATES:
+            if only not in (None, gate, "promote"):
+                continue
+            if gate not in env.gates:
+                continue
+            if only == "promote":
+                steps.append(gate_from_report(gate, reports))
+            else:
+                steps.append(run_gate(gate, cfg, reports, cli, sub_env))
+        gate_codes = [s.exit_code for s in steps]
+        reasons = [f"{s.step}: {s.verdict}" for s in steps if not s.passed]
+        version = None
+        want_promote = promote and only in (None, "promote")
+        if want_promote and all(c == 0 for c in gate_codes):
+            version = _model_version(cfg, env, environ)
+            out = reports / "promote.json"
+            if out.exists():
+                out.unlink()
+            args = promote_args(cfg, env, version, [s.report for s in steps if s.report], out)
+            started = time.perf_counter()
+            code = cli(args, sub_env)
+            doc = _read_report(out)
+            steps.append(StepResult("promote", code, _verdict(doc, code),
+                                    str(out) if out.exists() else None,
+                                    dict((doc or {}).get("outputs") or {}),
+                                    round(time.perf_counter() - started, 2)))
+            if code != 0:
+                reasons.append(f"promote: {_verdict(doc, code)}")
+        elif want_promote:
+            steps.append(StepResult("promote", None, "not run: a gate did not pass",
+                                    note="blocked"))
+    codes = [s.exit_code for s in steps if s.exit_code is not None]
+    exit_code = next((c for c in (2, 3, 1) if c in codes), max(codes, default=0))
+    promoted = any(s.step == "promote" and s.passed for s in steps)
+    return PipelineResult(str(cfg.path), cfg.app, env.name, tuple(steps), exit_code, promoted,
+                          version, tuple(reasons))
+
+
+def check_only(only: str | None, env: Environment) -> None:
+    if only in GATES and only not in env.gates:
+        raise BadInput(f"--only {only}: environment {env.name} does not list that gate "
+                       f"(gates: {', '.join(env.gates) or 'none'})")
+
+

@@ -228,3 +228,13 @@ def test_a_gate_with_bad_input_makes_the_pipeline_exit_2(project: Path, tmp_path
     assert code == 2
     steps = {s["step"]: s for s in doc["result"]["steps"]}
     assert steps["validate"]["exit_code"] == 0 and steps["benchmark"]["exit_code"] == 2
+
+
+def test_only_a_gate_the_environment_does_not_list_is_skipped(project: Path,
+                                                              tmp_path: Path) -> None:
+    remote = example_remote(tmp_path)
+    code, doc = run(project, policy(project, remote), tmp_path, "--environment", "production",
+                    "--only", "validate")
+    assert code == 0
+    (step,) = doc["result"]["steps"]
+    assert step["exit_code"] is None and step["verdict"].startswith("skipped")

@@ -50,13 +50,12 @@ def command(config_path: str, environment: str | None, only: str | None, no_prom
 
     from mlgate.cli import main
     from mlgate.pipeline.config import load
-    from mlgate.pipeline.run import check_only, run_pipeline
+    from mlgate.pipeline.run import run_pipeline
     from mlgate.report.pipeline import present
 
     environ = current_environ()
     cfg = load(config_path, environ)
     env = cfg.environment(environment)
-    check_only(only, env)
     reports = Path(reports_dir).resolve()
     result = run_pipeline(cfg, env, reports=reports, only=only, promote=not no_promote,
                           environ=environ, cli=lambda args, e: main(args, environ=e))

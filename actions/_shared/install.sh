@@ -53,13 +53,19 @@ fingerprint=$(
         printf 'extras=%s\n' "$extras"
         "$python_path" -c 'import sys; print(sys.version)'
         sources=(pyproject.toml src)
-        for extra_file in README.md LICENSE; do
+        for extra_file in README.md LICENSE actions/_shared/constraints.txt; do
             [[ ! -e "$extra_file" ]] || sources+=("$extra_file")
         done
         find "${sources[@]}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
             | LC_ALL=C sort -z | xargs -0 "${sha256[@]}"
     } | "${sha256[@]}" | cut -c1-16
 )
+# Every dependency at the version uv.lock pins (exported beside this script), so an action
+# installs what the tests ran against, not whatever the index serves today.
+constraints=()
+if [[ -f "$src_dir/actions/_shared/constraints.txt" ]]; then
+    constraints=(--constraint "$src_dir/actions/_shared/constraints.txt")
+fi
 venv="$venv_root/mlgate-venv-$fingerprint"
 ready="$venv/.mlgate-installed"
 [[ "$venv" != *$'\n'* && "$venv" != *$'\r'* ]] || die "the venv path must not hold a line break"
@@ -82,12 +88,12 @@ else
         export UV_PYTHON_DOWNLOADS=never
         uv venv --quiet --no-config --python "$python_path" -- "$venv" >&2
         uv pip install --quiet --no-config --python "$venv/bin/python" \
-            --reinstall-package mlgate -- "$spec" >&2
+            "${constraints[@]}" --reinstall-package mlgate -- "$spec" >&2
     else
         log "installing $spec into $venv with pip"
         "$python_path" -m venv -- "$venv"
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-            -- "$spec" >&2
+            "${constraints[@]}" -- "$spec" >&2
     fi
     "$venv/bin/mlgate" --version >&2
     touch -- "$ready"

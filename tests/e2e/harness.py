@@ -147,6 +147,9 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         if k not in SCRUBBED_NAMES and not k.startswith(SCRUBBED_PREFIXES)
     }
     env.update(GIT_IDENTITY)
+    # Installs (actions/_shared/install.sh) take every package from uv's cache at the versions
+    # actions/_shared/constraints.txt pins: the tests never reach a package index.
+    env["UV_OFFLINE"] = "1"
     env.update(extra or {})
     return env
 

@@ -238,3 +238,13 @@ def test_only_a_gate_the_environment_does_not_list_is_skipped(project: Path,
     assert code == 0
     (step,) = doc["result"]["steps"]
     assert step["exit_code"] is None and step["verdict"].startswith("skipped")
+
+
+def test_alias_bomb_refused(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 10):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    path = write(tmp_path, "\n".join(lines) + "\napp: x\n")
+    with pytest.raises(BadInput, match="alias bomb"):
+        load(path, {})

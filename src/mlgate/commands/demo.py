@@ -9,11 +9,18 @@ from mlgate.commands.common import current_environ
 OUTPUTS: dict[str, str] = {}
 
 
-@click.command("demo", help="Run mlgate end to end on the bundled example config repo, in a "
-                            "temporary directory, and show each step.")
+@click.command("demo", help="Run mlgate end to end on the bundled example, offline, in a "
+                            "temporary directory: train a champion and a better candidate, "
+                            "register them in a local MLflow registry, gate the candidate "
+                            "(validate, benchmark, scan), promote it into a local config repo "
+                            "(staging, then production from staging) and roll production back.")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
-              help="Where to work (default: a new temporary directory).")
-def command(workdir: str | None) -> int:
+              help="Where to work (default: a new temporary directory). Replaced if it holds "
+                   "an earlier demo.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Show the inner commands' own output (by default it goes to "
+                   "<workdir>/reports/logs/).")
+def command(workdir: str | None, verbose: bool) -> int:
     from mlgate.cli import main
     from mlgate.demo import run_demo
 
@@ -21,9 +28,12 @@ def command(workdir: str | None) -> int:
     # the demo's inner commands report to the terminal, not to a CI it may be run inside
     for name in ("GITHUB_ACTIONS", "GITLAB_CI"):
         environ.pop(name, None)
-    result = run_demo(workdir, click.echo, lambda args: main(args, environ=environ))
-    click.echo("Config repo history:")
-    click.echo(result.log)
-    click.echo(f"Config repo: {result.config_repo}")
+    result = run_demo(workdir, click.echo, lambda args, env: main(args, environ=env), environ,
+                      verbose=verbose)
+    click.echo("")
+    click.echo(f"Config repo history ({result.config_repo}):")
+    click.echo(result.log.rstrip())
+    click.echo("")
+    click.echo(f"Done in {result.seconds:.0f} s. Work directory: {result.workdir}")
     click.echo(f"Markdown report: {result.report}")
     return 0

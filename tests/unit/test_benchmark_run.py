@@ -324,7 +324,7 @@ def test_data_problems(zoo, tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header.csv").write_text("x0,x1,x2,x3,x4,x5,label\n")
     (tmp_path / "data.txt").write_text("x")
-    for name, message in [("empty.csv", "the file is empty"), ("header.csv", "no rows"),
+    for name, message in [("empty.csv", "empty file"), ("header.csv", "no rows"),
                           ("data.txt", "unknown format"), ("nope.csv", "no such file")]:
         with pytest.raises(BadInput, match=message):
             run(BenchmarkConfig(candidate=str(zoo["strong"]), data=str(tmp_path / name),

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from mlgate.benchmark.metrics import CLASSIFICATION, REGRESSION
 from mlgate.errors import BadInput
+from mlgate.tabular import FORMATS, read_frame
 
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-           ".ndjson": "jsonl", ".json": "jsonl"}
 
 
 def data_format(path: str) -> str:
@@ -29,24 +28,11 @@ def data_format(path: str) -> str:
 
 def read_table(path: str):
     """A pandas DataFrame of the whole file (the pandas engine)."""
-    import pandas as pd
-
     p = Path(path)
     if not p.is_file():
         raise BadInput(f"--data {path}: no such file")
     fmt = data_format(path)
-    try:
-        if fmt == "csv":
-            frame = pd.read_csv(p, low_memory=False)
-        elif fmt == "parquet":
-            frame = pd.read_parquet(p)
-        else:
-            frame = pd.read_json(p, lines=True)
-    except pd.errors.EmptyDataError:
-        raise BadInput(f"--data {path}: the file is empty") from None
-    except Exception as exc:  # noqa: BLE001 - any parser error is bad input here
-        raise BadInput(f"--data {path}: cannot read as {fmt}: {type(exc).__name__}: "
-                       f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+    frame = read_frame(str(p), fmt, "--data")
     if len(frame) == 0:
         raise BadInput(f"--data {path}: no rows")
     return frame
@@ -82,6 +68,19 @@ def feature_columns(path: str, columns: list[str], target: str, *,
     if slice_column is not None and slice_column in features:
         pass  # a feature can also be the slice column
     return list(features)
+
+
+def union_labels(parts):
+    """Sorted union of label arrays (truth, predictions, classes_); text and numbers together
+    are refused rather than compared."""
+    import numpy as np
+
+    try:
+        return np.unique(np.concatenate([p.astype(object) if p.dtype.kind in "OUST" else p
+                                         for p in parts]))
+    except TypeError:
+        raise BadInput("the target's labels and the models' classes have different types "
+                       "(e.g. text against numbers)") from None
 
 
 def check_features_agree(candidate: list[str] | None, champion: list[str] | None) -> list[str] | None:

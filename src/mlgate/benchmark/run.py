@@ -18,6 +18,7 @@ from mlgate.benchmark.data import (
     feature_columns,
     infer_task,
     read_table,
+    union_labels,
 )
 from mlgate.benchmark.decide import MIN_SLICE_ROWS, judge_metric, judge_slices
 from mlgate.benchmark.metrics import CLASSIFICATION, REGRESSION
@@ -123,12 +124,7 @@ def _encode_labels(y, models: list[tuple[str, LoadedModel, object, object]]):
         parts.append(_distinct(pred))
         if m.classes is not None:
             parts.append(np.asarray(m.classes))
-    try:
-        labels = np.unique(np.concatenate([p.astype(object) if p.dtype.kind in "OUST" else p
-                                           for p in parts]))
-    except TypeError:
-        raise BadInput("the target's labels and the models' classes have different types "
-                       "(e.g. text against numbers)") from None
+    labels = union_labels(parts)
     codes_y = _encode(labels, "the target", np.asarray(y))
     outputs = {}
     for role, m, pred, proba in models:

@@ -14,15 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlgate.errors import BadInput
+from mlgate.tabular import FORMATS, one_line, read_frame
 
-FORMATS = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-}
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -70,12 +63,10 @@ def find_files(pattern: str, option: str = "--data") -> DataFiles:
 
 def read_pandas(data: DataFiles, option: str = "--data"):
     """The batch as one pandas DataFrame."""
-    import pandas as pd
-
     frames = []
     columns = None
     for f in data.files:
-        frame = _read_one(pd, f, data.format, option)
+        frame = read_frame(f, data.format, option)
         if columns is None:
             columns = list(frame.columns)
             first = f
@@ -85,31 +76,9 @@ def read_pandas(data: DataFiles, option: str = "--data"):
         frames.append(frame)
     if len(frames) == 1:
         return frames[0]
+    import pandas as pd
+
     return pd.concat(frames, ignore_index=True)
-
-
-def _read_one(pd, path: str, fmt: str, option: str):
-    try:
-        if fmt == "csv":
-            frame = pd.read_csv(path)
-        elif fmt == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_json(path, lines=True)
-    except pd.errors.EmptyDataError:
-        raise BadInput(f"{option} {path}: empty file (no columns)") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{option} {path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise BadInput(f"{option} {path}: cannot read: {exc.strerror or exc}") from None
-    except Exception as exc:  # noqa: BLE001 - parsers raise many types; all mean "unreadable"
-        raise BadInput(f"{option} {path}: cannot read as {fmt}: {_one_line(exc)}") from None
-    if len(frame.columns) == 0:
-        raise BadInput(f"{option} {path}: no columns")
-    names = [str(c) for c in frame.columns]
-    if len(set(names)) != len(names):
-        raise BadInput(f"{option} {path}: duplicate column names")
-    return frame
 
 
 def read_spark(spark, data: DataFiles, option: str = "--data"):
@@ -125,12 +94,9 @@ def read_spark(spark, data: DataFiles, option: str = "--data"):
         columns = frame.columns
     except Exception as exc:  # noqa: BLE001 - py4j and Spark's own errors
         raise BadInput(f"{option} {data.given}: Spark cannot read it as {data.format}: "
-                       f"{_one_line(exc)}") from None
+                       f"{one_line(exc)}") from None
     if not columns or columns == ["_corrupt_record"]:
         raise BadInput(f"{option} {data.given}: no columns")
     return frame
 
 
-def _one_line(exc: Exception) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]

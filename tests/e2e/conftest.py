@@ -10,6 +10,7 @@ from harness import (  # noqa: F401  (fixtures, found by pytest by name)
     make_repo,
     mlgate_bin,
     mlgate_landing_bin,
+    mlgate_pipeline_bin,
     mlgate_validate_bin,
     run_act,
     run_gitlab_ci_local,

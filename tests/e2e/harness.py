@@ -207,6 +207,47 @@ def mlgate_validate_bin(venv_root: Path) -> Path:
     return install_mlgate(venv_root, VALIDATE_EXTRAS)
 
 
+# The extras the root action.yml installs (its MLGATE_EXTRAS): every gate and the promotion.
+PIPELINE_EXTRAS = "validate,benchmark,github,gitlab,registry"
+
+
+@pytest.fixture(scope="session")
+def mlgate_pipeline_bin(venv_root: Path) -> Path:
+    """Like mlgate_bin, with the extras the root action (`mlgate pipeline`) asks for."""
+    return install_mlgate(venv_root, PIPELINE_EXTRAS)
+
+
+def model_project_files(root: Path) -> dict[str, bytes]:
+    """What a model repository holds for `mlgate pipeline` (besides its mlgate.yaml): held-out
+    breast-cancer data (scikit-learn ships it), the same with missing "mean radius" values (the
+    suite's critical expectation fails), a naive Bayes champion and a better logistic-regression
+    candidate as .skops files, and the example suite. Built under `root`, returned as bytes."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from support.mlmodels import fit, save_skops
+
+    frame = load_breast_cancer(as_frame=True).frame.sample(frac=1.0, random_state=0)
+    train, test = frame.iloc[:350], frame.iloc[350:].reset_index(drop=True)
+    test.to_csv(root / "holdout.csv", index=False)
+    broken = test.copy()
+    broken.loc[:40, "mean radius"] = None
+    broken.to_csv(root / "broken.csv", index=False)
+    save_skops(fit(GaussianNB(), train, "target"), root / "champion.skops")
+    candidate = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    save_skops(fit(candidate, train, "target"), root / "candidate.skops")
+    suite = REPO / "examples" / "model-project" / "suites" / "breast_cancer.yaml"
+    return {
+        "data/holdout.csv": (root / "holdout.csv").read_bytes(),
+        "data/broken.csv": (root / "broken.csv").read_bytes(),
+        "models/champion.skops": (root / "champion.skops").read_bytes(),
+        "models/candidate.skops": (root / "candidate.skops").read_bytes(),
+        "suites/breast_cancer.yaml": suite.read_bytes(),
+    }
+
+
 # --- temporary repositories ---------------------------------------------------------------
 
 
@@ -413,7 +454,8 @@ def run_gitlab_ci_local(
 ):
     """run_gitlab_ci_local(repo, jobs=(), variables={}, path_prepend=()) -> CiRun (unchecked).
 
-    Jobs run with the shell executor in the repository itself. `$MLGATE_E2E_BIN` is the bin/
+    Jobs run with the shell executor in the repository itself (with `shell_isolation=True`,
+    each in its own copy under .gitlab-ci-local/builds/<job>). `$MLGATE_E2E_BIN` is the bin/
     directory of the session's mlgate venv: a template's `install` input can be
     `. "$MLGATE_E2E_BIN/activate"`. `secret_variables` are what a project keeps as masked CI/CD
     variables: they go in gitlab-ci-local's per-user variables file, not on its command line.
@@ -426,6 +468,7 @@ def run_gitlab_ci_local(
         path_prepend: Iterable[Path] = (),
         timeout: float = 300,
         secret_variables: Mapping[str, str] | None = None,
+        shell_isolation: bool = False,
     ) -> CiRun:
         here = run_dir(tmp_path, "gitlab-ci-local")
         out_dir = here / "out"
@@ -453,6 +496,11 @@ def run_gitlab_ci_local(
             "--max-job-name-padding",
             "0",
         ]
+        if shell_isolation:
+            # Each job in a copy of the tracked files (.gitlab-ci-local/builds/<job>), getting
+            # the artifacts of the jobs it needs, as on GitLab: parallel jobs may then write the
+            # same file names.
+            args.append("--shell-isolation")
         for key, value in values.items():
             args += ["--variable", f"{key}={value}"]
         jobs = list(jobs)

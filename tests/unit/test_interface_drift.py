@@ -27,6 +27,17 @@ REPO = Path(__file__).resolve().parents[2]
 # Files that may run no single command (the whole pipeline); they still get the injection checks.
 NO_COMMAND = frozenset({"action.yml", "gitlab-templates/pipeline.yml"})
 
+# The pipeline template: one job per gate plus a promotion job, all running `mlgate pipeline`,
+# each with its own `only`; checked by the test_pipeline_template_* tests below instead of the
+# one-job checks.
+PIPELINE_TEMPLATE = "gitlab-templates/pipeline.yml"
+PIPELINE_GATES = ("validate", "benchmark", "scan")
+# Inputs of `mlgate pipeline` each pipeline job sets itself, not template inputs.
+PIPELINE_TEMPLATE_SET_BY_JOB = {"only", "no-promote", "json"}
+PIPELINE_TEMPLATE_ONLY_INPUTS = frozenset(
+    {"job-name-prefix", "gates-stage", "promote-stage", "job-image", "install"}
+)
+
 # Commands with no action and no template (e.g. `demo`), declared beside COMMANDS.
 CI_COMMANDS = sorted(set(cli.COMMANDS) - set(cli.LOCAL_ONLY))
 
@@ -183,7 +194,9 @@ def command_files(kind: str) -> list[tuple[Path, str]]:
 
 
 def mapped(kind: str) -> list[Any]:
-    return [pytest.param(p, c, id=rel(p)) for p, c in command_files(kind)]
+    """The files the one-command checks apply to (the pipeline template has its own)."""
+    return [pytest.param(p, c, id=rel(p)) for p, c in command_files(kind)
+            if rel(p) != PIPELINE_TEMPLATE]
 
 
 # --- every command has its files ---------------------------------------------------------
@@ -278,7 +291,9 @@ def test_action_outputs_match_cli(path: Path, command: str) -> None:
 @pytest.mark.parametrize(("path", "command"), mapped("action"))
 def test_action_installs_with_the_shared_script(path: Path, command: str) -> None:
     runs = [str(s.get("run", "")) for s in action_steps(load(path))]
-    assert any('"$GITHUB_ACTION_PATH/../_shared/install.sh"' in r for r in runs), rel(path)
+    # The root action.yml sits beside actions/, the others in actions/<name>/.
+    script = "actions/_shared" if rel(path) == "action.yml" else "../_shared"
+    assert any(f'"$GITHUB_ACTION_PATH/{script}/install.sh"' in r for r in runs), rel(path)
 
 
 @pytest.mark.parametrize("path", action_files(), ids=rel)
@@ -422,3 +437,90 @@ def test_action_env_values_are_whole_expressions(path: Path) -> None:
         for key, value in (step.get("env") or {}).items():
             if key.startswith(cli.ENV_PREFIX):
                 assert ACTION_INPUT.match(str(value)), f"{rel(path)}: {key}: {value!r}"
+
+
+# --- the pipeline template -----------------------------------------------------------------
+
+
+def pipeline_template() -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    path = REPO / PIPELINE_TEMPLATE
+    if not path.exists():
+        pytest.skip(f"no {PIPELINE_TEMPLATE}")
+    header, body = template_docs(path)
+    return path, dict(header["spec"].get("inputs") or {}), body
+
+
+def pipeline_job_key(step: str) -> str:
+    return f"$[[ inputs.job-name-prefix ]]{step}"
+
+
+def test_pipeline_template_inputs_match_cli() -> None:
+    path, declared, _ = pipeline_template()
+    expected = {n: s for n, s in cli_inputs("pipeline").items()
+                if n not in PIPELINE_TEMPLATE_SET_BY_JOB}
+    assert set(PIPELINE_TEMPLATE_SET_BY_JOB) <= set(cli_inputs("pipeline")), "stale names"
+    assert set(declared) == set(expected) | PIPELINE_TEMPLATE_ONLY_INPUTS, rel(path)
+    assert not PIPELINE_TEMPLATE_ONLY_INPUTS & set(cli_inputs("pipeline")), rel(path)
+    for name, spec in expected.items():
+        got = declared[name] or {}
+        description = got.get("description") or ""
+        assert len(description.strip().splitlines()) > 1, f"{rel(path)}: {name!r} description"
+        if spec.help:
+            assert words(spec.help) in words(description), (
+                f"{rel(path)}: input {name!r}: description must carry the CLI help text"
+            )
+        assert got.get("type", "string") == "string", f"{rel(path)}: {name!r} must be a string"
+        assert got.get("default") in ("", spec.default), f"{rel(path)}: {name!r} default"
+    extras = r"(\[[a-z0-9]+(,[a-z0-9]+)*\])?"
+    pinned = re.compile(r"\bmlgate" + extras + "==" + re.escape(__version__) + r"\b")
+    assert pinned.search(declared["install"].get("default", "")), (
+        f"{rel(path)}: the install input must default to this version of mlgate"
+    )
+
+
+def test_pipeline_template_jobs() -> None:
+    """One job per gate in the gates stage, then a promotion job needing all three; each passes
+    every template input as its variable and sets `only` itself."""
+    path, declared, body = pipeline_template()
+    steps = (*PIPELINE_GATES, "promote")
+    jobs = dict((k, j) for k, j in template_jobs(body) if k != "default")
+    assert list(jobs) == [pipeline_job_key(s) for s in steps], rel(path)
+    cli_names = set(declared) - PIPELINE_TEMPLATE_ONLY_INPUTS
+    for step in steps:
+        job = jobs[pipeline_job_key(step)]
+        where = f"{rel(path)}: {step} job"
+        stage = "promote-stage" if step == "promote" else "gates-stage"
+        assert job.get("stage") == f"$[[ inputs.{stage} ]]", where
+        assert job.get("image") == "$[[ inputs.job-image ]]", where
+        variables = job.get("variables") or {}
+        assert variables.get("MLGATE_INSTALL") == "$[[ inputs.install ]]", where
+        for name in cli_names:
+            assert variables.get(cli.env_name(name)) == f"$[[ inputs.{name} ]]", (
+                f"{where}: input {name!r} must reach mlgate as {cli.env_name(name)}"
+            )
+        assert variables.get(cli.env_name("only")) == step, f"{where}: MLGATE_IN_ONLY"
+        known = {cli.env_name(n) for n in cli_inputs("pipeline")}
+        extra = {k for k in variables if k.startswith(cli.ENV_PREFIX)} - known
+        assert not extra, f"{where}: unknown {cli.ENV_PREFIX}* variables {sorted(extra)}"
+        assert job["script"] == ['eval "$MLGATE_INSTALL"', "mlgate --inputs-from-env pipeline"]
+        artifacts = job.get("artifacts") or {}
+        assert artifacts.get("when") == "always", f"{where}: keep the reports when it fails"
+        assert "$[[ inputs.reports-dir ]]/" in (artifacts.get("paths") or []), where
+        dotenv = (artifacts.get("reports") or {}).get("dotenv")
+        if step == "promote":
+            assert dotenv == "mlgate-pipeline.env", where
+            assert "mlgate-pipeline.*" in artifacts["paths"], where
+            needs = [(n.get("job"), n.get("artifacts")) for n in job.get("needs") or []]
+            assert needs == [(pipeline_job_key(g), True) for g in PIPELINE_GATES], where
+        else:
+            # Three jobs writing the same MLGATE_PIPELINE_* names would collide downstream.
+            assert dotenv is None, f"{where}: only the promotion job has a dotenv report"
+
+
+def test_pipeline_template_documents_its_outputs() -> None:
+    path, _, _ = pipeline_template()
+    text = path.read_text(encoding="utf-8")
+    prefix = variable_name("pipeline", "")
+    documented = set(re.findall(re.escape(prefix) + r"[A-Z0-9_]+", text))
+    outputs = {variable_name("pipeline", o) for o in cli_outputs("pipeline")}
+    assert outputs <= documented <= outputs | {variable_name("pipeline", "truncated")}, rel(path)

@@ -58,23 +58,31 @@ def render_dotenv(entries: list[tuple[str, str]]) -> str:
 def fit_dotenv(
     entries: list[tuple[str, str]], marker: str
 ) -> tuple[list[tuple[str, str]], list[str]]:
-    """The entries that fit GitLab's limits, and the names left out (longest values first).
+    """The entries that fit GitLab's limits, and the names left out.
 
-    When anything is left out, `marker`=<comma list of the left-out names> is added, and it
-    counts against the same limits.
+    Over the size limit, the longest values go first (one long value costs many short ones).
+    Over the variable count, empty values go first (an unset variable reads as empty anyway),
+    then the last ones: a command lists its outputs most important first. When anything is
+    left out, `marker`=<comma list of the left-out names> is added, and it counts against the
+    same limits.
     """
     kept = list(entries)
     left_out: list[str] = []
 
-    def fits() -> bool:
-        trial = kept + ([(marker, ",".join(left_out))] if left_out else [])
-        size = len(render_dotenv(trial).encode("utf-8"))
-        return size < DOTENV_LIMIT and len(trial) <= DOTENV_MAX_VARIABLES
+    def trial() -> list[tuple[str, str]]:
+        return kept + ([(marker, ",".join(left_out))] if left_out else [])
 
-    while kept and not fits():
-        longest = max(kept, key=lambda e: len(f"{e[0]}={e[1]}".encode()))
-        kept.remove(longest)
-        left_out.append(longest[0])
+    def too_big() -> bool:
+        return len(render_dotenv(trial()).encode("utf-8")) >= DOTENV_LIMIT
+
+    while kept and (too_big() or len(trial()) > DOTENV_MAX_VARIABLES):
+        if too_big():
+            drop = max(kept, key=lambda e: len(f"{e[0]}={e[1]}".encode()))
+        else:
+            empty = [e for e in kept if e[1] == ""]
+            drop = empty[-1] if empty else kept[-1]
+        kept.remove(drop)
+        left_out.append(drop[0])
     if left_out:
         kept.append((marker, ",".join(left_out)))
         while len(render_dotenv(kept).encode("utf-8")) >= DOTENV_LIMIT:

@@ -18,9 +18,15 @@ def _outputs() -> dict[str, str]:
         "model-version": "The model version promoted (empty when unknown).",
         "reports-dir": "Directory holding each step's JSON result (<step>.json).",
     }
+    # most important first: a GitLab dotenv report keeps 20 variables
+    first = ["validate-passed", "benchmark-passed", "scan-passed", "promote-changed",
+             "promote-commit", "promote-new", "promote-previous", "promote-pr-url"]
+    rest = {}
     for step in ("validate", "benchmark", "scan", "promote"):
         for name, text in command_module(step).OUTPUTS.items():
-            out[f"{step}-{name}"] = f"{step}: {text}"
+            rest[f"{step}-{name}"] = f"{step}: {text}"
+    out.update({k: rest[k] for k in first})
+    out.update({k: v for k, v in rest.items() if k not in first})
     return out
 
 

@@ -53,6 +53,7 @@ class PipelineResult:
     promoted: bool
     version: str | None
     reasons: tuple[str, ...] = ()
+    only: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -190,7 +191,8 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path, cli: C
         # a CI template has one job per gate; an environment without this gate skips it
         skipped = StepResult(only, None, f"skipped: environment {env.name} does not list "
                                          "this gate", note="skipped")
-        return PipelineResult(str(cfg.path), cfg.app, env.name, (skipped,), 0, False, None)
+        return PipelineResult(str(cfg.path), cfg.app, env.name, (skipped,), 0, False, None,
+                              only=only)
     with _cwd(cfg.base_dir):
         for gate in GATES:
             if only not in (None, gate, "promote"):
@@ -227,7 +229,7 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path, cli: C
     exit_code = next((c for c in (2, 3, 1) if c in codes), max(codes, default=0))
     promoted = any(s.step == "promote" and s.passed for s in steps)
     return PipelineResult(str(cfg.path), cfg.app, env.name, tuple(steps), exit_code, promoted,
-                          version, tuple(reasons))
+                          version, tuple(reasons), only)
 
 
 

@@ -25,6 +25,11 @@ def outputs(result, reports_dir: str) -> dict[str, str]:
             key = f"{step.step}-{name}"
             if key in out:
                 out[key] = value
+    if result.only in ("validate", "benchmark", "scan"):
+        # a gate's own job: its outputs and the pipeline's, not forty empty ones
+        prefix = f"{result.only}-"
+        out = {k: v for k, v in out.items() if "-" not in k or k.startswith(prefix)
+               or k in ("model-version", "reports-dir")}
     return out
 
 

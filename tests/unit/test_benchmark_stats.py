@@ -278,7 +278,59 @@ def test_sums_route_matches_a_slow_row_bootstrap(name):
     assert fast.low == pytest.approx(low, abs=0.15 * (high - low))
 
 
-@pytest.mark.parametrize("k", [2, 4])
+def _poisson_weights(n, resamples, seed, counts):
+    """The (resamples, n) weights `poisson_sums` draws for these segments, rebuilt by hand."""
+    from mlgate.benchmark import stats
+
+    ends = np.cumsum(counts)
+    chunk = min(max(counts), stats._ROW_CHUNK) or 1
+    chunks = [(lo, min(e, lo + chunk)) for e, c in zip(ends, counts)
+              for lo in range(e - c, e, chunk)]
+    rows = []
+    for lo_b, hi_b, seq in stats._blocks(resamples, stats._RESAMPLE_BLOCK, seed):
+        gen = np.random.Generator(np.random.PCG64(seq))
+        w = np.zeros((hi_b - lo_b, n))
+        for lo, hi in chunks:
+            w[:, lo:hi] = stats._draw(gen, stats._table(np.uint8),
+                                      np.empty((hi_b - lo_b) * (hi - lo), np.uint8)
+                                      ).reshape(hi_b - lo_b, hi - lo)
+        rows.append(w)
+    return np.concatenate(rows)
+
+
+@pytest.mark.parametrize("counts", [[300], [70, 0, 129, 64, 1], [128, 192, 64]])
+def test_segmented_poisson_sums_equal_per_segment_sums_of_the_same_weights(counts, monkeypatch):
+    from mlgate.benchmark import stats
+
+    monkeypatch.setattr(stats, "_ROW_CHUNK", 64)   # several chunks per segment, partial ends
+    n = sum(counts)
+    rng = np.random.default_rng(3)
+    values = np.column_stack([rng.integers(0, 10, n), rng.normal(5.0, 2.0, n), np.ones(n)])
+    seg = stats.poisson_sums(values, 60, seed=4, segments=counts, totals=True)
+    assert seg.shape == (60, len(counts), 4)
+    w = _poisson_weights(n, 60, 4, counts)
+    ends = np.cumsum(counts)
+    for s, (e, c) in enumerate(zip(ends, counts)):
+        plain = w[:, e - c:e] @ values[e - c:e]
+        assert np.array_equal(seg[:, s, 3], w[:, e - c:e].sum(axis=1))   # totals: exact
+        assert np.array_equal(seg[:, s, 2], seg[:, s, 3])
+        np.testing.assert_allclose(seg[:, s, :3], plain, rtol=1e-6, atol=1e-3)
+    assert np.array_equal(seg, stats.poisson_sums(values, 60, seed=4, segments=counts,
+                                                  totals=True, workers=1))
+    # one segment: the plain route, same weights and numbers; segments that fall on chunk
+    # boundaries: the plain route on masked columns (the same weights, row by row)
+    whole = stats.poisson_sums(values, 60, seed=4)
+    assert np.array_equal(whole, stats.poisson_sums(values, 60, seed=4, segments=[n])[:, 0])
+    if all(c % 64 == 0 for c in counts):
+        masks = [(np.arange(n) >= e - c) & (np.arange(n) < e) for e, c in zip(ends, counts)]
+        masked = stats.poisson_sums([values[:, j] * mk for mk in masks for j in range(3)],
+                                    60, seed=4)
+        np.testing.assert_allclose(seg[:, :, :3].reshape(60, -1), masked, rtol=1e-6, atol=1e-3)
+    with pytest.raises(ValueError, match="segments"):
+        stats.poisson_sums(values, 10, segments=[n - 1])
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
 def test_projected_auc_equals_exact_weighted_auc_for_the_same_weights(k):
     from mlgate.benchmark import stats
     from mlgate.benchmark.metrics import prepare_pair, roc_auc_weighted
@@ -290,16 +342,23 @@ def test_projected_auc_equals_exact_weighted_auc_for_the_same_weights(k):
     a, b = prepare_pair(get_metric("roc_auc"), y, pa, pb, qa, qb)
     w = np.random.default_rng(0).poisson(1.0, size=(40, len(y))).astype(np.float64)
     exact = roc_auc_weighted(b.y, b.proba, w) - roc_auc_weighted(a.y, a.proba, w)
-    classes = [1] if k == 2 else list(range(k))
-    shared = [np.ones(len(y))] + [(a.y == c).astype(np.float64) for c in classes]
-    own = stats._auc_columns(a) + stats._auc_columns(b)
-    projected = stats._auc_from_placement_sums(a, classes, own,
-                                               w @ np.stack(shared + own, axis=1))
+    pk = stats._auc_packing(a, b, workers=2)
+    assert len(pk.columns) == (2 if k == 2 else 2 * k)
+    assert np.array_equal(a.y[pk.order], np.repeat(np.arange(k), pk.counts))
+    cols = np.column_stack(pk.columns + [np.ones(len(y))])
+    ws = w[:, pk.order]                                    # the same weight on the same row
+    ends = np.cumsum(pk.counts)
+    sums = np.stack([ws[:, e - c:e] @ cols[e - c:e] for e, c in zip(ends, pk.counts)], axis=1)
+    plain = np.stack([cols[e - c:e].sum(axis=0) for e, c in zip(ends, pk.counts)])
+    projected = stats._auc_from_segment_sums(pk, plain, sums)
     # the dropped degenerate term: a few percent of the bootstrap spread at 20k rows
     assert np.abs(projected - exact).max() < 0.05 * exact.std()
+    point = stats._auc_from_segment_sums(pk, plain, plain[None])
+    assert point[0] == pytest.approx((roc_auc_weighted(b.y, b.proba)
+                                      - roc_auc_weighted(a.y, a.proba))[0], abs=1e-12)
 
 
-@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("k", [2, 3, 4])
 def test_projected_auc_route_matches_the_exact_route(k, monkeypatch):
     from mlgate.benchmark import stats
 
@@ -312,4 +371,5 @@ def test_projected_auc_route_matches_the_exact_route(k, monkeypatch):
     width = exact.high - exact.low
     assert fast.high - fast.low == pytest.approx(width, rel=0.15)
     assert fast.low == pytest.approx(exact.low, abs=0.15 * width)
-    assert fast == paired_bootstrap("roc_auc", y, pa, pb, qa, qb, resamples=2000, seed=1)
+    assert fast == paired_bootstrap("roc_auc", y, pa, pb, qa, qb, resamples=2000, seed=1,
+                                    workers=1)

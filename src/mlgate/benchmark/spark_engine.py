@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from mlgate.benchmark import stats
-from mlgate.benchmark.data import data_format, feature_columns, infer_task
+from mlgate.benchmark.data import data_format, feature_columns, infer_task, union_labels
 from mlgate.benchmark.metrics import (
     CLASSIFICATION,
     REGRESSION,
@@ -65,7 +65,7 @@ from mlgate.benchmark.metrics import (
 )
 from mlgate.benchmark.result import Curve, Curves, Role
 from mlgate.benchmark.scores import _RESIDUAL_POINTS, _thin
-from mlgate.benchmark.stats import Interval
+from mlgate.benchmark.stats import Interval, percentile_interval
 from mlgate.errors import BadInput
 
 AUC_BINS = 1 << 14
@@ -436,12 +436,7 @@ def _classification_frame(raw, models, y_values, has_proba):
         parts.append(np.asarray(preds[role]))
         if m.classes is not None:
             parts.append(np.asarray(m.classes))
-    try:
-        labels = np.unique(np.concatenate([p.astype(object) if p.dtype.kind in "OUST" else p
-                                           for p in parts]))
-    except TypeError:
-        raise BadInput("the target's labels and the models' classes have different types "
-                       "(e.g. text against numbers)") from None
+    labels = union_labels(parts)
     k = len(labels)
     y_type = raw.schema["y"].dataType
 
@@ -895,13 +890,7 @@ class SparkScores:
             deltas = self._auc_deltas(resamples, seed)
         else:
             deltas = self._mean_deltas(metric, resamples, seed)
-        valid = deltas[np.isfinite(deltas)]
-        if len(valid) * 2 < len(deltas):
-            raise MetricError(f"{metric.name} is undefined in {len(deltas) - len(valid)} of "
-                              f"{len(deltas)} resamples (too few rows of some class)")
-        tail = (1.0 - float(confidence)) / 2.0 * 100.0
-        low, high = np.percentile(valid, [tail, 100.0 - tail])
-        return Interval(float(delta), float(low), float(high))
+        return percentile_interval(metric, float(delta), deltas, confidence)
 
     def significance(self, metric: Metric) -> tuple[str, float] | None:
         """McNemar from the joint table's two off-diagonal counts; Wilcoxon on the per-row

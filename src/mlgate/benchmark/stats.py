@@ -12,7 +12,8 @@ for the metric:
   product; ROC AUC is a weighted Mann-Whitney statistic over rows sorted once per model, exact
   up to `_AUC_EXACT_MAX_ROWS` rows and above that rebuilt from weighted sums of per-row
   placement values (the U statistic's Hoeffding projection plus its factorable second-order
-  part; the dropped remainder is O(1/sqrt(n)) of the bootstrap spread). A
+  part; the dropped remainder is O(1/sqrt(n)) of the bootstrap spread), summed per class over
+  rows sorted by class so that one packed column serves every class (`_AucPacking`). A
   confusion metric can take this route too (weighted joint counts), which the tests use to
   check the table route against it.
 
@@ -108,13 +109,19 @@ def _run(fn, tasks, workers):
 
 
 def poisson_sums(values: np.ndarray, resamples: int, seed: int = 0, *,
-                 workers: int | None = None) -> np.ndarray:
+                 workers: int | None = None, segments=None, totals: bool = False) -> np.ndarray:
     """(resamples, m) Poisson(1)-weighted column sums of `values` (n, m).
 
+    `segments`: the row counts of consecutive row segments (summing to n). The sums are then
+    kept apart per segment, (resamples, len(segments), m): a column that is non-zero on one
+    segment only and a column non-zero on another can share one column of `values`. Row chunks
+    never straddle a segment boundary. `totals`: one more, last, column holding the weight
+    totals sum(w) (per segment), free of charge.
+
     Weights are drawn as bytes through the inverse-CDF table and cast to float32; the columns
-    are centred (float32) and the sums rebuilt in float64 as sum(w * (v - mean)) + mean * sum(w),
-    so float32 rounding stays far below the bootstrap spread. The matrix products run with
-    one BLAS thread per pool thread.
+    are centred (float32, per segment) and the sums rebuilt in float64 as
+    sum(w * (v - mean)) + mean * sum(w), so float32 rounding stays far below the bootstrap
+    spread. The matrix products run with one BLAS thread per pool thread.
     """
     if isinstance(values, (list, tuple)):      # 1-D columns: no (n, m) float64 copy
         cols = [np.asarray(c, dtype=np.float64) for c in values]
@@ -123,28 +130,40 @@ def poisson_sums(values: np.ndarray, resamples: int, seed: int = 0, *,
         values = np.asarray(values, dtype=np.float64)
         n, m = values.shape
         cols = [values[:, j] for j in range(m)]
-    mean = np.array([c.mean() if n else 0.0 for c in cols])
+    if segments is None:
+        bounds = [(0, n)]
+    else:
+        counts = np.asarray(segments, dtype=np.int64).reshape(-1)
+        if len(counts) == 0 or (counts < 0).any() or int(counts.sum()) != n:
+            raise ValueError(f"segments must be row counts summing to {n}, got {segments!r}")
+        ends = np.cumsum(counts)
+        bounds = [(int(e - c), int(e)) for e, c in zip(ends, counts)]
+    mean = np.zeros((len(bounds), m))
     centred = np.empty((n, m + 1), dtype=np.float32)
-    for j, c in enumerate(cols):
-        np.subtract(c, mean[j], out=centred[:, j], casting="same_kind")
+    for s, (lo, hi) in enumerate(bounds):
+        for j, c in enumerate(cols):
+            if hi > lo:
+                mean[s, j] = c[lo:hi].mean()
+            np.subtract(c[lo:hi], mean[s, j], out=centred[lo:hi, j], casting="same_kind")
     centred[:, m] = 1.0
     table = _table(np.uint8)
-    chunk = min(n, _ROW_CHUNK) if n else 1
+    chunk = min(max(hi - lo for lo, hi in bounds), _ROW_CHUNK) or 1
+    chunks = [(s, lo, min(hi, lo + chunk)) for s, (start, hi) in enumerate(bounds)
+              for lo in range(start, hi, chunk)]
 
     def work(task):
         lo_b, hi_b, seq = task
         gen = np.random.Generator(np.random.PCG64(seq))
         b = hi_b - lo_b
-        acc = np.zeros((b, m + 1))
+        acc = np.zeros((b, len(bounds), m + 1))
         bytes_ = np.empty(b * chunk, dtype=np.uint8)
         buf = np.empty(b * chunk, dtype=np.float32)
-        for lo in range(0, n, chunk):
-            hi = min(n, lo + chunk)
+        for s, lo, hi in chunks:
             size = b * (hi - lo)
             _draw(gen, table, bytes_[:size])
             w = buf[:size]
             np.copyto(w, bytes_[:size])
-            acc += w.reshape(b, hi - lo) @ centred[lo:hi]
+            acc[:, s] += w.reshape(b, hi - lo) @ centred[lo:hi]
         return acc
 
     tasks = _blocks(resamples, _RESAMPLE_BLOCK, seed)
@@ -156,7 +175,10 @@ def poisson_sums(values: np.ndarray, resamples: int, seed: int = 0, *,
         with threadpool_limits(limits=1, user_api="blas"):
             parts = _run(work, tasks, _workers(workers, len(tasks)))
     sums = np.concatenate(parts, axis=0)
-    return sums[:, :m] + sums[:, m:] * mean
+    out = sums[..., :m] + sums[..., m:] * mean
+    if totals:
+        out = np.concatenate([out, sums[..., m:]], axis=-1)
+    return out if segments is not None else out[:, 0]
 
 
 def _auc_deltas(a: Prepared, b: Prepared, resamples: int, seed: int,
@@ -214,14 +236,51 @@ def _auc_placements(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray
     return out_a, out_b
 
 
-def _auc_columns(p: Prepared) -> list:
-    k = p.proba.shape[1]
-    if k == 2:
-        return list(_auc_placements(p.y == 1, p.proba[:, 1]))
-    out = []
-    for c in range(k):
-        out += list(_auc_placements(p.y == c, p.proba[:, c]))
-    return out
+class _AucPacking(NamedTuple):
+    """Placement columns of both models, rows sorted by class (one segment per class).
+
+    The Poisson bootstrap does not care about row order, so rows are sorted by class once.
+    Segment s then holds, per model, A_s (the placements of class s's positives) and B_c for
+    every other scored class c (placements of class c's negatives): `layout[s]` names them as
+    ("A" or "B", class). A column of A_c or of B_c is zero outside those segments, so one
+    packed column per slot serves every segment, and per-segment weight totals replace the
+    class-indicator columns: k columns per model (one for binary) instead of 2k.
+    """
+
+    order: np.ndarray      # row order: class 0's rows, then class 1's, ...
+    counts: np.ndarray     # rows per class: the segment lengths
+    classes: list          # the scored classes: [1] for binary, all for one-vs-rest
+    layout: list           # per segment: the (kind, class) held by each packed column
+    columns: list          # `width` packed columns of the champion, then the candidate's
+
+
+def _auc_packing(a: Prepared, b: Prepared, workers: int | None = None) -> _AucPacking:
+    k = a.proba.shape[1]
+    classes = [1] if k == 2 else list(range(k))
+    layout = [([("A", s)] if s in classes else []) + [("B", c) for c in classes if c != s]
+              for s in range(k)]
+    width = max(len(slots) for slots in layout)
+    order = np.concatenate([np.flatnonzero(a.y == c) for c in range(k)])
+    counts = np.bincount(a.y, minlength=k)[:k]
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    columns = [np.zeros(len(order)) for _ in range(2 * width)]
+
+    def work(task):
+        m_idx, c = task
+        score = (a if m_idx == 0 else b).proba[:, c][order]
+        positive = np.zeros(len(order), dtype=bool)
+        positive[starts[c]:ends[c]] = True
+        placements = dict(zip("AB", _auc_placements(positive, score)))
+        for s, slots in enumerate(layout):    # disjoint slices: safe across threads
+            for j, (kind, cls) in enumerate(slots):
+                if cls == c:
+                    col = columns[m_idx * width + j]
+                    col[starts[s]:ends[s]] = placements[kind][starts[s]:ends[s]]
+
+    tasks = [(m_idx, c) for m_idx in range(2) for c in classes]
+    _run(work, tasks, _workers(workers, len(tasks)))
+    return _AucPacking(order, counts, classes, layout, columns)
 
 
 def _auc_deltas_projected(a: Prepared, b: Prepared, resamples: int, seed: int,
@@ -235,34 +294,40 @@ def _auc_deltas_projected(a: Prepared, b: Prepared, resamples: int, seed: int,
     which is kept, and a fully degenerate remainder, which is dropped: its spread relative to
     the bootstrap spread of the AUC is of order 1/sqrt(min(n_P, n_N)) (below 0.5% here), so the
     interval is the row bootstrap's to well within its Monte Carlo error. Positive and negative
-    weight totals are exact, so each resample's denominator is exact.
+    weight totals are exact, so each resample's denominator is exact. The sums are taken per
+    class segment of the class-sorted rows (`_AucPacking`).
     """
-    k = a.proba.shape[1]
-    classes = [1] if k == 2 else list(range(k))
-    shared = [np.ones(len(a.y))] + [(a.y == c).astype(np.float64) for c in classes]
-    own = _auc_columns(a) + _auc_columns(b)
-    point = _auc_from_placement_sums(a, classes, own, np.array([[float(len(a.y))] + [
-        float(c.sum()) for c in shared[1:] + own]]))
-    sums = poisson_sums(shared + own, resamples, seed, workers=workers)
-    return float(point[0]), _auc_from_placement_sums(a, classes, own, sums)
+    pk = _auc_packing(a, b, workers)
+    ends = np.cumsum(pk.counts)
+    plain = np.array([[float(col[e - c:e].sum()) for col in pk.columns] + [float(c)]
+                      for e, c in zip(ends, pk.counts)])
+    point = _auc_from_segment_sums(pk, plain, plain[None])
+    sums = poisson_sums(pk.columns, resamples, seed, workers=workers, segments=pk.counts,
+                        totals=True)
+    return float(point[0]), _auc_from_segment_sums(pk, plain, sums)
 
 
-def _auc_from_placement_sums(a: Prepared, classes: list, own: list,
-                             sums: np.ndarray) -> np.ndarray:
-    c = len(classes)
-    total = sums[:, 0]
+def _auc_from_segment_sums(pk: _AucPacking, plain: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Resample deltas from (resamples, segments, 2 * width + 1) weighted sums of the packed
+    columns, the last column the weight totals; `plain` (segments, 2 * width + 1): the same
+    with unit weights."""
+    width = len(pk.columns) // 2
+    n = float(pk.counts.sum())
+    seg_w = sums[:, :, -1]
+    total = seg_w.sum(axis=1)
     values = []
     for m_idx in range(2):
         per_class = []
-        for j, cls in enumerate(classes):
-            n_p = float(np.count_nonzero(a.y == cls))
-            n_n = float(len(a.y)) - n_p
-            w_p = sums[:, 1 + j]
+        for c in pk.classes:
+            n_p = float(pk.counts[c])
+            n_n = n - n_p
+            w_p = seg_w[:, c]
             w_n = total - w_p
-            col = 1 + c + 2 * (m_idx * c + j)
-            num = float(own[2 * (m_idx * c + j)].sum())
-            sa = sums[:, col] - num
-            sb = sums[:, col + 1] - num
+            col_a = m_idx * width + pk.layout[c].index(("A", c))
+            num = float(plain[c, col_a])             # sum of A_c = sum of B_c = U
+            sa = sums[:, c, col_a] - num
+            sb = sum(sums[:, s, m_idx * width + slots.index(("B", c))]
+                     for s, slots in enumerate(pk.layout) if s != c) - num
             d_p, d_n = w_p - n_p, w_n - n_n
             with np.errstate(divide="ignore", invalid="ignore"):
                 theta = num / (n_p * n_n)
@@ -362,6 +427,13 @@ def paired_bootstrap(metric: Metric | str, y, champion_pred, candidate_pred,
     else:
         deltas = _mean_deltas(metric, a, b, int(resamples), seed, workers)
 
+    return percentile_interval(metric, float(delta), deltas, confidence)
+
+
+def percentile_interval(metric: Metric, delta: float, deltas: np.ndarray,
+                        confidence: float) -> Interval:
+    """The percentile interval of resampled deltas; undefined resamples (NaN) are left out,
+    and more than half of them undefined is an error rather than a skewed interval."""
     valid = deltas[np.isfinite(deltas)]
     if len(valid) * 2 < len(deltas):
         raise MetricError(f"{metric.name} is undefined in {len(deltas) - len(valid)} of "

@@ -248,3 +248,27 @@ def test_alias_bomb_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "\n".join(lines) + "\napp: x\n")
     with pytest.raises(BadInput, match="alias bomb"):
         load(path, {})
+
+
+def test_three_gates_all_reported_when_two_fail(project: Path, tmp_path: Path) -> None:
+    """validate fails (nulls), benchmark passes, scan fails (HIGH misconfigurations in the
+    example manifests, Trivy's bundled checks, offline): no promotion, three verdicts."""
+    from support.trivyfix import trivy_bin
+
+    remote = example_remote(tmp_path)
+    before = git(remote, "rev-parse", "main")
+    cfg = policy(project, remote, data="data/broken.csv")
+    cfg["scan"] = {"fs": str(REPO / "examples" / "config-repo"), "scanners": "misconfig",
+                   "fail-on-severity": "HIGH", "offline": True, "trivy": trivy_bin(),
+                   "cache-dir": str(tmp_path / "trivy-cache")}
+    cfg["environments"][0]["gates"] = ["validate", "benchmark", "scan"]
+    code, doc = run(project, cfg, tmp_path, "--environment", "staging")
+    assert code == 1
+    steps = {s["step"]: s for s in doc["result"]["steps"]}
+    assert [steps[g]["exit_code"] for g in ("validate", "benchmark", "scan")] == [1, 0, 1]
+    assert steps["promote"]["exit_code"] is None
+    out = doc["outputs"]
+    assert (out["validate-passed"], out["benchmark-passed"], out["scan-passed"]) == \
+        ("false", "true", "false")
+    assert int(out["scan-high"]) > 0 and out["promoted"] == "false"
+    assert git(remote, "rev-parse", "main") == before

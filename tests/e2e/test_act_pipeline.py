@@ -6,14 +6,15 @@ Bayes champion and a better logistic-regression candidate as .skops files), the 
 suite, and an mlgate.yaml whose config repo URL comes from the job's env (`${MLGATE_CONFIG_REPO}`).
 The token is a repository secret the workflow maps into the step's `env:` as MLGATE_GIT_TOKEN.
 
-- Staging: validate and benchmark pass, then the promotion lands one commit carrying the gates'
-  JSON results as evidence (Mlgate-Evidence-Sha256 trailers); production (`from: staging`, no
-  gates) then takes exactly what staging runs.
-- Blocked: broken data (missing "mean radius", a critical expectation) and a worse candidate:
-  both gates run and report (validate-passed=false, benchmark-passed=false), the promotion does
-  not run (promoted=false), the step exits 1 and the config repo is unchanged.
-
-The scan gate is left out here: Trivy's misconfiguration checks bundle is not available offline.
+- Staging: validate, benchmark and scan pass (scan: the real Trivy binary, offline, with its
+  bundled Kubernetes checks, on the manifests the model repo deploys; nothing CRITICAL), then the
+  promotion lands one commit carrying the three gates' JSON results as evidence
+  (Mlgate-Evidence-Sha256 trailers); production (`from: staging`, no gates) then takes exactly
+  what staging runs.
+- Blocked: broken data (missing "mean radius", a critical expectation), a worse candidate and a
+  scan failing on HIGH: all three gates run and report (validate-passed, benchmark-passed and
+  scan-passed false), the promotion does not run (promoted=false), the step exits 1 and the
+  config repo is unchanged.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ TOKEN_ENV = (
 
 
 def policy(data: str = "data/holdout.csv", candidate: str = "models/candidate.skops",
-           champion: str = "models/champion.skops") -> str:
-    """mlgate.yaml: validate and benchmark gate staging; production copies staging."""
+           champion: str = "models/champion.skops", scan_fail_on: str = "CRITICAL") -> str:
+    """mlgate.yaml: validate, benchmark and scan gate staging; production copies staging."""
     return yaml.safe_dump({
         "version": 1,
         "app": EXAMPLE_APP,
@@ -68,11 +69,13 @@ def policy(data: str = "data/holdout.csv", candidate: str = "models/candidate.sk
         "benchmark": {"candidate": candidate, "champion": champion, "data": "data/holdout.csv",
                       "target": "target", "metric": ["accuracy:margin=0.02"],
                       "bootstrap": 300},
+        "scan": {"fs": "deploy", "scanners": "misconfig", "fail-on-severity": scan_fail_on,
+                 "offline": True, "trivy": "${E2E_TRIVY}", "cache-dir": "${E2E_TRIVY_CACHE}"},
         "image": f"{EXAMPLE_IMAGE}:v1.5.0",
         "promote": {"repo": "${MLGATE_CONFIG_REPO}", "path": EXAMPLE_PATH,
                     "author-name": "mlgate ci", "author-email": "ci@mlgate.invalid"},
         "environments": [
-            {"name": "staging", "gates": ["validate", "benchmark"],
+            {"name": "staging", "gates": ["validate", "benchmark", "scan"],
              "set": [f"{MODEL_VERSION}={{version}}"]},
             {"name": "production", "from": "staging", "set": [MODEL_VERSION]},
         ],
@@ -112,7 +115,19 @@ def workflow(config_url: str, steps: str) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    return model_project_files(tmp_path_factory.mktemp("model-project"))
+    """The model repo: data, models, suite, and the Kubernetes manifests it deploys."""
+    files = model_project_files(tmp_path_factory.mktemp("model-project"))
+    files.update({f"deploy/{path}": data for path, data in example_config_files().items()
+                  if path.startswith("apps/")})
+    return files
+
+
+@pytest.fixture
+def trivy_env(tmp_path) -> dict[str, str]:
+    """Where mlgate.yaml's scan finds Trivy (`${E2E_TRIVY}`) and its cache."""
+    from support.trivyfix import trivy_bin
+
+    return {"E2E_TRIVY": trivy_bin(), "E2E_TRIVY_CACHE": str(tmp_path / "trivy-cache")}
 
 
 @pytest.fixture
@@ -126,7 +141,7 @@ def outputs_of(run, step_id: str) -> dict[str, str]:
 
 
 def test_root_action_gates_then_promotes_staging_then_production(
-    make_repo, run_act, mlgate_pipeline_bin, git_server, config_url, project, tmp_path
+    make_repo, run_act, mlgate_pipeline_bin, git_server, config_url, project, tmp_path, trivy_env
 ):
     seed = git_server.head(CONFIG)
     token = git_server.token("writer")
@@ -137,7 +152,7 @@ def test_root_action_gates_then_promotes_staging_then_production(
     scratch.mkdir()
 
     run = run_act(repo, secrets={"CONFIG_REPO_TOKEN": token},
-                  env={"TMPDIR": str(scratch)}).check()
+                  env={"TMPDIR": str(scratch), **trivy_env}).check()
 
     history = git_server.git(CONFIG, "rev-list", "--first-parent", f"{seed}..main").split()
     assert len(history) == 2, history
@@ -151,7 +166,8 @@ def test_root_action_gates_then_promotes_staging_then_production(
     assert int(staging["validate-evaluated"]) > 0
     assert staging["benchmark-passed"] == "true" and staging["benchmark-metric"] == "accuracy"
     assert float(staging["benchmark-candidate"]) > float(staging["benchmark-champion"])
-    assert staging["scan-passed"] == ""  # staging does not list the scan gate
+    assert staging["scan-passed"] == "true" and staging["scan-critical"] == "0"
+    assert int(staging["scan-high"]) > 0  # found, but below the CRITICAL bar
     assert staging["promote-changed"] == "true" and staging["promote-commit"] == staged
     assert staging["promote-previous"] == f"{EXAMPLE_IMAGE}:v1.4.0"
     assert staging["promote-new"] == f"{EXAMPLE_IMAGE}:v1.5.0"
@@ -186,7 +202,7 @@ def test_root_action_gates_then_promotes_staging_then_production(
     assert staged_t["Mlgate-Set-New"] == [
         f'{STAGING}/model-version.yaml:metadata.annotations["mlgate.io/model-version"]=4']
     evidence = {}
-    for gate in ("validate", "benchmark"):
+    for gate in ("validate", "benchmark", "scan"):
         report = workspace / "mlgate-reports" / "staging" / f"{gate}.json"
         assert json.loads(report.read_text())["exit_code"] == 0
         evidence[gate] = hashlib.sha256(report.read_bytes()).hexdigest()
@@ -194,6 +210,7 @@ def test_root_action_gates_then_promotes_staging_then_production(
         f"{sha} {gate}.json" for gate, sha in evidence.items())
     body = git_server.git(CONFIG, "log", "-1", "--format=%B", staged)
     assert "- validate: passed (exit 0)" in body and "- benchmark: passed (exit 0)" in body, body
+    assert "- scan: passed (exit 0)" in body, body
     promoted_t = commit_trailers(git_server, CONFIG, promoted)
     assert promoted_t["Mlgate-Environment"] == ["production"]
     assert promoted_t["Mlgate-From-Environment"] == ["staging"]
@@ -201,7 +218,8 @@ def test_root_action_gates_then_promotes_staging_then_production(
 
     # The pipeline's JSON result lists every step.
     result = json.loads((workspace / "mlgate-reports" / "staging.json").read_text())
-    assert [s["step"] for s in result["result"]["steps"]] == ["validate", "benchmark", "promote"]
+    assert [s["step"] for s in result["result"]["steps"]] == ["validate", "benchmark", "scan",
+                                                               "promote"]
     assert (workspace / "mlgate-reports" / "staging" / "benchmark.md").is_file()
 
     # The token reached git and was never written or shown anywhere.
@@ -210,17 +228,18 @@ def test_root_action_gates_then_promotes_staging_then_production(
 
 
 def test_a_failing_gate_blocks_the_promotion_and_every_verdict_is_reported(
-    make_repo, run_act, mlgate_pipeline_bin, git_server, config_url, project
+    make_repo, run_act, mlgate_pipeline_bin, git_server, config_url, project, trivy_env
 ):
     seed = git_server.head(CONFIG)
-    # Broken data and a worse candidate (the models swapped): both gates say no.
+    # Broken data, a worse candidate (the models swapped), HIGH findings: all three say no.
     blocked = policy(data="data/broken.csv", candidate="models/champion.skops",
-                     champion="models/candidate.skops")
+                     champion="models/candidate.skops", scan_fail_on="HIGH")
     repo = make_repo({".github/workflows/pipeline.yml": workflow(
                           config_url, pipeline_step("staging", "staging")),
                       "mlgate.yaml": blocked, **project}, checkout_parts=PARTS)
 
-    run = run_act(repo, secrets={"CONFIG_REPO_TOKEN": git_server.token("writer")})
+    run = run_act(repo, secrets={"CONFIG_REPO_TOKEN": git_server.token("writer")},
+                  env=trivy_env)
 
     log = run.log
     assert run.returncode != 0, log[-4000:]
@@ -229,6 +248,7 @@ def test_a_failing_gate_blocks_the_promotion_and_every_verdict_is_reported(
     assert out["passed"] == "false" and out["promoted"] == "false", out
     assert out["validate-passed"] == "false" and int(out["validate-failed"]) >= 1
     assert out["benchmark-passed"] == "false"
+    assert out["scan-passed"] == "false" and int(out["scan-high"]) > 0
     assert float(out["benchmark-candidate"]) < float(out["benchmark-champion"])
     assert out["promote-changed"] == "" and out["promote-commit"] == ""
     assert git_server.head(CONFIG) == seed  # nothing landed
@@ -237,9 +257,9 @@ def test_a_failing_gate_blocks_the_promotion_and_every_verdict_is_reported(
     workspace = run.workspace.parent / "staging"
     result = json.loads((workspace / "mlgate-reports" / "staging.json").read_text())
     steps = {s["step"]: s for s in result["result"]["steps"]}
-    assert steps["validate"]["exit_code"] == 1 and steps["benchmark"]["exit_code"] == 1
+    assert [steps[g]["exit_code"] for g in ("validate", "benchmark", "scan")] == [1, 1, 1]
     assert steps["promote"]["exit_code"] is None and "not run" in steps["promote"]["verdict"]
-    for gate in ("validate", "benchmark"):
+    for gate in ("validate", "benchmark", "scan"):
         report = json.loads(
             (workspace / "mlgate-reports" / "staging" / f"{gate}.json").read_text())
         assert report["exit_code"] == 1

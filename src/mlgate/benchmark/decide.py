@@ -101,8 +101,8 @@ def judge_metric(spec: MetricSpec, scores: Scores, *, resamples: int, confidence
         gated=spec.gated, checks=tuple(checks), passed=all(c.passed for c in checks))
 
 
-def judge_slices(specs: list[MetricSpec], scores: Scores, column: str, *, resamples: int,
-                 confidence: float, seed: int, min_rows: int = MIN_SLICE_ROWS
+def judge_slices(specs: list[MetricSpec], slices: list[tuple[str, Scores]], column: str, *,
+                 resamples: int, confidence: float, seed: int, min_rows: int = MIN_SLICE_ROWS
                  ) -> list[SliceResult]:
     """Every spec on every slice; a slice fails when a metric regresses beyond its margin.
 
@@ -111,7 +111,7 @@ def judge_slices(specs: list[MetricSpec], scores: Scores, column: str, *, resamp
     from it, say) is reported with the reason and not judged on that slice.
     """
     out = []
-    for value, sub in scores.slices():
+    for value, sub in slices:
         judged = sub.rows >= min_rows and sub.has_champion
         results = []
         for spec in specs:

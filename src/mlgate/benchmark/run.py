@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mlgate.benchmark.data import (
@@ -310,14 +310,15 @@ def _judge(cfg: BenchmarkConfig, scores: Scores, candidate: LoadedModel,
             notes.append(f"No metric has a margin; slices by {cfg.slice_column} are reported, "
                          "not judged.")
         slice_specs = specs if champion is None or not gated else gated
-        if len(scores.slices()) > MAX_SLICES:
+        parts = scores.slices()
+        if len(parts) > MAX_SLICES:
             raise BadInput(f"--slice {cfg.slice_column}: more than {MAX_SLICES} distinct values; "
                            "slice by a coarser column")
-        slices = judge_slices(slice_specs, scores, cfg.slice_column, resamples=cfg.resamples,
+        slices = judge_slices(slice_specs, parts, cfg.slice_column, resamples=cfg.resamples,
                               confidence=cfg.confidence, seed=cfg.seed,
                               min_rows=cfg.min_slice_rows)
         if not gated:
-            slices = [type(s)(s.column, s.value, s.rows, s.metrics, False, True) for s in slices]
+            slices = [replace(s, judged=False, passed=True) for s in slices]
         small = [s.value for s in slices if not s.judged and s.rows < cfg.min_slice_rows]
         if small:
             notes.append(f"{len(small)} slice(s) with fewer than {cfg.min_slice_rows} rows are "

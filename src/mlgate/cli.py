@@ -6,6 +6,8 @@ rewrite stay fast on a CI runner that has only the base install.
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
 import os
 import sys
@@ -14,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import click
 
 from mlgate import __version__
-from mlgate.errors import EXIT_BAD_INPUT, MlgateError
+from mlgate.errors import EXIT_BAD_INPUT, EXIT_REPORT, MlgateError
 
 # name -> module holding `command` (a click.Command) and `OUTPUTS` (name -> description).
 COMMANDS: dict[str, str] = {
@@ -49,7 +51,30 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        return command_module(cmd_name).command
+        command = command_module(cmd_name).command
+        return command if cmd_name in LOCAL_ONLY else _checked(command)
+
+
+def _checked(command: click.Command) -> click.Command:
+    """`command` with its output destinations checked before its body runs.
+
+    Done here, where every command passes, rather than in each command: a command cannot
+    forget it, so no promotion lands (and no file is rewritten) only for its --json,
+    $GITHUB_OUTPUT or dotenv report to fail afterwards.
+    """
+    from mlgate.commands.common import preflight
+
+    body = command.callback
+    assert body is not None
+
+    @functools.wraps(body)
+    def run(*args, **kwargs):
+        preflight(click.get_current_context())
+        return body(*args, **kwargs)
+
+    checked = copy.copy(command)
+    checked.callback = run
+    return checked
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,7 +83,8 @@ def cli() -> None:
     """Gate ML models and promote the winners through GitOps.
 
     Exit codes, the same for every command: 0 passed, 1 the gate said no, 2 bad input or
-    config, 3 an outside service failed after retries.
+    config (nothing written), 3 an outside service failed after retries, 4 the work was done
+    (promotion landed, files rewritten, gate ran) but a report could not be written.
     """
 
 
@@ -137,7 +163,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
         command = args[0] if args and args[0] in COMMANDS else "mlgate"
         emit_error(command, str(exc), exc.exit_code, env)
-        _error_report(command, str(exc), exc.exit_code, args, env)
+        if exc.exit_code != EXIT_REPORT:   # those reports were tried already, and failed
+            _error_report(command, str(exc), exc.exit_code, args, env)
         return exc.exit_code
     return rv if isinstance(rv, int) else 0
 
@@ -181,7 +208,7 @@ def _error_report(command: str, message: str, code: int, args: list[str],
                 write_json(presentation, json_path)
             return
         emit(presentation, json_path=json_path, environ=env)
-    except MlgateError:
+    except (MlgateError, OSError):
         pass  # the error itself has been reported; a report that cannot be written adds nothing
 
 

@@ -15,7 +15,7 @@ from mlgate.ci.emit import emit, emit_error
 from mlgate.ci.github import GitHubEmitter
 from mlgate.ci.gitlab import GitLabEmitter
 from mlgate.ci.local import LocalEmitter
-from mlgate.errors import BadInput
+from mlgate.errors import BadInput, ReportFailed
 from mlgate.report.presentation import Presentation, Section
 
 
@@ -111,9 +111,11 @@ def test_json_takes_non_json_values_as_text(tmp_path):
     }
 
 
-def test_json_write_failure_is_bad_input_and_leaves_nothing(tmp_path):
+def test_json_write_failure_is_a_report_failure_and_leaves_nothing(tmp_path):
+    """At emit time the work is done: exit 4 saying so, not 2 ("nothing written")."""
     (tmp_path / "taken").mkdir()
-    with pytest.raises(BadInput, match="--json"):
+    with pytest.raises(ReportFailed, match="files were rewritten; only the report failed: "
+                                           "--json"):
         emit(pres(), json_path=str(tmp_path / "taken"), environ={})
     assert os.listdir(tmp_path) == ["taken"]
     assert os.listdir(tmp_path / "taken") == []

@@ -6,16 +6,18 @@ report all hide exactly the same things: a secret that one writer forgot would s
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, is_dataclass, replace
+from dataclasses import asdict, dataclass, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from mlgate.errors import BadInput
 from mlgate.report.presentation import Annotation, Presentation, Section, Table
 
 REDACTED = "***"
@@ -44,6 +46,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 class Emitter(Protocol):
     """Writes one command's presentation for the place it runs (GitHub, GitLab, terminal)."""
+
+    def destinations(self, command: str) -> list[Destination]: ...
 
     def emit(self, p: Presentation) -> None: ...
 
@@ -225,6 +229,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     the old file (or none), never a truncated report another job would then parse.
     """
     target = Path(path)
+    if target.exists() and not target.is_file():
+        # os.replace would put the report in place of a directory, /dev/null or a socket
+        raise IsADirectoryError(errno.EISDIR, "not a regular file", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
@@ -247,3 +254,82 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# --------------------------------------------------------------------------- destinations
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A file or directory a command will write its report or CI outputs to.
+
+    `kind`: "file" is replaced atomically (missing parent folders are created), "dir" is
+    created if missing and written into, "append" is a file the CI runner made that we append
+    to (its folder must exist: the runner creates it, we never do).
+    """
+
+    label: str            # what the user set: --json, $GITHUB_OUTPUT, ...
+    path: str
+    kind: Literal["file", "dir", "append"] = "file"
+
+
+def check_destination(dest: Destination) -> None:
+    """Refuse (BadInput) a destination that could not be written, before anything is done.
+
+    Writing is tried, not inferred from permission bits: root passes every access() check,
+    yet cannot create a file in /proc, on a read-only mount or under a regular file. A probe
+    file is created and removed in the folder that will receive the report (or the nearest
+    existing one that would hold the folders to create), so nothing is left behind.
+    """
+    where = f"{dest.label} {dest.path}"
+    try:
+        target = Path(dest.path)
+        if dest.path.strip() == "" or "\x00" in dest.path:
+            raise BadInput(f"{where}: not a valid path")
+        if dest.kind == "dir":
+            _check_folder(where, target, create=True)
+            return
+        if target.is_dir():
+            raise BadInput(f"{where}: is a directory")
+        if dest.kind == "append":
+            _check_folder(where, target.parent, create=False)
+            if target.exists():
+                _try_append(where, target)
+            return
+        if target.exists() and not target.is_file():
+            raise BadInput(f"{where}: not a regular file")
+        _check_folder(where, target.parent, create=True)
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{where}: cannot write there: {_reason(exc)}") from None
+
+
+def _check_folder(where: str, folder: Path, *, create: bool) -> None:
+    """`folder` (or, with `create`, its nearest existing ancestor) is a folder we can write."""
+    existing = folder
+    while not existing.exists() and not existing.is_symlink():
+        if not create:
+            raise BadInput(f"{where}: folder {folder} does not exist")
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise BadInput(f"{where}: {existing} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".mlgate-probe-")
+    except OSError as exc:
+        raise BadInput(f"{where}: cannot write in {existing}: {_reason(exc)}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _try_append(where: str, target: Path) -> None:
+    """Open an existing file for appending and close it: writes nothing, changes nothing."""
+    try:
+        with open(target, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise BadInput(f"{where}: cannot write: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or "error"

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, TextIO
 
 from mlgate.ci.base import (
+    Destination,
+    check_destination,
     env_secrets,
     one_line,
+    output_text,
     printable,
     redact,
     redact_text,
@@ -23,16 +26,60 @@ from mlgate.ci.base import (
     write_atomic,
 )
 from mlgate.ci.detect import detect, detect_kind
-from mlgate.errors import BadInput
+from mlgate.errors import BadInput, ReportFailed
 from mlgate.report.presentation import Presentation
 
 
+def check_outputs(command: str, destinations: Iterable[Destination],
+                  environ: Mapping[str, str]) -> None:
+    """Refuse (exit 2) before any work when a report or CI output could not be written.
+
+    The command's own report options and the files the emitter for this place writes
+    ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY, GitLab's dotenv and Markdown reports) are all
+    checked here, so a promotion never lands only to fail on its report.
+    """
+    for dest in [*destinations, *detect(environ).destinations(command)]:
+        check_destination(dest)
+
+
 def emit(p: Presentation, *, json_path: str | None, environ: Mapping[str, str]) -> None:
-    """Write `p` for where this runs, then the --json report if one was asked for."""
+    """Write `p` for where this runs, then the --json report if one was asked for.
+
+    Every destination is tried even when one fails, so a landed promotion's commit still
+    reaches the outputs that can be written; then one ReportFailed (exit 4) says what was
+    done and which report failed.
+    """
     p = with_env_secrets(p, environ)
-    detect(environ).emit(p)
+    failed: list[str] = []
+    try:
+        detect(environ).emit(p)
+    except ReportFailed as exc:
+        failed.append(str(exc))
     if json_path:
-        write_json(p, json_path)
+        try:
+            write_json(p, json_path)
+        except ReportFailed as exc:
+            failed.append(str(exc))
+    if failed:
+        raise ReportFailed(f"{done_line(p)}; only the report failed: {'; '.join(failed)}")
+
+
+def done_line(p: Presentation) -> str:
+    """What already happened, for a report that failed after it: a retry must not repeat it."""
+    shown = redact(p)
+    outputs = {k: output_text(v) for k, v in shown.outputs.items()}
+    commit = outputs.get("commit") or outputs.get("promote-commit") or ""
+    url = outputs.get("pr-url") or outputs.get("promote-pr-url") or ""
+    if commit or url:
+        what = "rollback" if p.command == "rollback" else "promotion"
+        where = ", ".join(x for x in (commit and f"commit {commit}", url and f"request {url}")
+                          if x)
+        return f"the {what} landed ({where})"
+    result = shown.result if isinstance(shown.result, dict) else {}
+    if p.command == "rewrite" and outputs.get("changed") == "true" and not result.get("dry_run"):
+        files = ", ".join(str(f) for f in result.get("files") or ())
+        return f"the files were rewritten ({files})" if files else "the files were rewritten"
+    return f"mlgate {p.command} finished: {shown.verdict}"
 
 
 def with_env_secrets(p: Presentation, environ: Mapping[str, str]) -> Presentation:
@@ -59,7 +106,7 @@ def write_json(p: Presentation, path: str) -> None:
     try:
         write_atomic(path, text.encode("utf-8"))
     except OSError as exc:
-        raise BadInput(f"--json {path}: cannot write the report: {exc.strerror or exc}") from exc
+        raise ReportFailed(f"--json {path}: cannot write: {exc.strerror or exc}") from exc
 
 
 def print_untrusted(text: str, environ: Mapping[str, str], out: TextIO | None = None) -> None:

@@ -15,7 +15,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TextIO
 
-from mlgate.ci.base import output_text, redact, secret_fragments
+from mlgate.ci.base import Destination, output_text, redact, secret_fragments
+from mlgate.errors import ReportFailed
 from mlgate.report.markdown import fit_summary
 from mlgate.report.presentation import Annotation, Presentation
 
@@ -213,20 +214,31 @@ class GitHubEmitter:
         self._environ = environ
         self._out = out
 
+    def destinations(self, command: str) -> list[Destination]:
+        """The runner's files this emitter appends to, for the check before any work."""
+        return [Destination(f"${name}", path, "append")
+                for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
+                if (path := self._environ.get(name))]
+
     def emit(self, p: Presentation) -> None:
+        """Masks, outputs, summary, log line and annotations; a file that cannot be written
+        does not stop the rest (the log still says what happened), then ReportFailed."""
         out = self._out or sys.stdout
         # Masks first: the runner only hides a value in lines printed after its mask.
         for line in mask_commands(p.secrets):
             print(line, file=out)
         out.flush()
         shown = redact(p)
+        failed: list[str] = []
+        notes = []
         output_file = self._environ.get("GITHUB_OUTPUT")
         if output_file:
-            write_outputs(output_file, shown.outputs)
-        notes = []
+            _attempt(failed, "$GITHUB_OUTPUT", output_file,
+                     lambda: write_outputs(output_file, shown.outputs))
         summary_file = self._environ.get("GITHUB_STEP_SUMMARY")
         if summary_file:
-            note = write_summary(summary_file, shown)
+            note = _attempt(failed, "$GITHUB_STEP_SUMMARY", summary_file,
+                            lambda: write_summary(summary_file, shown))
             if note:
                 notes.append(note)
         print(neutralize(human_line(shown)), file=out)
@@ -235,3 +247,15 @@ class GitHubEmitter:
         for line in annotation_commands(shown.annotations, shown.command):
             print(line, file=out)
         out.flush()
+        if failed:
+            raise ReportFailed("; ".join(failed))
+
+
+def _attempt(failed: list[str], label: str, path: str, write: Callable[[], str | None]
+             ) -> str | None:
+    """Run one write; an OSError becomes a line in `failed` instead of a traceback."""
+    try:
+        return write()
+    except OSError as exc:
+        failed.append(f"{label} {path}: cannot write: {exc.strerror or exc}")
+        return None

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from mlgate.ci.base import printable, redact, write_atomic
+from mlgate.ci.base import Destination, printable, redact, write_atomic
 from mlgate.ci.local import print_presentation
 from mlgate.report.markdown import render_summary
+from mlgate.errors import ReportFailed
 from mlgate.report.presentation import Presentation
 
 # GitLab rejects a dotenv artifact whose size is not *below* 5 KiB.
@@ -106,17 +107,39 @@ class GitLabEmitter:
     def report_dir(self) -> Path:
         return Path(self._environ.get(REPORT_DIR_ENV) or ".")
 
+    def destinations(self, command: str) -> list[Destination]:
+        """The report folder and the two files this emitter writes into it."""
+        directory = self.report_dir()
+        label = f"${REPORT_DIR_ENV}" if self._environ.get(REPORT_DIR_ENV) else "report folder"
+        stem = file_stem(command)
+        return [Destination(label, str(directory), "dir"),
+                *(Destination(label, str(directory / f"{stem}{ext}")) for ext in (".env", ".md"))]
+
     def emit(self, p: Presentation) -> None:
+        """The terminal view, then the dotenv and Markdown reports; a report that cannot be
+        written does not stop the other, then ReportFailed names what failed."""
         shown = redact(p)
         print_presentation(shown, self._out or sys.stdout, self._environ)
         directory = self.report_dir()
         stem = file_stem(shown.command)
-        warnings = self._write_dotenv(directory / f"{stem}.env", shown)
-        write_atomic(directory / f"{stem}.md", render_summary(shown, None).encode("utf-8"))
+        failed: list[str] = []
+        warnings: list[str] = []
+        dotenv = directory / f"{stem}.env"
+        try:
+            warnings = self._write_dotenv(dotenv, shown)
+        except OSError as exc:
+            failed.append(f"dotenv report {dotenv}: cannot write: {exc.strerror or exc}")
+        summary = directory / f"{stem}.md"
+        try:
+            write_atomic(summary, render_summary(shown, None).encode("utf-8"))
+        except OSError as exc:
+            failed.append(f"Markdown report {summary}: cannot write: {exc.strerror or exc}")
         err = self._err or sys.stderr
         for warning in warnings:
             print(printable(f"mlgate {shown.command}: warning: {warning}"), file=err)
         err.flush()
+        if failed:
+            raise ReportFailed("; ".join(failed))
 
     def _write_dotenv(self, path: Path, p: Presentation) -> list[str]:
         warnings: list[str] = []

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-from mlgate.ci.base import printable, redact
+from mlgate.ci.base import Destination, printable, redact
 from mlgate.report.presentation import Presentation
 
 _VERDICT_STYLES = {0: "bold green", 1: "bold red"}
@@ -29,6 +29,10 @@ class LocalEmitter:
     def __init__(self, environ: Mapping[str, str] | None = None, out: TextIO | None = None):
         self._environ = os.environ if environ is None else environ
         self._out = out
+
+    def destinations(self, command: str) -> list[Destination]:
+        """Nothing but the log: no file to check before the work."""
+        return []
 
     def emit(self, p: Presentation) -> None:
         print_presentation(redact(p), self._out or sys.stdout, self._environ)

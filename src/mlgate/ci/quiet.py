@@ -10,13 +10,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
-from mlgate.ci.base import one_line, printable, redact
+from mlgate.ci.base import Destination, one_line, printable, redact
 from mlgate.report.presentation import Presentation
 
 
 class QuietEmitter:
     def __init__(self, environ: Mapping[str, str]):
         self.environ = environ
+
+    def destinations(self, command: str) -> list[Destination]:
+        """Nothing but the log: no file to check before the work."""
+        return []
 
     def emit(self, p: Presentation) -> None:
         shown = redact(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgate.commands.common import finish, json_option
+from mlgate.commands.common import OutputFile, finish, json_option
 
 OUTPUTS: dict[str, str] = {
     "passed": "true when every metric, slice and latency rule holds, else false.",
@@ -89,11 +89,11 @@ def _fraction(ctx, param, value):
 @click.option("--skops-trusted-type", "trusted_types", multiple=True, metavar="TYPE",
               help="A type to trust when loading a skops model, beyond skops' defaults. "
                    "Repeatable.")
-@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--report", "report_path", default=None, type=OutputFile(),
               help="Write the Markdown report (table and Mermaid chart) here.")
-@click.option("--html-report", "html_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--html-report", "html_path", default=None, type=OutputFile(),
               help="Write the HTML report (ROC / precision-recall curves or residuals) here.")
-@click.option("--metrics-file", "metrics_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--metrics-file", "metrics_path", default=None, type=OutputFile(),
               help="Write GitLab's metrics report (OpenMetrics text, e.g. metrics.txt) here.")
 @click.option("--log-to-mlflow", is_flag=True,
               help="Log the figures and reports to the candidate's MLflow run.")

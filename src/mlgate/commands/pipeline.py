@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgate.commands.common import current_environ, finish, json_option
+from mlgate.commands.common import OutputDir, current_environ, finish, json_option
 
 
 def _outputs() -> dict[str, str]:
@@ -47,7 +47,7 @@ OUTPUTS: dict[str, str] = _outputs()
 @click.option("--no-promote", is_flag=True, help="Run the gates only (e.g. on a pull "
                                                  "request).")
 @click.option("--reports-dir", default="mlgate-reports", show_default=True,
-              type=click.Path(file_okay=False),
+              type=OutputDir(),
               help="Where each step writes its JSON result and reports.")
 @json_option
 def command(config_path: str, environment: str | None, only: str | None, no_promote: bool,

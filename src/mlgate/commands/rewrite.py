@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgate.commands.common import current_environ, finish, json_option
+from mlgate.commands.common import OutputFile, current_environ, finish, json_option
 
 OUTPUTS: dict[str, str] = {
     "changed": "true when at least one value was changed (or would be, with --dry-run), else false.",
@@ -55,7 +55,7 @@ OUTPUTS: dict[str, str] = {
 @click.option(
     "--diff",
     "diff_path",
-    type=click.Path(dir_okay=False),
+    type=OutputFile(),
     default=None,
     help="Write the unified diff of the change to this file.",
 )

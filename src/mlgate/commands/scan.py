@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgate.commands.common import current_environ, finish, json_option
+from mlgate.commands.common import OutputFile, current_environ, finish, json_option
 
 OUTPUTS: dict[str, str] = {
     "passed": "true when no finding blocks the promotion, else false.",
@@ -58,11 +58,11 @@ OUTPUTS: dict[str, str] = {
 @click.option("--install-trivy", default=None, metavar="VERSION",
               help="Download this Trivy release and verify it against the release's checksums "
                    "file before use.")
-@click.option("--sarif", "sarif_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--sarif", "sarif_path", default=None, type=OutputFile(),
               help="Write a SARIF 2.1.0 report (GitHub code scanning).")
-@click.option("--gitlab-report", "gitlab_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--gitlab-report", "gitlab_path", default=None, type=OutputFile(),
               help="Write a GitLab container-scanning report (schema 15.x).")
-@click.option("--junit", "junit_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--junit", "junit_path", default=None, type=OutputFile(),
               help="Write a JUnit XML report.")
 @json_option
 def command(**kw) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgate.commands.common import finish, json_option
+from mlgate.commands.common import OutputDir, OutputFile, finish, json_option
 
 OUTPUTS: dict[str, str] = {
     "passed": "true when no failed expectation or drift finding is at or above --fail-on.",
@@ -58,9 +58,9 @@ SEVERITY = click.Choice(["critical", "warning", "info"], case_sensitive=False)
                                 case_sensitive=False),
               help="GX result format: how much GX computes per expectation; reports show at "
                    "most 5 unexpected values whatever the format.")
-@click.option("--junit", "junit_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--junit", "junit_path", default=None, type=OutputFile(),
               help="Write a JUnit XML report (one test case per expectation).")
-@click.option("--data-docs", default=None, type=click.Path(file_okay=False),
+@click.option("--data-docs", default=None, type=OutputDir(),
               help="Build GX Data Docs (HTML) into this directory.")
 @json_option
 def command(**kw) -> int:

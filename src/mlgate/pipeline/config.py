@@ -128,8 +128,11 @@ def load(path: str | Path, environ: Mapping[str, str]) -> PipelineConfig:
 def _check_schema(label: str, data: dict) -> None:
     import jsonschema
 
-    from mlgate.pipeline.schema import shipped
+    from mlgate.pipeline.schema import option_problem, shipped
 
+    problem = option_problem(data)   # click's own check of each option value, before any gate
+    if problem:
+        raise BadInput(f"{label}: {_where(problem[0])}: {problem[1]}")
     validator = jsonschema.Draft202012Validator(shipped())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path),
                                                                 list(map(str, e.absolute_path))))

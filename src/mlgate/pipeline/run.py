@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import BadInput
+from mlgate.errors import EXIT_REPORT, BadInput
 from mlgate.pipeline.config import Environment, PipelineConfig
 from mlgate.pipeline.schema import GATES
 
@@ -99,7 +99,8 @@ def _read_report(path: Path) -> dict[str, Any] | None:
 def _verdict(doc: dict | None, code: int) -> str:
     if doc and doc.get("verdict"):
         return str(doc["verdict"])
-    return {0: "passed", 1: "failed", 2: "bad input", 3: "service error"}.get(code, "error")
+    return {0: "passed", 1: "failed", 2: "bad input", 3: "service error",
+            4: "done, but its report could not be written"}.get(code, "error")
 
 
 def run_gate(gate: str, cfg: PipelineConfig, reports: Path, cli: Cli,
@@ -227,7 +228,8 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path, cli: C
                                     note="blocked"))
     codes = [s.exit_code for s in steps if s.exit_code is not None]
     exit_code = next((c for c in (2, 3, 1) if c in codes), max(codes, default=0))
-    promoted = any(s.step == "promote" and s.passed for s in steps)
+    # exit 4: the promotion landed and only its report failed; it did land
+    promoted = any(s.step == "promote" and s.exit_code in (0, EXIT_REPORT) for s in steps)
     return PipelineResult(str(cfg.path), cfg.app, env.name, tuple(steps), exit_code, promoted,
                           version, tuple(reasons), only)
 

@@ -29,27 +29,145 @@ CONTROLLED: dict[str, frozenset[str]] = {
 }
 
 
+# What click's INT and FLOAT accept in a string (a `${VAR}` expands to one): the schema
+# states it for editors; option_problem() below then asks click itself.
+INT_TEXT = r"^\s*[+-]?[0-9]+\s*$"
+FLOAT_TEXT = r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+
+
+def _bounds(kind: click.ParamType) -> dict[str, Any]:
+    """An IntRange / FloatRange's limits as JSON Schema keywords."""
+    out: dict[str, Any] = {}
+    low, high = getattr(kind, "min", None), getattr(kind, "max", None)
+    if low is not None:
+        out["exclusiveMinimum" if getattr(kind, "min_open", False) else "minimum"] = low
+    if high is not None:
+        out["exclusiveMaximum" if getattr(kind, "max_open", False) else "maximum"] = high
+    return {} if getattr(kind, "clamp", False) else out
+
+
+def _any_case(choice: str) -> str:
+    """A case-insensitive match of one choice, in regex syntax editors share (no (?i))."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else
+                   (c if c.isalnum() or c in "-_ " else "\\" + c) for c in choice)
+
+
+def _value_schema(kind: click.ParamType) -> dict[str, Any]:
+    """One value of a click type: what the YAML may hold for it."""
+    if isinstance(kind, click.Choice):
+        choices = [str(c) for c in kind.choices]
+        if getattr(kind, "case_sensitive", True):
+            return {"type": "string", "enum": choices}
+        return {"type": "string",
+                "pattern": "^(" + "|".join(_any_case(c) for c in choices) + ")$"}
+    if isinstance(kind, click.types.IntParamType):
+        return {"anyOf": [{"type": "integer", **_bounds(kind)},
+                          {"type": "string", "pattern": INT_TEXT}]}
+    if isinstance(kind, click.types.FloatParamType):
+        return {"anyOf": [{"type": "number", **_bounds(kind)},
+                          {"type": "string", "pattern": FLOAT_TEXT}]}
+    if isinstance(kind, click.types.BoolParamType):
+        return {"type": ["boolean", "string"]}
+    if isinstance(kind, click.Path):
+        return {"type": "string", "minLength": 1}
+    return {"type": ["string", "number"]}
+
+
 def _param_schema(param: click.Parameter) -> dict[str, Any]:
     help_text = " ".join((getattr(param, "help", None) or "").split())
     if isinstance(param, click.Option) and param.is_flag:
         out: dict[str, Any] = {"type": "boolean"}
     else:
-        kind = param.type
-        if isinstance(kind, click.Choice):
-            item: dict[str, Any] = {"type": "string"}
-            if getattr(kind, "case_sensitive", True):
-                item["enum"] = list(kind.choices)
-        elif isinstance(kind, (click.types.IntParamType, click.IntRange)):
-            item = {"type": ["integer", "string"]}
-        elif isinstance(kind, (click.types.FloatParamType, click.FloatRange)):
-            item = {"type": ["number", "string"]}
-        else:
-            item = {"type": ["string", "number"]}
+        item = _value_schema(param.type)
         multiple = getattr(param, "multiple", False)
-        out = {"anyOf": [item, {"type": "array", "items": item}]} if multiple else item
+        out = {"anyOf": [item, {"type": "array", "items": item}]} if multiple else dict(item)
     if help_text:
         out["description"] = help_text
     return out
+
+
+def option_problem(data: Any) -> tuple[tuple, str] | None:
+    """The first option value in mlgate.yaml its command would refuse: (key path, why).
+
+    The schema states the types; this asks click itself, with the same conversion the gate
+    will use (bounds, case-insensitive choices, callbacks like '10%'), so a bad value is
+    refused with the file and key before any gate runs instead of as a usage error later.
+    """
+    if not isinstance(data, dict):
+        return None
+    sections: list[tuple[tuple, str, Any]] = [
+        ((name,), name, data.get(name)) for name in (*GATES, "promote")]
+    envs = data.get("environments")
+    for i, env in enumerate(envs if isinstance(envs, list) else ()):
+        if isinstance(env, dict):
+            sections.append((("environments", i, "promote"), "promote", env.get("promote")))
+    for where, command, section in sections:
+        if isinstance(section, dict):
+            found = _section_problem(command, section)
+            if found:
+                return (*where, found[0]), found[1]
+    return None
+
+
+def _section_problem(command: str, section: dict) -> tuple[str, str] | None:
+    from mlgate.cli import command_module, input_name
+
+    cmd = command_module(command).command
+    params = {input_name(p): p for p in cmd.params if p.name is not None}
+    ctx = click.Context(cmd)
+    for key, value in section.items():
+        param = params.get(key)
+        if param is None or key in CONTROLLED.get(command, ()):
+            continue   # the schema names unknown and pipeline-set keys
+        why = _value_problem(ctx, param, value)
+        if why:
+            return key, why
+    return None
+
+
+def _value_problem(ctx: click.Context, param: click.Parameter, value: Any) -> str | None:
+    """Why click would refuse `value` for `param` as the pipeline passes it, else None."""
+    if isinstance(param, click.Option) and param.is_flag:
+        return None if isinstance(value, bool) else f"{value!r} is not true or false"
+    values = value if isinstance(value, list) else [value]
+    if not getattr(param, "multiple", False) and len(values) != 1:
+        return "takes one value, not a list"
+    for v in values:
+        if isinstance(v, (dict, list)) or v is None:
+            return f"{v!r} is not a single value"
+        if isinstance(v, bool) and not isinstance(param.type, click.types.BoolParamType):
+            return f"{v!r} is not {_expected(param.type)}"
+    texts = [str(v) for v in values]   # the pipeline passes `--name=<str(value)>`
+    try:
+        param.process_value(ctx, tuple(texts) if getattr(param, "multiple", False) else texts[0])
+    except click.BadParameter as exc:
+        return _click_message(param, values, texts, exc)
+    except click.ClickException as exc:
+        return exc.format_message()
+    return None
+
+
+def _expected(kind: click.ParamType) -> str:
+    if isinstance(kind, click.types.IntParamType):
+        return "an integer"
+    if isinstance(kind, click.types.FloatParamType):
+        return "a number"
+    if isinstance(kind, click.Choice):
+        return "one of " + ", ".join(repr(str(c)) for c in kind.choices)
+    return "a valid value"
+
+
+def _click_message(param: click.Parameter, values: list, texts: list[str],
+                   exc: click.BadParameter) -> str:
+    """click's reason, with the plain wording for the common types."""
+    kind = param.type
+    if isinstance(kind, (click.types.IntParamType, click.types.FloatParamType)):
+        for value, text in zip(values, texts):
+            try:
+                float(text) if isinstance(kind, click.types.FloatParamType) else int(text)
+            except ValueError:
+                return f"{value!r} is not {_expected(kind)}"
+    return exc.message.rstrip(".")
 
 
 def section_schema(command: str, *, required: bool = True) -> dict[str, Any]:

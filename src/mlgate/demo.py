@@ -20,8 +20,8 @@ prints one line per step and a summary of each gate.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlgate import safe_load
 from mlgate.errors import BadInput, MlgateError
 
 IMAGE_REPO = "registry.example.com/ml/churn"
@@ -106,8 +107,6 @@ class _Demo:
     # ----------------------------------------------------------------- steps
 
     def copy_project(self) -> dict:
-        import yaml
-
         for old in (self.project, self.remote, self.checkout, self.reports,
                     self.base / "mlruns", self.base / "mlflow.db", self.base / "trivy-cache"):
             if old.is_dir():
@@ -116,8 +115,8 @@ class _Demo:
                 old.unlink()
         shutil.copytree(examples_dir() / "model-project", self.project)
         self.logs.mkdir(parents=True)
-        with open(self.project / "mlgate.yaml", encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        path = self.project / "mlgate.yaml"
+        return safe_load.load_yaml(str(path), str(path))
 
     def write_data(self, target: str):
         from sklearn.datasets import load_breast_cancer
@@ -242,7 +241,7 @@ class _Demo:
         checks, no DB or checks download), and without the scan gate when there is no Trivy."""
         import yaml
 
-        config = json.loads(json.dumps(config))
+        config = copy.deepcopy(config)
         scan = config.get("scan")
         if isinstance(scan, dict):
             scan["offline"] = True
@@ -360,8 +359,8 @@ def _quiet_mlflow(log: Path) -> Iterator[None]:
 
 def _load_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = safe_load.load_json(str(path), str(path))
+    except BadInput:
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -382,8 +381,9 @@ def _gate_lines(folder: Path, gates: list[str]) -> list[str]:
 def _metric_lines(benchmark: dict) -> list[str]:
     """'accuracy 0.936 -> 0.977 (change +0.041, interval +0.006 .. +0.076): passed'."""
     try:
-        metrics = json.loads((benchmark.get("outputs") or {}).get("metrics") or "{}")
-    except ValueError:
+        metrics = safe_load.parse_json((benchmark.get("outputs") or {}).get("metrics") or "{}",
+                                       "benchmark metrics")
+    except BadInput:
         return []
     lines = []
     for name, m in metrics.items() if isinstance(metrics, dict) else ():

@@ -75,7 +75,7 @@ def test_config_errors_name_the_key(tmp_path: Path, change: dict, message: str) 
 def test_config_file_problems(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="no such file"):
         load(tmp_path / "nope.yaml", {})
-    with pytest.raises(BadInput, match="line 2: not valid YAML"):
+    with pytest.raises(BadInput, match=":2: invalid YAML"):
         load(write(tmp_path, "app: x\n  bad: [\n"), {})
     with pytest.raises(BadInput, match="expected a mapping"):
         load(write(tmp_path, "- a\n"), {})

@@ -83,7 +83,7 @@ def test_yaml_ignore_file_paths_statement_and_kinds(tmp_path):
     ("vulnerabilities: {id: x}\n", "must be a list"),
     ("vulnerabilities:\n  - statement: no id\n", "needs an id"),
     ("vulnerabilities:\n  - id: X\n    expired_at: soon\n", "invalid date"),
-    ("vulnerabilities: [\n", "malformed YAML"),
+    ("vulnerabilities: [\n", r":2: invalid YAML"),
 ])
 def test_bad_ignore_yaml_is_exit_2(tmp_path, text, needle):
     path = tmp_path / ".trivyignore.yaml"

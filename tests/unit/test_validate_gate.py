@@ -248,10 +248,10 @@ def test_malformed_suite_is_bad_input(tmp_path, good, capsys):
     path = tmp_path / "broken.yaml"
     path.write_text("name: x\nexpectations:\n  - expectation: [unclosed\n")
     line = bad(tmp_path, capsys, "--data", str(good), "--suite", str(path))
-    assert f"suite {path}: invalid YAML at line" in line
+    assert f"--suite {path}:4: invalid YAML" in line
     path.write_text('{"name": "x", "expectations": [')
     line = bad(tmp_path, capsys, "--data", str(good), "--suite", str(path))
-    assert f"suite {path}: invalid JSON" in line
+    assert f"--suite {path}:1: invalid JSON" in line
     path.write_text("name: x\nexpectations: {column: a}\n")
     line = bad(tmp_path, capsys, "--data", str(good), "--suite", str(path))
     assert "`expectations` must be a list" in line

@@ -70,17 +70,18 @@ def feature_columns(path: str, columns: list[str], target: str, *,
     return list(features)
 
 
-def union_labels(parts):
+def union_labels(parts, path: str, target: str):
     """Sorted union of label arrays (truth, predictions, classes_); text and numbers together
-    are refused rather than compared."""
+    are refused rather than compared, naming the data file and the target column."""
     import numpy as np
 
     try:
         return np.unique(np.concatenate([p.astype(object) if p.dtype.kind in "OUST" else p
                                          for p in parts]))
     except TypeError:
-        raise BadInput("the target's labels and the models' classes have different types "
-                       "(e.g. text against numbers)") from None
+        raise BadInput(f"--data {path}: target {target!r} and the models' predictions or "
+                       "classes have different types (e.g. text against numbers); is the "
+                       "model a regressor? (pass --task regression)") from None
 
 
 def check_features_agree(candidate: list[str] | None, champion: list[str] | None) -> list[str] | None:

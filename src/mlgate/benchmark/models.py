@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgate import safe_load
 from mlgate.benchmark.result import ModelInfo, Role
 from mlgate.errors import BadInput, ServiceError
 
@@ -187,13 +188,14 @@ def _features_from_signature(model_dir: Path) -> list[str] | None:
 def _load_mlflow_dir(role: Role, uri: str, model_dir: Path, trusted: tuple[str, ...],
                      trust: bool) -> tuple[str, Any, Any]:
     """(format, estimator, pyfunc) for a local MLflow model directory."""
-    import yaml
-
-    try:
-        meta = yaml.safe_load((model_dir / "MLmodel").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise BadInput(f"{role} {uri}: unreadable MLmodel file: {exc}") from None
+    # the shared loader: a crafted MLmodel (alias bomb, deep nesting, huge) is exit 2 here,
+    # before MLflow's own YAML loading of the same file ever sees it
+    meta = safe_load.load_yaml(str(model_dir / "MLmodel"), f"--{role} {uri}/MLmodel") or {}
+    if not isinstance(meta, dict):
+        raise BadInput(f"--{role} {uri}/MLmodel: expected a mapping")
     flavors = meta.get("flavors") or {}
+    if not isinstance(flavors, dict):
+        raise BadInput(f"--{role} {uri}/MLmodel: `flavors` must be a mapping")
     sk = flavors.get("sklearn")
     if isinstance(sk, dict):
         fmt = sk.get("serialization_format", "cloudpickle")
@@ -256,7 +258,7 @@ def _resolve_registry(role: Role, uri: str, workdir: Path) -> Resolved | None:
             name = m.group("name")
             if m.group("alias"):
                 mv = client.get_model_version_by_alias(name, m.group("alias"))
-            elif m.group("version").isdigit():
+            elif re.fullmatch(r"[0-9]+", m.group("version")):  # ASCII: isdigit() takes "²"
                 mv = client.get_model_version(name, m.group("version"))
             else:
                 raise BadInput(f"{role} {uri}: a models:/ URI takes @alias or a version "

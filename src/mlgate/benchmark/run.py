@@ -28,12 +28,16 @@ from mlgate.benchmark.result import (
     Curves,
     Latency,
     LatencyCheck,
+    MetricResult,
 )
 from mlgate.benchmark.scores import ArrayScores, ModelOutput, Scores
 from mlgate.benchmark.spec import MetricSpec, parse_specs
 from mlgate.errors import BadInput
 
 MAX_SLICES = 100
+# The fewest rows a benchmark judges by default: the same rule of thumb as a slice (below ~30
+# paired rows a bootstrap interval is mostly noise; on 3 rows it is [0, 0] and "passes").
+MIN_ROWS = MIN_SLICE_ROWS
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class BenchmarkConfig:
     seed: int = 0
     slice_column: str | None = None
     min_slice_rows: int = MIN_SLICE_ROWS
+    min_rows: int = MIN_ROWS
     ignore_columns: tuple[str, ...] = ()
     latency: bool = False
     latency_samples: int = 200
@@ -95,6 +100,10 @@ def _validate(cfg: BenchmarkConfig) -> None:
         raise BadInput("--max-latency-regression must not be negative")
     if cfg.latency_samples < 10:
         raise BadInput("--latency-samples must be at least 10")
+    if cfg.min_rows < 1:
+        raise BadInput(f"--min-rows {cfg.min_rows}: must be at least 1")
+    if cfg.min_slice_rows < 1:
+        raise BadInput(f"--min-slice-rows {cfg.min_slice_rows}: must be at least 1")
 
 
 def _distinct(values):
@@ -109,7 +118,8 @@ def _distinct(values):
     return np.unique(arr)
 
 
-def _encode_labels(y, models: list[tuple[str, LoadedModel, object, object]]):
+def _encode_labels(y, models: list[tuple[str, LoadedModel, object, object]], path: str,
+                   target: str):
     """Label codes for the truth and each model's predictions, probabilities aligned to them.
 
     The labels are the sorted union of the truth, the predictions and each model's classes_,
@@ -124,7 +134,7 @@ def _encode_labels(y, models: list[tuple[str, LoadedModel, object, object]]):
         parts.append(_distinct(pred))
         if m.classes is not None:
             parts.append(np.asarray(m.classes))
-    labels = union_labels(parts)
+    labels = union_labels(parts, path, target)
     codes_y = _encode(labels, "the target", np.asarray(y))
     outputs = {}
     for role, m, pred, proba in models:
@@ -144,20 +154,25 @@ def _encode_labels(y, models: list[tuple[str, LoadedModel, object, object]]):
     return tuple(str(v) for v in labels.tolist()), codes_y, outputs
 
 
-def _target_kind(values) -> tuple[str, int]:
+def _target_kind(values, path: str, target: str) -> tuple[str, int]:
+    """(numpy dtype kind, distinct count) of the target; empty values are exit 2 naming the
+    file, the column and the first bad row (a CSV row counts its header as line 1)."""
     import numpy as np
 
     arr = np.asarray(values)
     kind = arr.dtype.kind
+    where = f"--data {path}: target {target!r}"
     if kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise BadInput("the target column holds empty or non-finite values")
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise BadInput(f"{where} holds empty or non-finite values ({int(bad.sum())} "
+                           f"row(s), the first is data row {int(np.argmax(bad)) + 1})")
         if np.all(np.equal(np.mod(arr, 1), 0)):
             kind = "i"
     if kind == "O":
         try:
             if any(v is None or v != v for v in arr[:100000]):
-                raise BadInput("the target column holds empty values")
+                raise BadInput(f"{where} holds empty values")
         except TypeError:
             pass
     unique = len(_distinct(arr if arr.dtype.kind in "iu" else arr[:200_000])) \
@@ -211,7 +226,7 @@ def _pandas_scores(cfg: BenchmarkConfig, candidate: LoadedModel, champion: Loade
     cols = feature_columns(cfg.data, list(frame.columns), cfg.target, features=features,
                            slice_column=cfg.slice_column, ignore=cfg.ignore_columns)
     y = frame[cfg.target].to_numpy()
-    kind, unique = _target_kind(y)
+    kind, unique = _target_kind(y, cfg.data, cfg.target)
     task = infer_task(cfg.data, cfg.target, kind, unique, len(y), candidate.is_classifier,
                       cfg.task)
     x = frame[cols]
@@ -238,7 +253,7 @@ def _pandas_scores(cfg: BenchmarkConfig, candidate: LoadedModel, champion: Loade
         scores = ArrayScores(task, y.astype(np.float64), outs["candidate"],
                              outs.get("champion"), (), slices, cfg.workers)
     else:
-        labels, codes, outs = _encode_labels(y, preds)
+        labels, codes, outs = _encode_labels(y, preds, cfg.data, cfg.target)
         scores = ArrayScores(task, codes, outs["candidate"], outs.get("champion"), labels,
                              slices, cfg.workers)
     return scores, frame, x
@@ -276,13 +291,39 @@ def run(cfg: BenchmarkConfig, *, workdir: Path | None = None) -> Outcome:
             tmp.cleanup()
 
 
+def _too_few_rows(cfg: BenchmarkConfig, rows: int) -> list[str]:
+    """Why the data is too small to judge, if it is: a gate that could not judge must not
+    pass (on 3 rows every bootstrap resample agrees and the interval is [0, 0])."""
+    if rows >= cfg.min_rows:
+        return []
+    return [f"too little data to judge: --data {cfg.data} has {rows} row(s), fewer than "
+            f"--min-rows {cfg.min_rows}"]
+
+
+def _judge_metrics(cfg: BenchmarkConfig, specs: list[MetricSpec], scores: Scores, *,
+                   reported_only: bool) -> list[MetricResult]:
+    """Every spec judged on the whole data. With too few rows the figures are only reported,
+    and a metric undefined on them (one class present, say) is shown with its reason rather
+    than turned into bad input: the verdict is already "cannot judge"."""
+    results = []
+    for spec in specs:
+        try:
+            results.append(judge_metric(spec, scores, resamples=cfg.resamples,
+                                        confidence=cfg.confidence, seed=cfg.seed))
+        except BadInput as exc:
+            if not reported_only:
+                raise
+            results.append(MetricResult(spec.name, spec.greater_is_better, float("nan"),
+                                        gated=False, passed=False, error=str(exc)))
+    return results
+
+
 def _judge(cfg: BenchmarkConfig, scores: Scores, candidate: LoadedModel,
            champion: LoadedModel | None, x, started: float) -> Outcome:
     specs: list[MetricSpec] = parse_specs(cfg.metrics, scores.task)
-    results = [judge_metric(s, scores, resamples=cfg.resamples, confidence=cfg.confidence,
-                            seed=cfg.seed) for s in specs]
+    reasons: list[str] = _too_few_rows(cfg, scores.rows)
+    results = _judge_metrics(cfg, specs, scores, reported_only=bool(reasons))
     notes: list[str] = []
-    reasons: list[str] = []
     if champion is None:
         why = ("no --champion given" if not cfg.champion else
                f"{cfg.champion} does not exist in the registry yet")

@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlgate import safe_load
 from mlgate.benchmark import stats
 from mlgate.benchmark.data import data_format, feature_columns, infer_task, union_labels
 from mlgate.benchmark.metrics import (
@@ -163,8 +164,6 @@ def _col(name: str):
 
 def _json_key_order(path: str) -> list[str] | None:
     """Keys of the first JSON line in file order (Spark sorts JSON columns by name)."""
-    import json
-
     p = Path(path)
     if not p.is_file() or p.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
         return None
@@ -172,9 +171,9 @@ def _json_key_order(path: str) -> list[str] | None:
         with p.open(encoding="utf-8") as fh:
             for line in fh:
                 if line.strip():
-                    obj = json.loads(line)
+                    obj = safe_load.parse_json(line, path)
                     return [str(k) for k in obj] if isinstance(obj, dict) else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, BadInput):
         return None
     return None
 
@@ -234,12 +233,13 @@ def _target_facts(frame, path: str, target: str, rows: int) -> tuple[str, int, l
                  F.sum(F.when(~bad & (y != F.floor(y)), 1).otherwise(0)).alias("frac")]
     with _spark_errors(f"--data {path}"):
         facts = frame.agg(*aggs).collect()[0]
+    where = f"--data {path}: target {target!r}"
     if facts["nulls"]:
-        raise BadInput("the target column holds empty or non-finite values" if kind in "if"
-                       else "the target column holds empty values")
+        raise BadInput(f"{where} holds empty or non-finite values" if kind in "if"
+                       else f"{where} holds empty values")
     if kind == "f":
         if facts["bad"]:
-            raise BadInput("the target column holds empty or non-finite values")
+            raise BadInput(f"{where} holds empty or non-finite values")
         if facts["frac"]:
             return "f", 1 << 30, []
     cap = max(max(20, rows // 100) + 1, MAX_LABELS + 1)
@@ -372,7 +372,8 @@ def spark_scores(cfg, candidate, champion, features, workdir) -> SparkScores:
             scored, bad = _regression_frame(raw, models)
             labels: tuple[str, ...] = ()
         else:
-            scored, labels, bad = _classification_frame(raw, models, y_values, has_proba)
+            scored, labels, bad = _classification_frame(raw, models, y_values, has_proba,
+                                                        cfg.data, cfg.target)
     except BaseException:
         raw.unpersist()
         raise
@@ -415,7 +416,7 @@ def _regression_frame(raw, models):
     return raw.select(*cols), {}
 
 
-def _classification_frame(raw, models, y_values, has_proba):
+def _classification_frame(raw, models, y_values, has_proba, path: str, target: str):
     """Label codes and aligned probabilities; the labels exactly as the pandas engine's."""
     from pyspark.sql import functions as F
 
@@ -436,7 +437,7 @@ def _classification_frame(raw, models, y_values, has_proba):
         parts.append(np.asarray(preds[role]))
         if m.classes is not None:
             parts.append(np.asarray(m.classes))
-    labels = union_labels(parts)
+    labels = union_labels(parts, path, target)
     k = len(labels)
     y_type = raw.schema["y"].dataType
 

@@ -65,6 +65,9 @@ def _fraction(ctx, param, value):
 @click.option("--slice", "slice_column", default=None, metavar="COLUMN",
               help="Judge every metric on each value of this column too; a slice regressing "
                    "beyond its margin fails the gate.")
+@click.option("--min-rows", type=int, default=30, show_default=True,
+              help="Fewer rows in --data fail the gate: too little data to judge (the "
+                   "intervals would mean nothing).")
 @click.option("--min-slice-rows", type=int, default=30, show_default=True,
               help="Slices with fewer rows are reported, not judged.")
 @click.option("--ignore-column", "ignore_columns", multiple=True, metavar="COLUMN",
@@ -108,6 +111,7 @@ def command(**kw) -> int:
         target=kw["target"], task=kw["task"], metrics=tuple(kw["metrics"]),
         confidence=kw["confidence"], resamples=kw["resamples"], seed=kw["seed"],
         slice_column=kw["slice_column"] or None, min_slice_rows=kw["min_slice_rows"],
+        min_rows=kw["min_rows"],
         ignore_columns=tuple(kw["ignore_columns"]), latency=kw["latency"],
         latency_samples=kw["latency_samples"],
         limits=LatencyLimits(kw["max_latency_p95_ms"], kw["max_latency_regression"]),

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode
 
+from mlgate import safe_load
 from mlgate.errors import BadInput
+from mlgate.safe_load import check_alias_expansion, check_yaml_depth
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILE_BYTES = safe_load.MAX_BYTES
 BOM = "\ufeff"
 STR_TAG = "tag:yaml.org,2002:str"
 
@@ -45,25 +47,18 @@ def read_text(path: str, rel: str) -> tuple[str, bool]:
     """Read a file as UTF-8 text without newline translation (CRLF stays CRLF).
 
     One open and one read per file: a rewrite reads every file of a config repo, so a stat
-    per file would be a measurable share of its time; the size limit is checked on the read.
+    per file would be a measurable share of its time; the size limit is checked on the read
+    (the shared loader's, so manifests are bounded like every other file mlgate reads).
     """
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise BadInput(f"{rel}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise BadInput(f"{rel}: file is over the 10 MiB limit")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{rel}: not UTF-8 text (byte {exc.start})") from None
-    bom = text.startswith(BOM)
-    return (text[1:] if bom else text), bom
+    data = safe_load.read_bytes(path, rel, limit=MAX_FILE_BYTES)
+    return safe_load.decode(data, rel), data.startswith(BOM.encode("utf-8"))
 
 
 def compose(text: str, rel: str) -> list[Node]:
-    """All documents' node trees; malformed YAML and alias bombs are exit 2 naming file:line."""
+    """All documents' node trees; malformed YAML, alias bombs and deep nesting are exit 2
+    naming file:line. Depth is checked first: libyaml's composer recurses in C and crashes
+    the process on deeply nested input instead of raising."""
+    check_yaml_depth(text, rel)
     try:
         documents = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
@@ -77,51 +72,6 @@ def compose(text: str, rel: str) -> list[Node]:
     if "*" in text:  # no alias, no expansion: skip the walk for the common case
         check_alias_expansion(documents, rel)
     return documents
-
-
-def check_alias_expansion(documents: list[Node], rel: str) -> None:
-    """Refuse files whose aliases expand far beyond their size (a 'billion laughs' file).
-
-    Composing keeps aliases as shared nodes, so the file parses cheaply; but any consumer that
-    loads it (kubectl, Helm, Argo CD) would expand it, so mlgate refuses to touch it.
-    """
-    sizes: dict[int, int] = {}
-    distinct = 0
-    for root in documents:
-        stack: list[tuple[Node, bool]] = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            key = id(node)
-            if key in sizes and not done:
-                continue
-            children = _children(node)
-            if not done:
-                if key in sizes:
-                    continue
-                sizes[key] = -1  # in progress: a cycle (recursive alias) shows up as -1
-                distinct += 1
-                stack.append((node, True))
-                for child in children:
-                    if sizes.get(id(child)) == -1:
-                        raise BadInput(f"{rel}: recursive YAML alias")
-                    if id(child) not in sizes:
-                        stack.append((child, False))
-                continue
-            total = 1 + sum(sizes[id(child)] for child in children)
-            sizes[key] = total
-    expanded = sum(sizes[id(root)] for root in documents)
-    if expanded > 10 * distinct + 10_000:
-        raise BadInput(
-            f"{rel}: YAML aliases expand {distinct} nodes to {expanded} (an alias bomb); refusing"
-        )
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, MappingNode):
-        return [n for pair in node.value for n in pair]
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    return []
 
 
 class Templated(Exception):

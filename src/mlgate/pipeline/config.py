@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from mlgate import safe_load
 from mlgate.errors import BadInput
 from mlgate.pipeline.schema import GATES
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
-_MODEL_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+# ASCII digits: \d would take any Unicode digit ("٣") as a model version
+_MODEL_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>[0-9]+)$")
 MAX_BYTES = 1 << 20
 
 
@@ -91,30 +93,10 @@ def _as_list(value) -> tuple[str, ...]:
 
 
 def load(path: str | Path, environ: Mapping[str, str]) -> PipelineConfig:
-    import yaml
-
     p = Path(path)
     label = str(path)
-    try:
-        if p.stat().st_size > MAX_BYTES:
-            raise BadInput(f"--config {label}: larger than {MAX_BYTES} bytes")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"--config {label}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"--config {label}: cannot read: {exc}") from None
-    try:
-        if "*" in text:   # aliases: refuse one that expands far beyond the file (alias bomb)
-            from mlgate.manifests.yamldoc import check_alias_expansion
-
-            check_alias_expansion(list(yaml.compose_all(text, Loader=yaml.SafeLoader)),
-                                  f"--config {label}")
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"--config {label}:{where}: not valid YAML: "
-                       f"{getattr(exc, 'problem', None) or exc}") from None
+    # the shared loader: size, UTF-8, nesting depth and alias bombs refused as exit 2
+    data = safe_load.load_yaml(str(p), f"--config {label}", limit=MAX_BYTES)
     if not isinstance(data, dict):
         raise BadInput(f"--config {label}: expected a mapping at the top level")
     try:

@@ -9,7 +9,6 @@ every gate's JSON as `--evidence`, so the commit carries what was checked.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgate import safe_load
 from mlgate.errors import EXIT_REPORT, BadInput
 from mlgate.pipeline.config import Environment, PipelineConfig
 from mlgate.pipeline.schema import GATES
@@ -90,9 +90,9 @@ def _cwd(path: Path):
 
 
 def _read_report(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    try:   # the step's own report, but a step can be any command: read it with the limits
+        return safe_load.load_json(str(path), str(path))
+    except BadInput:
         return None
 
 

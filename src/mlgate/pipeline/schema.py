@@ -253,6 +253,7 @@ def build() -> dict[str, Any]:
 
 
 def shipped() -> dict[str, Any]:
+    # mlgate's own shipped file, not user input: the one reader outside safe_load
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 

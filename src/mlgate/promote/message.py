@@ -8,12 +8,12 @@ from which model commit and CI run, on what evidence" with nothing but git.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mlgate import safe_load
 from mlgate.errors import BadInput
 
 MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
@@ -65,18 +65,9 @@ class Promotion:
 def load_evidence(paths: tuple[str, ...]) -> tuple[Evidence, ...]:
     out = []
     for path in paths:
-        try:
-            size = os.path.getsize(path)
-            if size > MAX_EVIDENCE_BYTES:
-                raise BadInput(f"--evidence {path!r}: over 5 MiB")
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise BadInput(f"--evidence {path!r}: cannot read: {exc.strerror}") from None
-        try:
-            doc = json.loads(data)
-        except ValueError:
-            raise BadInput(f"--evidence {path!r}: not JSON") from None
+        # the shared loader: size, UTF-8, depth limits; the hash is of the bytes it read
+        data = safe_load.read_bytes(path, f"--evidence {path}", limit=MAX_EVIDENCE_BYTES)
+        doc = safe_load.parse_json(data, f"--evidence {path}")
         if not isinstance(doc, dict) or "command" not in doc:
             raise BadInput(f"--evidence {path!r}: not an mlgate result (no 'command')")
         code = doc.get("exit_code")

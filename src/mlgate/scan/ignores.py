@@ -9,6 +9,7 @@ import fnmatch
 import os
 from dataclasses import dataclass
 
+from mlgate import safe_load
 from mlgate.errors import BadInput
 from mlgate.scan.model import Finding
 
@@ -40,12 +41,13 @@ class Rule:
 ALL_KINDS = frozenset({"vulnerability", "secret", "misconfiguration", "license"})
 
 
+MAX_IGNORE_BYTES = 5 * 1024 * 1024
+
+
 def load(path: str) -> list[Rule]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read(5 * 1024 * 1024)
-    except OSError as exc:
-        raise BadInput(f"--ignore-file {path!r}: cannot read: {exc.strerror}") from None
+    """Rules from one ignore file, read through the shared loader (size, UTF-8, depth and
+    alias-bomb limits); an over-size file is refused rather than cut short silently."""
+    text = safe_load.read_text(path, f"--ignore-file {path}", limit=MAX_IGNORE_BYTES)
     name = os.path.basename(path)
     if name.endswith((".yaml", ".yml")):
         return _load_yaml(text, path)
@@ -79,14 +81,7 @@ def _load_plain(text: str, path: str) -> list[Rule]:
 
 
 def _load_yaml(text: str, path: str) -> list[Rule]:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"--ignore-file {path}{where}: malformed YAML") from None
+    doc = safe_load.parse_yaml(text, f"--ignore-file {path}") or {}
     if not isinstance(doc, dict):
         raise BadInput(f"--ignore-file {path!r}: expected a mapping of sections")
     rules = []

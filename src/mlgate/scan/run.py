@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mlgate import safe_load
 from mlgate.errors import BadInput
 from mlgate.scan import ignores as ignore_rules
 from mlgate.scan import parse
@@ -82,6 +83,9 @@ def validate(cfg: ScanConfig) -> None:
     for path in cfg.vex:
         if not os.path.isfile(path):
             raise BadInput(f"--vex {path!r}: no such file")
+        # Trivy reads the VEX document, but it is untrusted input all the same: refuse an
+        # over-size, too deep or non-JSON one here, as exit 2 naming it, not as a Trivy failure
+        safe_load.load_json(path, f"--vex {path}")
 
 
 def trivy_args(cfg: ScanConfig, cache_dir: str, timeout_s: float) -> list[str]:

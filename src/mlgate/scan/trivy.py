@@ -3,7 +3,6 @@ always; a clear exit code for each way it can fail."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -11,10 +10,16 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from mlgate import safe_load
 from mlgate.errors import BadInput, ServiceError
 
 MIN_VERSION = (0, 50, 0)
-_VERSION_RE = re.compile(r"Version:\s*v?(\d+)\.(\d+)\.(\d+)")
+# Trivy's JSON is untrusted (it quotes the scanned image's files) but legitimately large: a
+# big image with --list-all-pkgs, thousands of packages and every vulnerability's description
+# and references runs to tens of MiB. 256 MiB leaves ample room above that while keeping the
+# parsed objects (roughly 5-8x the text) within a standard 7 GB CI runner's memory.
+MAX_REPORT_BYTES = 256 * safe_load.MiB
+_VERSION_RE = re.compile(r"Version:\s*v?([0-9]+)\.([0-9]+)\.([0-9]+)")
 _DB_PROBLEMS = ("failed to download vulnerability db", "db error", "oci artifact error",
                 "--skip-db-update cannot be specified", "failed to download", "unable to open db",
                 "first run cannot skip downloading db", "database error")
@@ -74,13 +79,10 @@ def run_json(trivy: Trivy, args: Sequence[str], environ: Mapping[str, str],
             raise ServiceError(f"cannot run {trivy.path}: {exc.strerror}") from None
         if proc.returncode != 0:
             raise _failure(proc.returncode, proc.stderr)
-        try:
-            with open(out, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except FileNotFoundError:
-            raise ServiceError("trivy exited 0 but wrote no report") from None
-        except (ValueError, UnicodeDecodeError):
-            raise ServiceError("trivy printed invalid JSON") from None
+        if not os.path.exists(out):
+            raise ServiceError("trivy exited 0 but wrote no report")
+        data = safe_load.load_json(out, "trivy's JSON report", limit=MAX_REPORT_BYTES,
+                                   error=ServiceError)
     if not isinstance(data, dict):
         raise ServiceError("trivy printed JSON that is not a report object")
     return data

@@ -19,16 +19,16 @@ expectation or a bad argument is bad input naming the suite file and the entry.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgate import safe_load
 from mlgate.errors import BadInput
 from mlgate.validate.result import SEVERITIES
 
-MAX_SUITE_BYTES = 10 * 1024 * 1024
+MAX_SUITE_BYTES = safe_load.MAX_BYTES
 _TYPE_KEYS = ("expectation", "type", "expectation_type")
 _ENTRY_KEYS = frozenset({*_TYPE_KEYS, "kwargs", "severity", "meta", "id", "notes",
                          "description", "rendered_content"})
@@ -55,50 +55,33 @@ class SuiteSpec:
         return f"suite {self.path}: expectation {entry.index} ({entry.type})"
 
 
-def load_suite(path: str) -> SuiteSpec:
-    """Parse a suite file (JSON or YAML, by content) and check its shape."""
-    p = Path(path)
-    try:
-        if p.is_dir():
-            raise BadInput(f"suite {path}: is a directory, expected a JSON or YAML file")
-        size = p.stat().st_size
-        if size > MAX_SUITE_BYTES:
-            raise BadInput(f"suite {path}: {size} bytes, over the {MAX_SUITE_BYTES} limit")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"suite {path}: no such file") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"suite {path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise BadInput(f"suite {path}: cannot read: {exc.strerror or exc}") from None
-    document = _parse(path, text)
+def load_suite(path: str, option: str = "--suite") -> SuiteSpec:
+    """Parse a suite file (JSON or YAML, by content) and check its shape.
+
+    Read through the shared loader (size, depth, alias-bomb limits). A suite without a single
+    expectation is bad input, not a pass: a gate that checked nothing must not say "passed".
+    """
+    label = f"{option} {path}"
+    if Path(path).is_dir():
+        raise BadInput(f"{label}: is a directory, expected a JSON or YAML file")
+    text = safe_load.read_text(path, label, limit=MAX_SUITE_BYTES)
+    if path.lower().endswith(".json") or text.lstrip().startswith("{"):
+        document = safe_load.parse_json(text, label)
+    else:
+        document = safe_load.parse_yaml(text, label)
     if not isinstance(document, dict):
-        raise BadInput(f"suite {path}: expected a mapping with `expectations:`")
+        raise BadInput(f"{label}: expected a mapping with `expectations:`")
     entries = document.get("expectations")
     if not isinstance(entries, list):
-        raise BadInput(f"suite {path}: `expectations` must be a list")
+        raise BadInput(f"{label}: `expectations` must be a list")
+    if not entries:
+        raise BadInput(f"{label}: the suite has no expectations; a gate that checks nothing "
+                       "cannot pass")
     name = document.get("name", document.get("expectation_suite_name")) or Path(path).stem
     if not isinstance(name, str):
-        raise BadInput(f"suite {path}: `name` must be a string")
+        raise BadInput(f"{label}: `name` must be a string")
     return SuiteSpec(path=path, name=name,
                      entries=tuple(_entry(path, i, e) for i, e in enumerate(entries, 1)))
-
-
-def _parse(path: str, text: str) -> Any:
-    if path.lower().endswith(".json") or text.lstrip().startswith("{"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"suite {path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "malformed"
-        raise BadInput(f"suite {path}: invalid YAML{where}: {problem}") from None
 
 
 def _entry(path: str, index: int, raw: Any) -> SuiteEntry:

@@ -110,13 +110,13 @@ class RewriteConfig:
         )
 
 
-_POLICY_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_POLICY_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?", re.ASCII)
 
 
 def parse_flux_policy(spec: str) -> FluxPolicy:
     policy, eq, ref_text = spec.partition("=")
     policy = policy.strip()
-    if not eq or not _POLICY_RE.match(policy):
+    if not eq or not _POLICY_RE.fullmatch(policy):
         raise BadInput(f"--flux-policy {spec[:120]!r}: expected NAMESPACE:NAME=REF")
     return FluxPolicy(policy, parse_user_reference(ref_text.strip(), "--flux-policy"))
 
@@ -160,12 +160,12 @@ def _split_path_value(rest: str, spec: str) -> tuple[str, str]:
 _TOKEN_RE = re.compile(
     r"""\.?(?:
         (?P<key>[^.\[\]=]+)
-      | \[(?P<index>\d+)\]
+      | \[(?P<index>[0-9]+)\]
       | \["(?P<dq>[^"]*)"\]
       | \['(?P<sq>[^']*)'\]
       | \[(?P<mkey>[^=\]\["']+)=(?P<mval>[^\]]*)\]
     )""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # an index is ASCII digits: Unicode \d took "[١]" as [1]
 )
 
 

@@ -74,7 +74,7 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
         found = _find(doc, images, config, sets)
         if not found:
             continue
-        _check_expected(config.images, found)
+        _check_expected(doc, config.images, found)
         hit.update(f.target for f in found)
         new_text, file_changes, file_unchanged = _plan_file(doc, found)
         changes += file_changes
@@ -164,7 +164,9 @@ def _dedupe(found: list[Found], rel: str) -> list[Found]:
     return list(by_key.values())
 
 
-def _check_expected(images: tuple[ImageTarget, ...], found: list[Found]) -> None:
+def _check_expected(doc: YamlFile, images: tuple[ImageTarget, ...], found: list[Found]) -> None:
+    """Refuse (exit 1) when a value is neither the expected current one nor already the new one,
+    naming the file and line it was read from so the stale copy can be found."""
     for target in images:
         expect = target.expect
         if expect is None:
@@ -180,9 +182,15 @@ def _check_expected(images: tuple[ImageTarget, ...], found: list[Found]) -> None
             digest_ok = expect.digest is None or cur.digest == expect.digest
             if not (tag_ok and digest_ok):
                 raise GateFailed(
-                    f"{f.display}: current value is {cur.name}{cur.version}, expected "
-                    f"{expect}; refusing to overwrite (--expect-current)"
+                    f"{_where(doc, f)}: {f.display}: current value is {cur.name}{cur.version}, "
+                    f"expected {expect}; refusing to overwrite (--expect-current)"
                 )
+
+
+def _where(doc: YamlFile, f: Found) -> str:
+    """file:line of a found value (of the mapping it would be added to, when it is missing)."""
+    node = f.node if f.node is not None else f.insert_into
+    return f"{doc.rel}:{doc.line_of(node.start_mark.index)}" if node is not None else doc.rel
 
 
 def _missing(config: RewriteConfig, hit: set[str]) -> list[str]:
@@ -192,7 +200,7 @@ def _missing(config: RewriteConfig, hit: set[str]) -> list[str]:
 
 
 def _edit(doc: YamlFile, f: Found) -> Edit:
-    where = f"{doc.rel}:{doc.line_of((f.node or f.insert_into).start_mark.index)}"
+    where = _where(doc, f)
     try:
         if f.node is not None:
             text = render_scalar(f.new, f.node, flow=True, keep_type=f.keep_type)

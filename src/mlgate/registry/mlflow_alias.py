@@ -66,12 +66,14 @@ HTTP_RETRY_DEFAULTS: dict[str, str] = {
 _SECRET_ENV = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "DATABRICKS_TOKEN")
 
 # MLflow's own alias rules (mlflow.utils.validation), checked here so a bad alias fails with
-# exit 2 before any network call.
-_ALIAS_RE = re.compile(r"^[\w\-]{1,255}$")
-_RESERVED_ALIAS_RE = re.compile(r"^(latest|[vV]\d+)$", re.IGNORECASE)
-_VERSION_RE = re.compile(r"^[0-9]{1,18}$")
+# exit 2 before any network call -- but ASCII only: MLflow's Unicode `\w` would take "chаmpion"
+# (a Cyrillic "а") as a different alias that reads the same. All are used with fullmatch (`$`
+# also matches before a trailing newline).
+_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}", re.ASCII)
+_RESERVED_ALIAS_RE = re.compile(r"latest|[vV][0-9]+", re.IGNORECASE | re.ASCII)
+_VERSION_RE = re.compile(r"[0-9]{1,18}", re.ASCII)
 # scheme://user:password@  -> scheme://   (greedy to the last '@' before the path)
-_USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@]*@")
+_USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@]*@", re.ASCII)
 _MAX_DETAIL = 400
 
 _T = TypeVar("_T")
@@ -412,16 +414,17 @@ def _check_model(model: str) -> str:
 
 
 def _check_alias(alias: str) -> str:
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias):
-        raise BadInput(f"MLflow alias {alias!r} is invalid: use 1-255 letters, digits, '_' or '-'")
-    if _RESERVED_ALIAS_RE.match(alias):
+    if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias):
+        raise BadInput(f"MLflow alias {ascii(alias)} is invalid: use 1-255 ASCII letters, "
+                       "digits, '_' or '-'")
+    if _RESERVED_ALIAS_RE.fullmatch(alias):
         raise BadInput(f"MLflow alias {alias!r} is reserved ('latest' and 'v<N>' are)")
     return alias
 
 
 def _check_version(version: str | int, what: str) -> str:
     text = str(version).strip() if isinstance(version, (str, int)) else ""
-    if isinstance(version, bool) or not _VERSION_RE.match(text):
+    if isinstance(version, bool) or not _VERSION_RE.fullmatch(text):
         raise BadInput(f"MLflow model {what} {version!r} is not a version number like 3")
     return str(int(text))
 

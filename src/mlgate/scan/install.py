@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from mlgate.errors import BadInput, ServiceError
 
 DEFAULT_BASE = "https://github.com/aquasecurity/trivy/releases/download/v{version}"
-_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+# ASCII digits, whole string: `$` would pass "0.76.0\n" and Unicode \d "٠.٧٦.٠" into the URL
+_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+", re.ASCII)
 MAX_ARCHIVE = 300 * 1024 * 1024
 
 
@@ -30,7 +31,7 @@ def archive_name(version: str) -> str:
 
 def install(version: str, cache_dir: str, environ: Mapping[str, str]) -> str:
     version = version.lstrip("v")
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):
         raise BadInput(f"--install-trivy {version!r}: expected a version like 0.76.0")
     target_dir = os.path.join(cache_dir, "bin", version)
     binary = os.path.join(target_dir, "trivy")

@@ -42,7 +42,7 @@ _RULE_NAME = {"vulnerability": "Vulnerability", "secret": "Secret",
 _KIND_TAG = {"vulnerability": "vulnerability", "secret": "secret",
              "misconfiguration": "misconfiguration", "license": "license"}
 _CATEGORY_UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")
-_OS_SUFFIX = re.compile(r"\s+\([^()]*\)$")  # Trivy's "image (debian 12.5)"
+_OS_SUFFIX = re.compile(r"\s+\([^()]*\)\Z", re.ASCII)  # Trivy's "image (debian 12.5)"
 _URI_SAFE = "/@!$&'()*+,;=-._~"  # ':' is encoded: a relative reference's first segment has none
 _TEXT_CHARS = 4000
 
@@ -87,7 +87,7 @@ def sarif(result: ScanResult, category: str | None = None) -> dict:
         run["tool"]["extensions"] = [{"name": "Trivy", "version": result.trivy_version,
                                       "informationUri": TRIVY_URI}]
     invocation: dict = {"executionSuccessful": True}
-    if result.started_at and _ISO_UTC.match(result.started_at):
+    if result.started_at and _ISO_UTC.fullmatch(result.started_at):
         invocation["startTimeUtc"] = result.started_at
     if omitted:
         run["properties"]["omittedResults"] = omitted
@@ -300,12 +300,12 @@ def _automation_id(category: str) -> str:
 
 
 def _image_repository(ref: str) -> str:
-    ref = ref.split("@", 1)[0]
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    if colon > slash:  # a tag, not a registry port
-        ref = ref[:colon]
-    return ref
+    """The name without tag or digest, by the one reference grammar (scan has validated the
+    target; anything else is kept whole and made safe by the caller)."""
+    from mlgate.manifests.reference import try_parse_reference
+
+    parsed = try_parse_reference(ref)
+    return parsed.name if parsed is not None else ref
 
 
 _RFC3986 = "-._~:/?#[]@!$&'()*+,;=%"
@@ -328,4 +328,6 @@ def _clip(text: str, limit: int = _TEXT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+# ASCII digits and the whole string (`$` also matches before a trailing newline)
+_ISO_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                     r"(Z|[+-][0-9]{2}:[0-9]{2})", re.ASCII)

@@ -57,7 +57,7 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 PAGE_SIZE = 100
 MERGE_METHODS = ("MERGE", "SQUASH", "REBASE")
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+\Z", re.ASCII)
 
 
 # --------------------------------------------------------------------------- addresses
@@ -89,7 +89,7 @@ def parse_repo_url(repo_url: str) -> RepoAddress:
     if "://" in text:
         scheme, host, path = _split_url(text)
     else:
-        match = re.match(r"^(?:[\w.-]+@)?([\w.-]+):(.+)$", text)
+        match = re.fullmatch(r"(?:[A-Za-z0-9_.-]+@)?([A-Za-z0-9_.-]+):(.+)", text, re.ASCII)
         if not match:
             raise BadInput(f"--repo: not a GitHub repository URL: {text}")
         scheme, host, path = "https", match[1], match[2]
@@ -135,14 +135,19 @@ class _Budget:
         self._sleep(seconds)
 
 
+# delta-seconds (RFC 9110 allows digits only; a fraction is tolerated), ASCII: str.isdigit() is
+# True for "²", which int() then refuses with a traceback
+_SECONDS_RE = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,6})?", re.ASCII)
+
+
 def _retry_after_seconds(value: str | None, now: float) -> float | None:
-    """Retry-After is delta-seconds or an HTTP date."""
+    """Retry-After is delta-seconds or an HTTP date. Seconds are ASCII digits (float() would
+    also take "inf", "nan", "1e9" and Arabic-Indic digits from a proxy's header)."""
     if value is None:
         return None
-    try:
+    value = value.strip()
+    if _SECONDS_RE.fullmatch(value):
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError):
@@ -541,8 +546,8 @@ class GitHubProvider:
         if retry_after is not None:
             return retry_after
         reset = headers.get("x-ratelimit-reset")
-        if headers.get("x-ratelimit-remaining") == "0" and reset and reset.isdigit():
-            return max(0.0, int(reset) - self._clock()) + RESET_MARGIN
+        if headers.get("x-ratelimit-remaining") == "0" and reset and _SECONDS_RE.fullmatch(reset):
+            return max(0.0, float(reset) - self._clock()) + RESET_MARGIN
         message = str(_error_data(exc).get("message") or "")
         if exc.status == 429 or graphql_limited or _is_secondary_message(message):
             return SECONDARY_WAIT * 2 ** earlier

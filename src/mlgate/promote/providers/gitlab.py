@@ -199,7 +199,8 @@ class GitLabProvider:
         or as an HTTP date, else RateLimit-Reset, else python-gitlab's own 0.1 * 2**n backoff."""
         retry_after = response.headers.get("Retry-After", "").strip()
         reset = response.headers.get("RateLimit-Reset", "").strip()
-        if retry_after.isdigit():
+        # ASCII digits only: "²".isdigit() is True and int("²") raises (a traceback, not exit 3)
+        if retry_after.isascii() and retry_after.isdigit():
             return float(retry_after), True
         if retry_after:
             try:
@@ -207,7 +208,7 @@ class GitLabProvider:
             except (TypeError, ValueError):
                 return 1.0, True
             return float(max(0, math.ceil(when - time.time()))), True
-        if reset.isdigit():
+        if reset.isascii() and reset.isdigit():
             return float(max(0, math.ceil(int(reset) - time.time()))), True
         return 0.1 * 2**self._retries_done, False
 

@@ -137,7 +137,7 @@ def _first_line(exc: BaseException) -> str:
     if not lines:
         return type(exc).__name__
     for ln in reversed(lines):
-        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", ln.strip()):
+        if re.match(r"[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)\b", ln.strip(), re.ASCII):
             return ln.strip()[:300]
     return lines[0].strip()[:300]
 

@@ -175,11 +175,11 @@ def promote_args(cfg: PipelineConfig, env: Environment, version: str | None,
 
 
 def _repository(image: str) -> str:
-    """registry/name:tag@digest -> registry/name (a port in the registry is kept)."""
-    ref = image.split("@", 1)[0]
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    return ref[:colon] if colon > slash else ref
+    """registry/name:tag@digest -> registry/name, by the one reference grammar (exit 2 naming
+    the value for a bad one, not a half-parsed name handed on to promote)."""
+    from mlgate.manifests.reference import parse_user_reference
+
+    return parse_user_reference(image, "mlgate.yaml image", need_version=False).name
 
 
 def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path, cli: Cli,

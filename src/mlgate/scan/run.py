@@ -19,7 +19,8 @@ from mlgate.scan.model import SEVERITIES, Policy, ScanResult
 from mlgate.scan.trivy import Trivy, check_version, locate, run_json
 
 SCANNERS = ("vuln", "secret", "misconfig", "license")
-_DURATION = re.compile(r"^(\d+)(s|m|h)$")
+# ASCII digits only: Unicode \d would take "١٠m" (Arabic-Indic digits) as a duration
+_DURATION = re.compile(r"([0-9]+)(s|m|h)", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class ScanConfig:
 
 
 def parse_timeout(text: str) -> float:
-    m = _DURATION.match(text.strip())
+    m = _DURATION.fullmatch(text.strip())
     if not m:
         raise BadInput(f"--timeout {text!r}: expected a duration like 90s, 10m or 1h")
     return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
@@ -54,13 +55,10 @@ def default_cache_dir(environ: Mapping[str, str]) -> str:
 
 
 def validate(cfg: ScanConfig) -> None:
-    from mlgate.manifests.reference import InvalidReference, parse_reference
+    from mlgate.manifests.reference import parse_user_reference
 
     if cfg.kind == "image":
-        try:
-            parse_reference(cfg.target)
-        except InvalidReference as exc:
-            raise BadInput(f"--image {cfg.target[:120]!r}: {exc}") from None
+        parse_user_reference(cfg.target, "--image", need_version=False)
     elif cfg.kind == "input":
         if not os.path.isfile(cfg.target):
             raise BadInput(f"--input {cfg.target!r}: no such file")
@@ -75,11 +73,7 @@ def validate(cfg: ScanConfig) -> None:
     if cfg.policy.max_cvss is not None and not 0 <= cfg.policy.max_cvss <= 10:
         raise BadInput("--max-cvss: between 0 and 10")
     for repo in cfg.db_repositories:
-        try:
-            parse_reference(repo)
-        except InvalidReference as exc:
-            raise BadInput(f"--db-repository {repo[:120]!r}: not an OCI repository reference "
-                           f"({exc})") from None
+        parse_user_reference(repo, "--db-repository", need_version=False)
     for path in cfg.vex:
         if not os.path.isfile(path):
             raise BadInput(f"--vex {path!r}: no such file")

@@ -211,3 +211,51 @@ def test_rollback_to_and_steps_refused_together(remote, capsys):
     code = main(["rollback", "--repo", str(remote), "--app", "churn", "--path", "apps/churn",
                  "--environment", "staging", "--to", f"{IMG}:v1", "--steps", "2"], environ=ENV)
     assert code == 2
+
+
+# what the remote says reaches the user ---------------------------------------------------------
+
+def test_pre_receive_hook_rejection_shows_the_hooks_own_reason(remote, capsys):
+    """A server-side hook refusing the push: exit 3 (the remote refused, mlgate's gates did
+    not), with the hook's text instead of git's "failed to push some refs"."""
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'policy: staging is frozen until Monday (CHG-1234)' >&2\n"
+                    "printf 'remote says \\033[31mred\\033[0m\\n' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = git(remote, "for-each-ref")
+    code = promote(remote, "--environment", "staging", "--image", f"{IMG}:v1.5.0")
+    err = capsys.readouterr().err
+    assert code == 3
+    line = next(line for line in err.splitlines() if "error:" in line)
+    assert line.endswith("refused the push: policy: staging is frozen until Monday (CHG-1234) "
+                         "/ remote says  [31mred [0m"), line
+    assert "\033" not in err and "failed to push some refs" not in err
+    assert git(remote, "for-each-ref") == before
+
+
+def test_a_hook_saying_non_fast_forward_is_not_taken_for_a_moved_branch(remote, capsys):
+    """The hook's words are the remote's, not git's: they cannot make mlgate retry."""
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'non-fast-forward [rejected] fetch first' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    code = promote(remote, "--environment", "staging", "--image", f"{IMG}:v1.5.0",
+                   "--max-attempts", "3")
+    out, err = capsys.readouterr()
+    assert code == 3 and "refused the push: non-fast-forward [rejected] fetch first" in err
+    assert "attempt 1" not in out + err  # no "moved; re-applying" retry
+
+
+@pytest.mark.parametrize("url", ["ssh://git@127.0.0.1:1/config.git",
+                                 "http://127.0.0.1:1/config.git"])
+def test_unreachable_remote_says_so(url, capsys, tmp_path, monkeypatch):
+    # ssh must not read the user's config or prompt for a host key
+    monkeypatch.setenv("GIT_SSH_COMMAND", f"ssh -F /dev/null -o BatchMode=yes "
+                       f"-o UserKnownHostsFile={tmp_path / 'known_hosts'} -o ConnectTimeout=5")
+    code = main(["promote", "--repo", url, "--app", "churn", "--path", "apps/churn",
+                 "--environment", "staging", "--image", f"{IMG}:v1.5.0"], environ=ENV)
+    err = capsys.readouterr().err
+    assert code == 3
+    line = next(line for line in err.splitlines() if "error:" in line)
+    assert f"cannot reach {url.replace('git@', '')}: " in line, line
+    assert "127.0.0.1 port 1" in line
+    assert "and the repository exists" not in err

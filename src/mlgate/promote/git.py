@@ -178,15 +178,67 @@ def private_tempdir(prefix: str) -> str:
 
 
 def describe_failure(exc: GitError, url: str) -> str:
-    """One line saying what went wrong talking to the remote, without secrets."""
-    err = exc.stderr.strip().splitlines()
-    last = next((line for line in reversed(err) if line.strip()), f"exit {exc.code}")
-    lowered = exc.stderr.lower()
+    """One line saying what went wrong talking to the remote, without secrets.
+
+    The remote's own words come first when it sent any (`remote:` lines: a pre-receive hook's
+    or a server's reason for refusing); git's generic last lines ("failed to push some refs",
+    "and the repository exists.") say nothing a user can act on."""
+    text = exc.stdout + "\n" + exc.stderr
+    lowered = text.lower()
     where = redact_url(url)
+    said = remote_message(exc.stderr)
     if "authentication failed" in lowered or "could not read username" in lowered:
         return f"authentication to {where} failed: check the token"
+    unreachable = _first_line(exc.stderr, _UNREACHABLE)
+    if unreachable:
+        return f"cannot reach {where}: {unreachable}"
+    if "[remote rejected]" in text or "hook declined" in lowered:
+        reason = said or _first_line(exc.stdout, ("[remote rejected]",)) or "no reason given"
+        return f"{where} refused the push: {reason}"
+    if "permission denied (publickey" in lowered or "host key verification failed" in lowered:
+        line = _first_line(exc.stderr, ("permission denied", "host key verification"))
+        return f"ssh to {where} was refused: {line} (check the deploy key and known_hosts)"
     if "403" in lowered or "permission" in lowered or "not allowed" in lowered:
-        return f"the token has no permission to push to {where}"
+        return f"the token has no permission to push to {where}" + (f": {said}" if said else "")
     if "not found" in lowered or "does not appear to be a git repository" in lowered:
         return f"{where} is not a git repository the token can see"
-    return f"git {exc.args_[0] if exc.args_ else ''} against {where} failed: {last.strip()[:300]}"
+    last = said or _last_meaningful(exc.stderr) or f"exit {exc.code}"
+    return f"git {exc.args_[0] if exc.args_ else ''} against {where} failed: {last}"
+
+
+# what git, ssh and curl print when the remote cannot be reached at all
+_UNREACHABLE = ("ssh: connect to host", "ssh: could not resolve hostname", "connection refused",
+                "connection timed out", "could not resolve host", "failed to connect to",
+                "couldn't connect to server", "network is unreachable", "no route to host",
+                "connection reset by peer", "operation timed out")
+# git's closing boilerplate, never the reason
+_BOILERPLATE = ("please make sure you have the correct access rights", "and the repository exists",
+                "failed to push some refs", "could not read from remote repository")
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]*@", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_REASON = 300
+
+
+def remote_message(stderr: str) -> str:
+    """The `remote:` lines a server or hook sent, joined into one printable line: control
+    characters (terminal escapes) dropped, credentials in URLs removed, length capped."""
+    lines = [_clean(line.strip()[len("remote:"):]) for line in stderr.splitlines()
+             if line.strip().startswith("remote:")]
+    return " / ".join(line for line in lines if line)[:MAX_REASON]
+
+
+def _clean(line: str) -> str:
+    return _USERINFO.sub(r"\1", _CONTROL.sub(" ", line)).strip()
+
+
+def _first_line(text: str, needles: tuple[str, ...]) -> str:
+    for line in text.splitlines():
+        if any(n in line.lower() for n in needles):
+            return _clean(line)[:MAX_REASON]
+    return ""
+
+
+def _last_meaningful(stderr: str) -> str:
+    lines = [_clean(line) for line in stderr.splitlines()]
+    useful = [line for line in lines if line and not any(b in line.lower() for b in _BOILERPLATE)]
+    return (useful[-1] if useful else "")[:MAX_REASON]

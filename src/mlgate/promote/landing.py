@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from mlgate.errors import BadInput, ServiceError
 from mlgate.manifests.config import RewriteConfig
 from mlgate.manifests.result import RewriteResult
+from mlgate.promote.confine import check_changed, check_real, symlinked_folder
 from mlgate.promote.git import Credentials, Git, GitError, describe_failure, private_tempdir
 from mlgate.promote.message import Promotion, commit_message
 from mlgate.promote.types import (
@@ -84,7 +85,11 @@ def land(
     options: Options,
     provider_factory: Callable[[], object] | None = None,
     say: Callable[[str], None] = lambda _m: None,
+    *,
+    folder: str,
 ) -> Landed:
+    """Land the planned rewrite; `folder` is the environment folder, the only place the commit
+    may change (checked on the rewritten files and again on the final change, see confine)."""
     from mlgate.manifests.engine import rewrite
 
     private = private_tempdir("mlgate-promote-")
@@ -101,6 +106,8 @@ def land(
             head = git.run("rev-parse", "HEAD", cwd=checkout).stdout.strip()
             planned = planner(checkout)
             result = rewrite(planned.config)
+            for rel in result.files:  # a symlink in the folder may have led the write elsewhere
+                check_real(checkout, folder, rel, rel)
             if not result.changed:
                 if sent is not None and _head_message(git, checkout) == sent.strip():
                     # an API retry after a lost answer: our own commit is the new head
@@ -111,19 +118,21 @@ def land(
             if target.mode == "pull-request":
                 provider = provider or _provider(provider_factory)
                 return _request(git, target, checkout, head, planned, result, message, options,
-                                provider, attempt)
+                                provider, attempt, folder)
             if target.provider == "git":
-                sha = _commit(git, checkout, result, message, options)
+                sha = _commit(git, checkout, result, message, options, folder)
                 if _push(git, target, checkout):
                     return Landed(True, sha, head, attempt, planned.promotion, result,
                                   message=message)
                 say(f"attempt {attempt}: {target.base} moved; re-applying on the new head")
                 continue
+            changes = _file_changes(checkout, result)
+            check_changed([c.path for c in changes] + _dirty_paths(git, checkout), folder)
             provider = provider or _provider(provider_factory)
             sent = message
             try:
                 sha = provider.commit_files(  # type: ignore[attr-defined]
-                    target.base, head, _file_changes(checkout, result), message, options.author
+                    target.base, head, changes, message, options.author
                 )
             except Conflict:
                 say(f"attempt {attempt}: {target.base} moved; re-applying on the new head")
@@ -155,11 +164,25 @@ def _clone(git: Git, target: Target, checkout: str, sparse: tuple[str, ...]) -> 
     try:
         git.run(*args, "--", target.url, checkout)
         if sparse:
+            _refuse_symlinked(git, checkout, sparse)
             git.run("sparse-checkout", "set", "--", *sparse, cwd=checkout)
     except GitError as exc:
         if "remote branch" in exc.stderr and "not found" in exc.stderr:
             raise BadInput(f"--base {target.base!r}: no such branch in the config repo") from None
         raise ServiceError(describe_failure(exc, target.url)) from None
+
+
+def _refuse_symlinked(git: Git, checkout: str, folders: tuple[str, ...]) -> None:
+    """A folder to check out (or one above it) that is a symlink in the tree: bad input, said
+    plainly, rather than sparse-checkout's "is not a directory" (and never followed)."""
+    for folder in folders:
+        parts = folder.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        listing = git.run("ls-tree", "-z", "HEAD", "--", *prefixes, cwd=checkout).stdout
+        for entry in filter(None, listing.split("\0")):
+            meta, _, path = entry.partition("\t")
+            if meta.startswith("120000 ") and path in prefixes:
+                raise BadInput(symlinked_folder(f"environment folder {folder}", path))
 
 
 def _refresh(git: Git, target: Target, checkout: str) -> None:
@@ -178,7 +201,8 @@ def _backoff(attempt: int) -> None:
     time.sleep(delay * random.uniform(0.5, 1.5))
 
 
-def _commit(git: Git, checkout: str, result: RewriteResult, message: str, options: Options) -> str:
+def _commit(git: Git, checkout: str, result: RewriteResult, message: str, options: Options,
+            folder: str) -> str:
     config = {
         "user.name": options.committer.name,
         "user.email": options.committer.email,
@@ -192,6 +216,7 @@ def _commit(git: Git, checkout: str, result: RewriteResult, message: str, option
         args.append("-S")
     try:
         git.run("add", "--", *result.files, cwd=checkout)
+        check_changed(_dirty_paths(git, checkout), folder)  # what the commit would hold
         git.run(*args, cwd=checkout, input=message, config=config)
     except GitError as exc:
         raise BadInput(f"git commit failed: {exc.stderr.strip()[:300]}") from None
@@ -208,7 +233,9 @@ def _push(git: Git, target: Target, checkout: str, ref: str | None = None,
     proc = git.run(*args, "origin", f"HEAD:{dest}", cwd=checkout, check=False)
     if proc.returncode == 0:
         return True
-    text = proc.stdout + proc.stderr
+    # git's own words only: a hook's `remote:` text must not pass for "the branch moved"
+    text = proc.stdout + "\n".join(line for line in proc.stderr.splitlines()
+                                   if not line.lstrip().startswith("remote:"))
     if any(s in text for s in ("[rejected]", "fetch first", "non-fast-forward", "stale info",
                                "cannot lock ref", "failed to update ref")):
         return False
@@ -222,6 +249,14 @@ def _push(git: Git, target: Target, checkout: str, ref: str | None = None,
         if "RPC failed" in text or "returned error: 5" in text:
             return False  # a transient server error: fetch, re-apply and try again
     raise ServiceError(describe_failure(failure, target.url))
+
+
+def _dirty_paths(git: Git, checkout: str) -> list[str]:
+    """Every path that differs from HEAD in the index or the work tree, untracked files
+    included: after a rewrite, anything here is what a commit from this checkout would hold."""
+    out = git.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames",
+                  "--ignored=no", cwd=checkout).stdout
+    return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
 
 
 def _file_changes(checkout: str, result: RewriteResult) -> list[FileChange]:
@@ -239,11 +274,11 @@ def request_branch(promotion: Promotion) -> str:
 
 
 def _request(git, target, checkout, head, planned, result, message, options, provider,
-             attempt) -> Landed:
+             attempt, folder) -> Landed:
     from mlgate.promote.request_body import request_body
 
     branch = request_branch(planned.promotion)
-    sha = _commit(git, checkout, result, message, options)
+    sha = _commit(git, checkout, result, message, options, folder)
     remote = git.run("ls-remote", "--heads", "origin", f"refs/heads/{branch}", cwd=checkout,
                      check=False)
     lease = remote.stdout.split()[0] if remote.returncode == 0 and remote.stdout.strip() else ""

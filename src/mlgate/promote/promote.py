@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -13,6 +12,7 @@ from mlgate.manifests.inspect import current_references, current_value, single_v
 from mlgate.manifests.reference import ImageRef, parse_reference, parse_user_reference
 from mlgate.manifests.result import Change
 from mlgate.promote import message as msg
+from mlgate.promote.confine import check_folder, check_real, confine
 from mlgate.promote.git import redact_url
 from mlgate.promote.landing import Landed, Options, Planned, Target, land
 from mlgate.promote.settings import provider_factory
@@ -93,6 +93,11 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
     if not refs and not sets:
         raise BadInput("nothing to promote: give --image or --set")
 
+    # where each --set writes (and, with --from-environment, reads), checked before cloning
+    writes = [confine(cfg.env_path, s.file, f"--set {s.spec[:120]!r}") for s in sets]
+    reads = [confine(cfg.from_path or "", s.file, f"--set {s.spec[:120]!r}")
+             for s in sets if cfg.from_environment and not s.value]
+
     def plan(checkout: str) -> Planned:
         env_dir = _existing_dir(checkout, cfg.env_path, f"environment {cfg.environment!r}")
         new_refs = list(refs)
@@ -101,11 +106,15 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
             src_dir = _existing_dir(checkout, cfg.from_path or "",
                                     f"environment {cfg.from_environment!r}")
             new_refs = [_from_source(checkout, src_dir, r, cfg.from_environment) for r in refs]
-        for s in sets:
+        sources = iter(reads)
+        for s, file in zip(sets, writes, strict=True):
+            check_real(checkout, env_dir, file, f"--set {s.spec[:120]!r}")
             value = s.value
             if cfg.from_environment and not value:
-                value = current_value(checkout, SetTarget(_join(src_dir, s.file), s.path, "", s.spec))
-            set_targets.append(SetTarget(_join(env_dir, s.file), s.path, value, s.spec))
+                source = next(sources)
+                check_real(checkout, src_dir, source, f"--set {s.spec[:120]!r}")
+                value = current_value(checkout, SetTarget(source, s.path, "", s.spec))
+            set_targets.append(SetTarget(file, s.path, value, s.spec))
         repos = [r.repository for r in new_refs]
         seen = current_references(checkout, (env_dir,), repos) if repos else {}
         previous = {repo: _describe(seen[repo]) for repo in repos if seen.get(repo)}
@@ -139,16 +148,12 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
 
 
 def _existing_dir(checkout: str, rel: str, what: str) -> str:
-    if not rel or not os.path.isdir(os.path.join(checkout, rel)):
+    if not rel:
+        raise BadInput(f"{what}: no folder {rel!r} in the config repo")
+    check_folder(checkout, rel, what)  # a symlinked folder would redirect the promotion
+    if not os.path.isdir(os.path.join(checkout, rel)):
         raise BadInput(f"{what}: no folder {rel!r} in the config repo")
     return rel
-
-
-def _join(env_dir: str, file: str) -> str:
-    joined = posixpath.normpath(posixpath.join(env_dir, file))
-    if joined.startswith("..") or posixpath.isabs(file):
-        raise BadInput(f"--set file {file!r}: must be inside the environment folder")
-    return joined
 
 
 def _from_source(checkout: str, src_dir: str, ref: ImageRef, env: str) -> ImageRef:
@@ -187,7 +192,8 @@ def _registry_trailer(spec: RegistrySpec | None) -> str | None:
 def promote(cfg: PromoteConfig, say: Callable[[str], None] = lambda _m: None) -> PromoteResult:
     planner = make_planner(cfg)
     sparse = tuple(p for p in (cfg.env_path, cfg.from_path) if p)
-    landed = land(cfg.target, sparse, planner, cfg.options, provider_factory(cfg.target), say)
+    landed = land(cfg.target, sparse, planner, cfg.options, provider_factory(cfg.target), say,
+                  folder=cfg.env_path)
     notes: list[str] = []
     registry = None
     if cfg.registry is not None and landed.changed:

@@ -14,6 +14,7 @@ from mlgate.errors import BadInput, GateFailed
 from mlgate.manifests.config import ImageTarget, RewriteConfig, parse_set
 from mlgate.manifests.reference import parse_user_reference
 from mlgate.promote import message as msg
+from mlgate.promote.confine import check_real, confine_recorded
 from mlgate.promote.history import Recorded, live_promotions, read_history
 from mlgate.promote.landing import Options, Planned, Target, land
 from mlgate.promote.promote import PromoteConfig, PromoteResult, _value_or_none, build_result
@@ -51,7 +52,8 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
     restore = _restore_images(oldest, cfg.to)
     expect = [parse_user_reference(new, "recorded Mlgate-New") for _, new in current.images]
     expect_by_repo = {r.repository: r for r in expect}
-    set_restore = [] if cfg.to else [_split_set(prev) for prev, _ in oldest.sets]
+    set_restore = [] if cfg.to else [_split_set(prev, cfg.env_path, oldest.sha)
+                                     for prev, _ in oldest.sets]
     if not restore and not set_restore:
         raise BadInput(f"promotion {oldest.sha[:12]} recorded nothing to restore")
 
@@ -62,6 +64,8 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
         seen = current_references(checkout, (cfg.env_path,), repos) if repos else {}
         previous = {repo: ", ".join(dict.fromkeys(str(s.ref) for s in seen[repo]))
                     for repo in repos if seen.get(repo)}
+        for file, _path, _value in set_restore:
+            check_real(checkout, cfg.env_path, file, f"recorded value file {file[:200]!r}")
         sets = tuple(parse_set(f"{file}:{path}={value}") for file, path, value in set_restore)
         config = RewriteConfig(
             root=checkout,
@@ -86,7 +90,7 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
         return Planned(config, promotion)
 
     landed = land(cfg.target, (cfg.env_path,), plan, cfg.options, provider_factory(cfg.target),
-                  say)
+                  say, folder=cfg.env_path)
     registry = None
     notes: list[str] = []
     if landed.changed and cfg.target.mode == "push":
@@ -118,9 +122,12 @@ def _restore_images(oldest: Recorded, to: str | None):
     return refs
 
 
-def _split_set(recorded: str) -> tuple[str, str, str]:
+def _split_set(recorded: str, folder: str, sha: str) -> tuple[str, str, str]:
+    """A recorded `file:path=value`, its file confined to the environment folder: history is
+    read from the config repo and a hostile commit's trailers may name any file."""
     target = parse_set(recorded, value_optional=True)
-    return target.file, target.path_text, target.value
+    what = f"Mlgate-Set-Previous {recorded[:120]!r} recorded in {sha[:12]}"
+    return confine_recorded(folder, target.file, what), target.path_text, target.value
 
 
 def _restore_registry(oldest: Recorded, current: Recorded, tracking_uri, notes: list[str]):

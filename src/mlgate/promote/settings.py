@@ -34,7 +34,10 @@ def environment_path(layout: str, path: str, app: str, environment: str) -> str:
     except (KeyError, IndexError, ValueError):
         raise BadInput(f"--layout {layout!r}: use only {{path}}, {{app}} and {{environment}}") from None
     norm = posixpath.normpath(rendered)
-    if norm.startswith(("/", "..")) or norm == "." or "\\" in norm:
+    segments = norm.split("/")
+    if (norm.startswith("/") or norm == "." or segments[0] == ".."
+            or any(c in norm for c in "\\\x00\n\r")
+            or any(s.casefold() == ".git" for s in segments)):  # git's metadata is no folder
         raise BadInput(f"--layout/--path give {rendered!r}: not a folder inside the config repo")
     return norm
 

@@ -94,3 +94,14 @@ def test_flux_policy_is_ascii_whole():
         "flux-system:churn"
     with pytest.raises(BadInput):
         parse_flux_policy("flux-system:ch\u0443rn=registry.example.com/ml/churn:v1")
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("clone https://user:pa\u00a0ss@host/x failed", "pa\u00a0ss"),
+    ("clone \u00e9https://user:pass@host/x failed", "pass@"),
+    ("token \u00e9ghp_" + "A" * 36 + " leaked", "ghp_" + "A" * 36),
+])
+def test_redaction_is_not_stopped_by_unicode_spaces_or_letters(text, secret):
+    from mlgate.ci.base import redact_text
+
+    assert secret not in redact_text(text, ())

@@ -24,11 +24,14 @@ REDACTED = "***"
 
 # Credentials written into a URL (https://user:password@host) are secrets even when nobody
 # declared them: git remotes and tracking URIs are often built this way.
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]*):[^/\s@]+@")
+# re.ASCII: with Unicode \s a U+00A0 in the password, or a letter like "é" glued before the
+# scheme (Unicode \b), stopped the match and left the password in clear.
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]*):[^/\s@]+@", re.ASCII)
 # Token formats GitHub and GitLab document, caught even if a command forgot to declare them.
 _KNOWN_TOKENS = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}"
-    r"|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_\-]{20,})"
+    r"|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_\-]{20,})",
+    re.ASCII,  # an ASCII \b: with Unicode's, "éghp_…" (a letter glued before it) hid a token
 )
 # Environment variables whose values are secrets by their name (GITHUB_TOKEN, CI_JOB_TOKEN,
 # MLFLOW_TRACKING_PASSWORD, AWS_SECRET_ACCESS_KEY, ...). Names that point at a secret instead

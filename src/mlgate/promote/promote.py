@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from mlgate.errors import BadInput
 from mlgate.manifests.config import ImageTarget, RewriteConfig, SetTarget, format_path, parse_set
 from mlgate.manifests.inspect import current_references, current_value, single_version
-from mlgate.manifests.reference import ImageRef, parse_reference, parse_user_reference
+from mlgate.manifests.reference import ImageRef, parse_user_reference
 from mlgate.manifests.result import Change
 from mlgate.promote import message as msg
 from mlgate.promote.confine import check_folder, check_real, confine
@@ -69,13 +69,7 @@ class PromoteResult:
 def image_targets(texts: tuple[str, ...], name_only_ok: bool) -> list[ImageRef]:
     refs = []
     for text in texts:
-        if name_only_ok:
-            try:
-                refs.append(parse_reference(text))
-            except ValueError as exc:
-                raise BadInput(f"--image {text[:120]!r}: {exc}") from None
-        else:
-            refs.append(parse_user_reference(text, "--image"))
+        refs.append(parse_user_reference(text, "--image", need_version=not name_only_ok))
     repos = [r.repository for r in refs]
     if len(set(repos)) != len(repos):
         raise BadInput("--image: the same repository is given twice")

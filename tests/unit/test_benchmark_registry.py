@@ -116,6 +116,19 @@ def test_unknown_version_is_bad_input(world, env, capsys) -> None:
     assert "candidate models:/churn/99" in capsys.readouterr().err
 
 
+# (surrounding white space is stripped on purpose: values arrive from env vars and YAML)
+@pytest.mark.parametrize("uri", [f"models:/{MODEL}/1\n2", f"models:/{MODEL} /1",
+                                 f"models:/{MODEL}@champion\nx"])
+def test_a_models_uri_with_a_line_break_or_space_is_bad_input(world, env, capsys,
+                                                               uri: str) -> None:
+    code = main(["benchmark", "--candidate", uri, "--data", str(world["data"]),
+                 "--target", "label"], environ=env)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "expected models:/NAME/VERSION or models:/NAME@ALIAS" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

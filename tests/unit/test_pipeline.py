@@ -66,6 +66,12 @@ def write(tmp_path: Path, data: dict | str) -> Path:
     ({"environments": [{"name": "a", "alias": "champion"}]}, r"needs model.name"),
     ({"image": "${NOPE}"}, r"image: \$\{NOPE\} is not set in the environment"),
     ({"environments": [{"name": "a"}, {"name": "a"}]}, r"'a' appears twice"),
+    # a bad image is refused while the file is read, before any gate spends its time
+    ({"image": "registry.example.com/ml/churn:v1.5.0-r\u0435lease"},
+     r"mlgate.yaml: image 'registry.example.com/ml/churn:v1.5.0-r\\u0435lease': non-ASCII"),
+    ({"image": "registry.example.com/ml/churn"}, r"mlgate.yaml: image .*give a tag, a digest"),
+    ({"environments": [{"name": "a", "image": ["r.example/a:v1", "r.example/B:v1"]}]},
+     r"mlgate.yaml: environments\[0\]\.image\[1\] 'r.example/B:v1': invalid repository path"),
 ])
 def test_config_errors_name_the_key(tmp_path: Path, change: dict, message: str) -> None:
     with pytest.raises(BadInput, match=message):

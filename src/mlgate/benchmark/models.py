@@ -29,8 +29,9 @@ from mlgate.errors import BadInput, ServiceError
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".jbl", ".cloudpickle")
 SKOPS_SUFFIXES = (".skops",)
-_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[^/]+))"
-                         r"(?P<rest>/.*)?$")
+# No whitespace in a name, alias or version, and \Z: '$' would take "models:/m/1\n"
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@\s]+)"
+                         r"(?:@(?P<alias>[^/\s]+)|/(?P<version>[^/\s]+))(?P<rest>/\S*)?\Z")
 
 
 @dataclass
@@ -253,6 +254,8 @@ def _resolve_registry(role: Role, uri: str, workdir: Path) -> Resolved | None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     client = MlflowClient()
     m = _MODELS_URI.match(uri)
+    if m is None and uri.startswith("models:/"):
+        raise BadInput(f"{role} {uri!r}: expected models:/NAME/VERSION or models:/NAME@ALIAS")
     try:
         if m:
             name = m.group("name")

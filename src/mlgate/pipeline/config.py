@@ -18,7 +18,7 @@ from mlgate.pipeline.schema import GATES
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
 # ASCII digits: \d would take any Unicode digit ("٣") as a model version
-_MODEL_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>[0-9]+)$")
+_MODEL_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>[0-9]+)\Z")
 MAX_BYTES = 1 << 20
 
 
@@ -162,6 +162,7 @@ def _build(path: Path, label: str, data: dict) -> PipelineConfig:
             raise BadInput(f"{label}: {where}.set uses {{version}} but no model version is "
                            "known: set model.version or benchmark.candidate: models:/NAME/N")
         images = _as_list(raw.get("image", data.get("image")))
+        _check_images(label, f"{where}.image" if "image" in raw else "image", images, source)
         if not images and not sets:
             raise BadInput(f"{label}: {where}: nothing to promote: give image (top level or "
                            "here) or set")
@@ -170,3 +171,14 @@ def _build(path: Path, label: str, data: dict) -> PipelineConfig:
         seen.add(env_name)
     return PipelineConfig(path, data["app"], name, None if version is None else str(version),
                           sections, tuple(envs), data)
+
+
+def _check_images(label: str, key: str, images: tuple[str, ...], source: str | None) -> None:
+    """Refuse a bad image reference while the file is read, naming the key, so no gate runs
+    first (promote would refuse it only after every gate had spent its time)."""
+    from mlgate.manifests.reference import parse_user_reference
+
+    for i, image in enumerate(images):
+        at = key if len(images) == 1 else f"{key}[{i}]"
+        # with from: the image is just the repository to copy; else a tag or digest is needed
+        parse_user_reference(image, f"{label}: {at}", need_version=source is None)

@@ -318,6 +318,21 @@ def test_a_promotion_inside_the_folder_still_lands(backend, capsys):
     assert changed == [f"{STAGING}/kustomization.yaml", f"{STAGING}/model-version.yaml"]
 
 
+def test_a_symlink_to_a_file_in_the_same_folder_rewrites_the_file_and_keeps_the_link(
+        backend, capsys, tmp_path):
+    commit_to(backend.bare, tmp_path,
+              links={f"{STAGING}/alias.yaml": "kustomization.yaml"})
+    code = main(["promote", *backend.argv, "--app", "churn", "--path", "apps/churn",
+                 "--environment", "staging", "--image", f"{IMG}:v1.5.0"], environ=backend.env)
+    assert code == 0, capsys.readouterr().err
+    ref = "main" if backend.name.endswith("push") or backend.name == "git" \
+        else "mlgate/churn/staging"
+    changed = git(backend.bare, "diff", "--name-only", f"{ref}~1", ref).decode().split()
+    assert changed == [f"{STAGING}/kustomization.yaml"]
+    mode = git(backend.bare, "ls-tree", ref, f"{STAGING}/alias.yaml").decode().split()[0]
+    assert mode == "120000"  # still a symlink, not replaced by a copy
+
+
 # the path rule itself ------------------------------------------------------------------------
 
 def test_check_changed_refuses_any_path_outside_the_folder():

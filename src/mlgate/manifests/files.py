@@ -100,6 +100,11 @@ def _walk(root: str, top: str):
                     yield None, Skipped(rel, "not a regular file")
                     continue
                 real = target
+                if inside(top, target):
+                    # the file written is the target: name it, so git commits (and an API
+                    # sends) the target's new content and the link stays a link; a target
+                    # outside the walked folder keeps the link's name for the refusal to show
+                    rel = target[prefix:]
             elif entry.is_dir(follow_symlinks=False):
                 if entry.name not in SKIP_DIRS:
                     subdirs.append((entry.path, in_templates or (is_chart and entry.name == "templates")))

@@ -278,3 +278,28 @@ def test_three_gates_all_reported_when_two_fail(project: Path, tmp_path: Path) -
         ("false", "true", "false")
     assert int(out["scan-high"]) > 0 and out["promoted"] == "false"
     assert git(remote, "rev-parse", "main") == before
+
+
+@pytest.mark.parametrize("gate,key,value", [
+    ("benchmark", "html-report", "/etc/passwd/x.html"),     # under a regular file
+    ("validate", "junit", "/proc/mlgate-junit.xml"),         # a place even root cannot write
+    ("benchmark", "report", "data"),                          # an existing folder
+])
+def test_a_bad_report_path_in_any_gate_stops_the_pipeline_before_the_first_gate(
+        project: Path, tmp_path: Path, capsys, gate: str, key: str, value: str) -> None:
+    remote = example_remote(tmp_path)
+    before = git(remote, "for-each-ref")
+    cfg = policy(project, remote)
+    cfg[gate][key] = value
+    path = project / f"mlgate-{tmp_path.name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    reports = tmp_path / "reports"
+    code = main(["pipeline", "--config", str(path), "--reports-dir", str(reports)],
+                environ={**os.environ, "MLGATE_CI": "local"})
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and f"{path.name}: {gate}.{key} {value}" in lines[0], err
+    assert "Traceback" not in err
+    assert not any(reports.glob("*.json")), "a gate ran before the bad path was refused"
+    assert git(remote, "for-each-ref") == before

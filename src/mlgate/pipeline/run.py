@@ -103,6 +103,24 @@ def _verdict(doc: dict | None, code: int) -> str:
             4: "done, but its report could not be written"}.get(code, "error")
 
 
+def check_gate_outputs(cfg: PipelineConfig, gates: list[str]) -> None:
+    """Every report path the gates' sections name, checked before the first gate runs: a bad
+    one is exit 2 naming the file and key, not a failure after other gates spent their time."""
+    from dataclasses import replace
+
+    from mlgate.ci.base import check_destination
+    from mlgate.cli import command_module, input_name
+    from mlgate.commands.common import report_destinations
+
+    for gate in gates:
+        cmd = command_module(gate).command
+        names = {input_name(p): p.name for p in cmd.params if p.name is not None}
+        params = {names[k]: v for k, v in cfg.sections[gate].items() if k in names}
+        for dest in report_destinations(cmd, params):
+            key = dest.label.lstrip("-")
+            check_destination(replace(dest, label=f"{cfg.path.name}: {gate}.{key}"))
+
+
 def run_gate(gate: str, cfg: PipelineConfig, reports: Path, cli: Cli,
              environ: Mapping[str, str]) -> StepResult:
     out = reports / f"{gate}.json"
@@ -195,6 +213,8 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path, cli: C
         return PipelineResult(str(cfg.path), cfg.app, env.name, (skipped,), 0, False, None,
                               only=only)
     with _cwd(cfg.base_dir):
+        if only != "promote":
+            check_gate_outputs(cfg, [g for g in GATES if g in env.gates and only in (None, g)])
         for gate in GATES:
             if only not in (None, gate, "promote"):
                 continue

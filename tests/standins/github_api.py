@@ -23,16 +23,38 @@ also at the root):
     GET/POST /repos/{o}/{r}/pulls/{n}/requested_reviewers
     GET/POST /repos/{o}/{r}/issues/{n}/comments
     GET/POST /repos/{o}/{r}/issues/{n}/labels
+    PUT    /repos/{o}/{r}/pulls/{n}/merge          (merge, squash, rebase; `sha` pinned)
     POST   /graphql   enablePullRequestAutoMerge, disablePullRequestAutoMerge
 
 Tokens (`Authorization: token X` or `Bearer X`) carry rights: "write", "read" (writes get 403
 "Resource not accessible by integration") or "none" (the repository answers 404, as GitHub
 does for a repository the token cannot see); an unknown token gets 401 "Bad credentials".
 
-Knobs for tests: `fail_next` (5xx), `rate_limit` (a primary or secondary limit window that
-keeps answering 403/429 until it ends, so a client that does not wait is refused again),
-`before_next_ref_update` / `push_concurrently` (really move a branch with git just before the
-next ref update is processed). Every request is logged in `server.log` for counting.
+Knobs for tests: `fail_next` (5xx, or a 4xx with GitHub's message such as 422 "Reference
+update failed"), `rate_limit` (a primary or secondary limit window that keeps answering 403/429
+until it ends, so a client that does not wait is refused again), `before_next_ref_update` /
+`push_concurrently` (really move a branch with git just before the next ref update is processed).
+Every request is logged in `server.log` for counting.
+
+Real-world behaviours, each off by default and switched on per test:
+
+- `merge_state`: what GitHub computes for an open PR without conflicts — "blocked" (the default:
+  required reviews or checks), "clean", "unstable", "behind", "has_hooks"; a PR whose head and
+  base really conflict (git merge-tree) is "dirty" whatever the knob. `enablePullRequestAutoMerge`
+  answers UNPROCESSABLE "Pull request Pull request is in clean status" (unstable, has_hooks,
+  dirty alike) when there is nothing to wait for, as GitHub does (peter-evans/enable-pull-request-
+  automerge#343, #355); the REST merge answers 405 "Pull Request is not mergeable" and 409 "Head
+  branch was modified. Review and try the merge again." (docs: pulls#merge-a-pull-request).
+- `mergeability_lag`: REST reads that show `mergeable_state: "unknown"` (mergeable null) after a
+  PR is opened or its head moves, while GitHub computes it.
+- `head_sha_lag`: REST reads of a PR that still show the previous `head.sha` after a push.
+- `replica_lag()` / `hide()`: an object just written (tree, commit, blob) is not visible for the
+  next N requests — "Tree SHA does not exist", "base_tree … is not a valid tree oid", "Object
+  does not exist" (422), as replica lag makes GitHub answer.
+- `lose_answer_next()`: the request is carried out, then answered 502/504 (the answer is lost).
+- `protect()`: ref updates on a protected branch answer 422 "Protected branch update failed for
+  refs/heads/main." (or the rule's own message, e.g. "Changes must be made through a pull
+  request."); merging a PR through the API is still allowed.
 """
 
 from __future__ import annotations
@@ -280,6 +302,13 @@ class BareRepo:
             payload = "\0".join(lines).encode("utf-8", "surrogateescape") + b"\0"
             self.git("update-index", "-z", "--index-info", input=payload, env=env)
 
+    def merge_tree(self, ours: str, theirs: str) -> str | None:
+        """The tree of merging theirs into ours, None when they conflict (git >= 2.38)."""
+        done = self.git("merge-tree", "--write-tree", "--no-messages", ours, theirs, check=False)
+        if done.returncode != 0:
+            return None
+        return done.stdout.decode().split("\n", 1)[0].strip()
+
     def commit_tree(self, tree: str, parents: list[str], message: str,
                     author: Mapping[str, str], committer: Mapping[str, str]) -> str:
         env = {
@@ -379,6 +408,13 @@ class Pull:
     reviewers: list[str] = field(default_factory=list)
     teams: list[str] = field(default_factory=list)
     auto_merge: dict[str, Any] | None = None
+    merged: bool = False
+    merged_at: float | None = None
+    merge_commit_sha: str | None = None
+    reported_head: str = ""  # the head.sha REST shows (lags a push by `head_sha_lag` reads)
+    seen_head: str = ""  # the real head when GitHub last looked
+    head_lag: int = 0
+    unknown_reads: int = 0  # REST reads left that show mergeable_state "unknown"
 
     @property
     def node_id(self) -> str:
@@ -412,6 +448,8 @@ class _Fault:
     remaining: int
     method: str | None
     path: str | None
+    message: str | None = None  # a 4xx answer's message
+    lost: bool = False  # carry the request out, then answer `status` (the answer is lost)
 
 
 @dataclass
@@ -465,6 +503,16 @@ class GitHubStandIn:
         self._faults: list[_Fault] = []
         self._windows: list[_Window] = []
         self._before_ref_update: list[Callable[[], None]] = []
+        self._before: list[tuple[str | None, str | None, Callable[[], None]]] = []
+        self.merge_state = "blocked"
+        self.mergeability_lag = 0
+        self.head_sha_lag = 0
+        self.merge_methods = {"merge", "squash", "rebase"}
+        self.protected: dict[str, str] = {}  # ref -> the message GitHub answers
+        self._lag_next: list[tuple[int, str | None]] = []  # (requests, kind) for new objects
+        self._hidden: dict[str, int] = {}  # object sha -> requests it stays invisible
+        self._invisible: set[str] = set()
+        self._created: set[str] = set()
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -520,10 +568,12 @@ class GitHubStandIn:
     # knobs
 
     def fail_next(self, count: int = 1, status: int = 502, *, method: str | None = None,
-                  path: str | None = None) -> None:
-        """The next `count` matching requests answer `status` (a 5xx) without doing anything."""
+                  path: str | None = None, message: str | None = None) -> None:
+        """The next `count` matching requests answer `status` without doing anything: a 5xx,
+        or a 4xx with GitHub's `message` (422 "Reference update failed", "Reference cannot be
+        updated" — what concurrent writers and replica lag make GitHub answer)."""
         with self._lock:
-            self._faults.append(_Fault(status, count, method, path))
+            self._faults.append(_Fault(status, count, method, path, message))
 
     def rate_limit(self, kind: str = "secondary", seconds: float = 1.0, *, status: int = 403,
                    retry_after_header: bool = True, method: str | None = None,
@@ -541,6 +591,37 @@ class GitHubStandIn:
         with self._lock:
             self._windows.append(_Window(kind, until, status, retry_after_header, method, path))
         return until
+
+    def lose_answer_next(self, count: int = 1, status: int = 502, *, method: str | None = None,
+                         path: str | None = None) -> None:
+        """The next `count` matching requests are carried out, then answered `status` (a 502 or
+        504 from the front end after the write landed: the client cannot tell it happened)."""
+        with self._lock:
+            self._faults.append(_Fault(status, count, method, path, lost=True))
+
+    def replica_lag(self, requests: int = 1, kind: str | None = None, objects: int = 1) -> None:
+        """The next `objects` newly written objects (of `kind`: tree, commit, blob, or any) are
+        invisible to the next `requests` requests, as on a replica that has not caught up."""
+        with self._lock:
+            self._lag_next += [(requests, kind)] * objects
+
+    def hide(self, sha: str, requests: int = 1) -> None:
+        """An existing object (say the tree of a commit just pushed) is invisible for a while."""
+        with self._lock:
+            self._hidden[sha] = requests
+
+    def protect(self, branch: str, message: str | None = None) -> None:
+        """Branch protection: ref updates answer 422 with GitHub's message."""
+        ref = f"refs/heads/{branch}"
+        with self._lock:
+            self.protected[ref] = message or f"Protected branch update failed for {ref}."
+
+    def before_next(self, callback: Callable[[], None], *, method: str | None = None,
+                    path: str | None = None) -> None:
+        """Run callback just before the next matching request is processed (someone pushes
+        between mlgate's push and its merge, say)."""
+        with self._lock:
+            self._before.append((method, path, callback))
 
     def before_next_ref_update(self, callback: Callable[[], None]) -> None:
         """Run callback just before the next `PATCH git/refs/...` is processed."""
@@ -570,11 +651,15 @@ class GitHubStandIn:
         api_path, graphql = _strip_prefix(split.path)
         body: Any = None
         with self._lock:
+            lagging = {sha for sha, left in self._hidden.items() if left > 0}
+            self._invisible = lagging
             try:
                 body = _parse_body(raw)
                 reply = self._answer(method, api_path, graphql, query, headers, body)
+                reply = self._lose_answer(method, api_path, reply)
             except ApiError as exc:
                 reply = exc.reply()
+            self._catch_up(lagging)
             self.log.append(LoggedRequest(method, api_path, query, reply.status, body, time.time()))
             reply.headers = {**self._rate_headers(), **reply.headers}
             return reply
@@ -583,6 +668,9 @@ class GitHubStandIn:
                 headers: Mapping[str, str], body: Any) -> Reply:
         rights, login = self._authenticate(headers, graphql)
         self._check_faults(method, path)
+        for hook in [h for h in self._before if _matches(h[0], h[1], method, path)][:1]:
+            self._before.remove(hook)
+            hook[2]()
         if graphql:
             if method != "POST":
                 raise ApiError(404, "Not Found")
@@ -611,9 +699,46 @@ class GitHubStandIn:
             if _matches(window.method, window.path, method, path):
                 raise self._rate_limited(window, now)
         for fault in self._faults:
-            if fault.remaining > 0 and _matches(fault.method, fault.path, method, path):
+            if not fault.lost and fault.remaining > 0 and _matches(fault.method, fault.path,
+                                                                   method, path):
                 fault.remaining -= 1
+                if fault.status < 500:
+                    raise ApiError(fault.status, fault.message or "Validation Failed")
                 raise _server_error(fault.status)
+
+    def _lose_answer(self, method: str, path: str, reply: Reply) -> Reply:
+        """A request carried out whose answer the front end replaces with a 5xx page."""
+        if reply.status >= 400:
+            return reply
+        for fault in self._faults:
+            if fault.lost and fault.remaining > 0 and _matches(fault.method, fault.path, method,
+                                                                path):
+                fault.remaining -= 1
+                return _server_error(fault.status).reply()
+        return reply
+
+    def _catch_up(self, lagging: set[str]) -> None:
+        """One more request served: objects hidden during it come closer to visible."""
+        for sha in lagging:
+            self._hidden[sha] -= 1
+            if self._hidden[sha] <= 0:
+                del self._hidden[sha]
+        self._invisible = set()
+
+    def _object_type(self, sha: str | None) -> str | None:
+        """An object's type as this request's replica sees it (None while it lags)."""
+        return None if sha in self._invisible else self.repo.object_type(sha)
+
+    def _written(self, sha: str, kind: str) -> None:
+        """A write produced `sha`: the first time, it may lag on the replicas (replica_lag)."""
+        if sha in self._created:
+            return
+        self._created.add(sha)
+        for index, (requests, wanted) in enumerate(self._lag_next):
+            if wanted in (None, kind):
+                del self._lag_next[index]
+                self._hidden[sha] = requests
+                return
 
     def _rate_limited(self, window: _Window, now: float) -> ApiError:
         if window.kind == "primary":
@@ -668,6 +793,7 @@ class GitHubStandIn:
             ("POST", repo + r"/pulls", self._create_pull, True),
             ("GET", repo + r"/pulls/(?P<number>\d+)", self._get_pull, False),
             ("PATCH", repo + r"/pulls/(?P<number>\d+)", self._update_pull, True),
+            ("PUT", pull + r"/merge", self._merge_pull, True),
             ("GET", pull + r"/requested_reviewers", self._get_reviewers, False),
             ("POST", pull + r"/requested_reviewers", self._request_reviewers, True),
             ("GET", repo + r"/issues/(?P<number>\d+)/comments", self._list_comments, False),
@@ -707,8 +833,10 @@ class GitHubStandIn:
             "url": self._repo_api, "clone_url": self.repo_url,
             "default_branch": self.default_branch,
             "visibility": "private", "archived": False, "disabled": False,
-            "allow_auto_merge": self.allow_auto_merge, "allow_merge_commit": True,
-            "allow_squash_merge": True, "allow_rebase_merge": True,
+            "allow_auto_merge": self.allow_auto_merge,
+            "allow_merge_commit": "merge" in self.merge_methods,
+            "allow_squash_merge": "squash" in self.merge_methods,
+            "allow_rebase_merge": "rebase" in self.merge_methods,
             "created_at": iso(0), "updated_at": iso(time.time()), "pushed_at": iso(time.time()),
         }
         if rights is not None:
@@ -760,8 +888,9 @@ class GitHubStandIn:
 
     def _pull_json(self, pr: Pull) -> dict[str, Any]:
         n, api, html = pr.number, self._repo_api, f"{self.html_url}/{self.full_name}"
-        head_sha = self.repo.ref_sha(f"refs/heads/{pr.head}") or pr.head_sha
+        head_sha = self._reported_head(pr)
         base_sha = self.repo.ref_sha(f"refs/heads/{pr.base}") or pr.base_sha
+        state = self._reported_state(pr)
         commits = int(self.repo.out("rev-list", "--count", f"{base_sha}..{head_sha}") or 0)
         links = {"self": f"{api}/pulls/{n}", "html": f"{html}/pull/{n}",
                  "issue": f"{api}/issues/{n}",
@@ -781,14 +910,16 @@ class GitHubStandIn:
             "labels": [self._label_json(name) for name in pr.labels], "milestone": None,
             "active_lock_reason": None, "created_at": iso(pr.created_at),
             "updated_at": iso(pr.updated_at),
-            "closed_at": iso(pr.closed_at) if pr.closed_at else None, "merged_at": None,
-            "merge_commit_sha": None, "assignee": None, "assignees": [],
+            "closed_at": iso(pr.closed_at) if pr.closed_at else None,
+            "merged_at": iso(pr.merged_at) if pr.merged_at else None,
+            "merge_commit_sha": pr.merge_commit_sha, "assignee": None, "assignees": [],
             "requested_reviewers": [self._user_json(u) for u in pr.reviewers],
             "requested_teams": [self._team_json(t) for t in pr.teams],
             "head": self._part_json(pr.head, head_sha), "base": self._part_json(pr.base, base_sha),
             "_links": {k: {"href": v} for k, v in links.items()},
             "author_association": "CONTRIBUTOR", "auto_merge": pr.auto_merge, "draft": pr.draft,
-            "merged": False, "mergeable": True, "rebaseable": True, "mergeable_state": "blocked",
+            "merged": pr.merged, "mergeable": _mergeable(state), "rebaseable": _mergeable(state),
+            "mergeable_state": state,
             "merged_by": None, "comments": sum(1 for c in self.comments if c.issue == n),
             "review_comments": 0, "maintainer_can_modify": False, "commits": commits,
             "additions": 0, "deletions": 0, "changed_files": 0,
@@ -831,7 +962,7 @@ class GitHubStandIn:
     # handlers: git data
 
     def _get_commit(self, params: dict[str, str], **_: Any) -> Reply:
-        if self.repo.object_type(params["sha"]) != "commit":
+        if self._object_type(params["sha"]) != "commit":
             raise ApiError(404, "Not Found")
         return Reply(200, self._commit_json(params["sha"]))
 
@@ -845,23 +976,24 @@ class GitHubStandIn:
         if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
             raise ApiError(422, "Invalid request.\n\nFor 'properties/parents', it is not an "
                                 "array of strings.")
-        if self.repo.object_type(tree) != "tree":
+        if self._object_type(tree) != "tree":
             raise ApiError(422, "Tree SHA does not exist")
         for parent in parents:
-            if self.repo.object_type(parent) != "commit":
+            if self._object_type(parent) != "commit":
                 raise ApiError(422, "Parent SHA does not exist or is not a commit object")
         default = {"name": login, "email": f"{login}@users.noreply.github.com"}
         author = _person(body.get("author"), default, "author")
         committer = _person(body.get("committer"), author, "committer")
         sha = self.repo.commit_tree(tree, parents, message, author, committer)
+        self._written(sha, "commit")
         return Reply(201, self._commit_json(sha),
                      {"location": f"{self._repo_api}/git/commits/{sha}"})
 
     def _get_tree(self, params: dict[str, str], query: dict[str, str], **_: Any) -> Reply:
         sha = params["sha"]
-        if self.repo.object_type(sha) == "commit":
+        if self._object_type(sha) == "commit":
             sha = self.repo.read_commit(sha)["tree"]
-        if self.repo.object_type(sha) != "tree":
+        if self._object_type(sha) != "tree":
             raise ApiError(404, "Not Found")
         recursive = query.get("recursive") not in (None, "", "0", "false")
         return Reply(200, self._tree_json(sha, recursive))
@@ -872,10 +1004,11 @@ class GitHubStandIn:
         if not isinstance(entries, list):
             raise ApiError(422, 'Invalid request.\n\n"tree" wasn\'t supplied.')
         base_tree = body.get("base_tree")
-        if base_tree is not None and self.repo.object_type(base_tree) != "tree":
+        if base_tree is not None and self._object_type(base_tree) != "tree":
             raise ApiError(422, f"base_tree {base_tree} is not a valid tree oid")
         inputs = [self._tree_input(entry) for entry in entries]
         sha = self.repo.build_tree(base_tree, inputs)
+        self._written(sha, "tree")
         return Reply(201, self._tree_json(sha), {"location": f"{self._repo_api}/git/trees/{sha}"})
 
     def _tree_input(self, entry: Any) -> TreeInput:
@@ -897,7 +1030,7 @@ class GitHubStandIn:
                 raise ApiError(422, "tree.content must be a string for a blob")
             return TreeInput(path, mode, kind, content=content.encode("utf-8"))
         sha = entry.get("sha")
-        if sha is not None and kind != "commit" and self.repo.object_type(sha) != kind:
+        if sha is not None and kind != "commit" and self._object_type(sha) != kind:
             raise ApiError(422, f"tree.sha {sha} is not a valid {kind}")
         if sha is None and "sha" not in entry:
             raise ApiError(422, "Must supply either tree.sha or tree.content.")
@@ -905,7 +1038,7 @@ class GitHubStandIn:
 
     def _get_blob(self, params: dict[str, str], **_: Any) -> Reply:
         sha = params["sha"]
-        if self.repo.object_type(sha) != "blob":
+        if self._object_type(sha) != "blob":
             raise ApiError(404, "Not Found")
         data = self.repo.blob(sha)
         return Reply(200, {"sha": sha, "node_id": f"B_standin_{sha}", "size": len(data),
@@ -927,6 +1060,7 @@ class GitHubStandIn:
         else:
             raise ApiError(422, f"encoding must be utf-8 or base64, not {encoding}")
         sha = self.repo.hash_blobs([data])[0]
+        self._written(sha, "blob")
         return Reply(201, {"sha": sha, "url": f"{self._repo_api}/git/blobs/{sha}"},
                      {"location": f"{self._repo_api}/git/blobs/{sha}"})
 
@@ -964,7 +1098,7 @@ class GitHubStandIn:
         if not isinstance(ref, str) or not ref.startswith("refs/") or ref.count("/") < 2 \
                 or self.repo.git("check-ref-format", ref, check=False).returncode != 0:
             raise ApiError(422, f"{ref} is not a valid ref name.")
-        if self.repo.object_type(sha) is None:
+        if self._object_type(sha) is None:
             raise ApiError(422, "Object does not exist")
         if not self.repo.update_ref(ref, sha, ZERO):
             raise ApiError(422, "Reference already exists")
@@ -977,8 +1111,10 @@ class GitHubStandIn:
         ref, sha, force = "refs/" + params["ref"], body.get("sha"), bool(body.get("force", False))
         if not isinstance(sha, str):
             raise ApiError(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
-        if self.repo.object_type(sha) is None:
+        if self._object_type(sha) is None:
             raise ApiError(422, "Object does not exist")
+        if ref in self.protected:
+            raise ApiError(422, self.protected[ref])
         for _attempt in range(3):
             current = dict(self.repo.refs()).get(ref)
             if current is None:
@@ -991,6 +1127,8 @@ class GitHubStandIn:
 
     def _delete_ref(self, params: dict[str, str], **_: Any) -> Reply:
         ref = "refs/" + params["ref"]
+        if ref in self.protected:
+            raise ApiError(422, self.protected[ref])
         current = dict(self.repo.refs()).get(ref)
         if current is None or not self.repo.delete_ref(ref, current):
             raise ApiError(422, "Reference does not exist")
@@ -1047,7 +1185,8 @@ class GitHubStandIn:
         body_text = body.get("body")
         text = body_text if isinstance(body_text, str) else None
         pr = Pull(next(self._issue_numbers), title, text, branch, base, login, head_sha, base_sha,
-                  draft=bool(body.get("draft", False)))
+                  draft=bool(body.get("draft", False)), reported_head=head_sha,
+                  seen_head=head_sha, unknown_reads=self.mergeability_lag)
         self.pulls[pr.number] = pr
         return Reply(201, self._pull_json(pr), {"location": f"{self._repo_api}/pulls/{pr.number}"})
 
@@ -1093,6 +1232,93 @@ class GitHubStandIn:
         pr.reviewers += [u for u in users if u not in pr.reviewers]
         pr.teams += [t for t in teams if t not in pr.teams]
         return Reply(201, self._pull_json(pr))
+
+    # mergeability, head lag and the merge button
+
+    def _reported_head(self, pr: Pull) -> str:
+        """The head.sha REST shows: after a push, the previous one for `head_sha_lag` reads."""
+        actual = self.repo.ref_sha(f"refs/heads/{pr.head}") or pr.head_sha
+        if actual != pr.seen_head:  # the branch moved since GitHub last looked
+            pr.seen_head, pr.head_lag = actual, self.head_sha_lag
+            pr.unknown_reads = self.mergeability_lag
+        if pr.head_lag > 0 and pr.state == "open":
+            pr.head_lag -= 1
+            return pr.reported_head or actual
+        pr.reported_head = actual
+        return actual
+
+    def _reported_state(self, pr: Pull) -> str:
+        """mergeable_state as REST shows it: "unknown" while GitHub computes it."""
+        if pr.state != "open":
+            return "unknown"
+        if pr.unknown_reads > 0:
+            pr.unknown_reads -= 1
+            return "unknown"
+        return self._merge_state(pr)
+
+    def _merge_state(self, pr: Pull) -> str:
+        """The real state (what the merge button and auto-merge decide on): a draft is "draft",
+        a PR whose head conflicts with its base is "dirty", else the repository's `merge_state`."""
+        if pr.draft:
+            return "draft"
+        head = self.repo.ref_sha(f"refs/heads/{pr.head}") or pr.head_sha
+        base = self.repo.ref_sha(f"refs/heads/{pr.base}") or pr.base_sha
+        if self.repo.merge_tree(base, head) is None:
+            return "dirty"
+        return self.merge_state
+
+    def _merge_pull(self, params: dict[str, str], body: Any, login: str, **_: Any) -> Reply:
+        """PUT pulls/{n}/merge: 405 when not mergeable or the method is not allowed, 409 when
+        `sha` is not the head any more, else a real merge, squash or rebase onto the base."""
+        pr = self._pull(params)
+        body = _require_object(body if body is not None else {})
+        method = body.get("merge_method", "merge")
+        if method not in ("merge", "squash", "rebase"):
+            raise validation_failed({"resource": "PullRequest", "field": "merge_method",
+                                     "code": "invalid"})
+        if pr.state != "open":
+            raise ApiError(405, "Pull Request is not mergeable")
+        head = self.repo.ref_sha(f"refs/heads/{pr.head}") or pr.head_sha
+        if body.get("sha") is not None and body["sha"] != head:
+            raise ApiError(409, "Head branch was modified. Review and try the merge again.")
+        if method not in self.merge_methods:
+            raise ApiError(405, {"merge": "Merge commits are not allowed on this repository.",
+                                 "squash": "Squash merges are not allowed on this repository.",
+                                 "rebase": "Rebase merges are not allowed on this repository."}
+                           [method])
+        if self._merge_state(pr) not in ("clean", "unstable", "has_hooks"):
+            raise ApiError(405, "Pull Request is not mergeable")
+        sha = self._land_merge(pr, head, method, body, login)
+        pr.state, pr.merged, pr.auto_merge = "closed", True, None
+        pr.closed_at = pr.merged_at = pr.updated_at = time.time()
+        pr.merge_commit_sha = sha
+        return Reply(200, {"sha": sha, "merged": True,
+                           "message": "Pull Request successfully merged"})
+
+    def _land_merge(self, pr: Pull, head: str, method: str, body: dict[str, Any],
+                    login: str) -> str:
+        """The merge written with git and the base moved by compare-and-swap."""
+        ref = f"refs/heads/{pr.base}"
+        base = self.repo.ref_sha(ref) or pr.base_sha
+        person = {"name": login, "email": f"{login}@users.noreply.github.com",
+                  "date": _git_date(None)}
+        title = body.get("commit_title") or (
+            f"Merge pull request #{pr.number} from {self.owner}/{pr.head}" if method == "merge"
+            else f"{pr.title} (#{pr.number})")
+        message = f"{title}\n\n{body.get('commit_message') or pr.title}\n"
+        if method == "rebase":
+            sha = base
+            for commit in self.repo.out("rev-list", "--reverse", f"{base}..{head}").split():
+                tree = self.repo.merge_tree(sha, commit)
+                original = self.repo.read_commit(commit)
+                sha = self.repo.commit_tree(str(tree), [sha], original["message"], person, person)
+        else:
+            tree = str(self.repo.merge_tree(base, head))
+            parents = [base, head] if method == "merge" else [base]
+            sha = self.repo.commit_tree(tree, parents, message, person, person)
+        if not self.repo.update_ref(ref, sha, base):
+            raise ApiError(405, "Base branch was modified. Review and try the merge again.")
+        return sha
 
     # handlers: issues (comments, labels)
 
@@ -1174,6 +1400,11 @@ class GitHubStandIn:
         expected = data.get("expectedHeadOid")
         if expected is not None and expected != head_sha:
             return _graphql_error(name, "UNPROCESSABLE", "Head sha didn't match expected head sha")
+        state = self._merge_state(pr)
+        if state in ("clean", "unstable", "has_hooks", "dirty"):
+            # nothing to wait for (or nothing it could ever merge): GitHub's doubled wording
+            return _graphql_error(name, "UNPROCESSABLE", f"Pull request Pull request is in "
+                                  f"{state} status")
         pr.auto_merge = {"enabled_by": self._user_json(login, "Bot"),
                          "merge_method": method.lower(),
                          "commit_title": data.get("commitHeadline", ""),
@@ -1239,6 +1470,11 @@ def _person(value: Any, default: Mapping[str, str], field_name: str) -> dict[str
             or not isinstance(value.get("email"), str):
         raise ApiError(422, f"Invalid request.\n\n{field_name} needs name and email.")
     return {"name": value["name"], "email": value["email"], "date": _git_date(value.get("date"))}
+
+
+def _mergeable(state: str) -> bool | None:
+    """REST `mergeable`: null while GitHub computes it, false on conflicts."""
+    return None if state == "unknown" else state != "dirty"
 
 
 def _server_error(status: int) -> ApiError:

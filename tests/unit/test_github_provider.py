@@ -443,3 +443,174 @@ def test_importing_the_provider_does_not_import_pygithub():
             "sys.exit('github' in sys.modules or 'requests' in sys.modules)")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
+
+
+# --------------------------------------------------------------------------- forges as they behave
+# (issue 14: each behaviour switched on in the stand-in, mlgate driven through PyGithub)
+
+
+def test_clean_pull_request_is_merged_directly_pinned_to_the_pushed_head(server):
+    """GitHub refuses auto-merge on a PR with nothing left to wait for; mlgate merges it."""
+    server.merge_state = "clean"
+    server.mergeability_lag = 5  # REST still says "unknown": the decision is GitHub's, not a read
+    head = branch_with_change(server, "mlgate/churn/production", "v1.5.0")
+    before = server.head()
+    result = provider(server).open_or_update_request(spec(auto_merge=True, head_sha=head))
+
+    assert (result.merged, result.auto_merge) == (True, False)
+    assert "mergeable_state clean" in result.note and "merged it directly (merge" in result.note
+    (graphql,) = server.calls("POST", "/graphql")
+    assert graphql.status == 200 and graphql.body["variables"]["input"]["expectedHeadOid"] == head
+    (merge,) = server.calls("PUT", "/merge")
+    assert merge.status == 200 and merge.body == {"merge_method": "merge", "sha": head}
+    pull = server.pulls[result.number]
+    assert pull.merged and pull.state == "closed"
+    assert server.repo.read_commit(server.head())["parents"] == [before, head]
+    merged = server.repo.show("main", "apps/churn/production/values.yaml")
+    assert merged == b"image:\n  tag: v1.5.0\n"
+
+
+def test_merge_method_falls_back_to_one_the_repository_allows(server):
+    server.merge_state, server.merge_methods = "unstable", {"squash"}
+    head = branch_with_change(server, "mlgate/churn/production", "v1.5.0")
+    before = server.head()
+    result = provider(server).open_or_update_request(spec(auto_merge=True, head_sha=head))
+    assert result.merged and "(squash" in result.note and "unstable" in result.note
+    assert server.repo.read_commit(server.head())["parents"] == [before]  # squashed
+
+
+def test_blocked_pull_request_gets_auto_merge_and_stays_open(server):
+    head = branch_with_change(server, "mlgate/churn/production", "v1.5.0")
+    result = provider(server).open_or_update_request(spec(auto_merge=True, head_sha=head))
+    assert (result.auto_merge, result.merged, result.note) == (True, False, "")
+    assert server.pulls[1].state == "open" and server.calls("PUT", "/merge") == []
+
+
+def test_refused_direct_merge_is_said_plainly_and_the_pull_request_stays(server):
+    """Someone pushes to the PR branch between mlgate's push and its merge: 409, no exit 3."""
+    server.merge_state = "clean"
+    head = branch_with_change(server, "mlgate/churn/production", "v1.5.0")
+    before = server.head()
+    server.before_next(lambda: server.repo.commit_on("mlgate/churn/production",
+                                                     {"README.md": "pushed meanwhile\n"}, "x"),
+                       method="PUT", path="/merge")
+    result = provider(server).open_or_update_request(spec(auto_merge=True, head_sha=head))
+    assert (result.merged, result.auto_merge) == (False, False)
+    assert "refused the direct merge (HTTP 409: Head branch was modified" in result.note
+    assert result.note.endswith("the pull request stays open")
+    assert server.pulls[1].state == "open" and server.head() == before
+
+
+def test_dirty_pull_request_is_a_conflict_to_re_apply(server):
+    head = branch_with_change(server, "mlgate/churn/production", "v1.5.0")
+    server.repo.commit_on("main", {"apps/churn/production/values.yaml": "image:\n  tag: v1.4.1\n"},
+                          "hotfix")
+    with pytest.raises(Conflict, match="conflicts with main .mergeable_state dirty"):
+        provider(server).open_or_update_request(spec(auto_merge=True, head_sha=head))
+    assert server.pulls[1].auto_merge is None and server.calls("PUT", "/merge") == []
+
+
+def test_auto_merge_is_pinned_to_the_pushed_commit_not_a_stale_head_sha(server):
+    gh = provider(server)
+    branch_with_change(server, "mlgate/churn/production", "v1.5.0")
+    gh.open_or_update_request(spec())
+    server.head_sha_lag = 3
+    pushed = branch_with_change(server, "mlgate/churn/production", "v1.6.0")
+    assert gh.repo.get_pull(1).head.sha != pushed  # GitHub still reports the previous head
+    result = gh.open_or_update_request(spec(auto_merge=True, head_sha=pushed))
+    assert result.auto_merge
+    (call,) = server.calls("POST", "/graphql")
+    assert call.body["variables"]["input"]["expectedHeadOid"] == pushed
+
+
+@pytest.mark.parametrize("message", ["Reference cannot be updated", "Reference update failed"])
+def test_transient_ref_update_refusal_is_a_conflict_not_a_failure(server, message):
+    gh = provider(server)
+    before = server.head()
+    server.fail_next(1, 422, method="PATCH", path="/git/refs", message=message)
+    with pytest.raises(Conflict, match=message):
+        gh.commit_files("main", before, [FileChange("README.md", b"x\n")], "m", None)
+    assert server.head() == before
+    sha = gh.commit_files("main", before, [FileChange("README.md", b"x\n")], "m", None)
+    assert server.head() == sha  # the re-apply lands
+
+
+@pytest.mark.parametrize(("kind", "answer"), [("tree", "Tree SHA does not exist"),
+                                              ("commit", "Object does not exist")])
+def test_replica_lag_is_a_conflict_then_the_object_is_there(server, kind, answer):
+    gh = provider(server)
+    before = server.head()
+    server.replica_lag(1, kind)
+    with pytest.raises(Conflict, match=answer):
+        gh.commit_files("main", before, [FileChange("README.md", b"x\n")], "m", None)
+    assert server.head() == before and [r.status for r in server.log].count(422) == 1
+    sha = gh.commit_files("main", before, [FileChange("README.md", b"x\n")], "m", None)
+    assert server.head() == sha and server.repo.rev_list("main")[1] == before
+
+
+def test_base_tree_not_yet_replicated_is_a_conflict(server):
+    gh = provider(server)
+    pushed = server.repo.commit_on("main", {"README.md": "just pushed\n"}, "someone")
+    server.hide(server.repo.read_commit(pushed)["tree"], requests=2)
+    with pytest.raises(Conflict, match="base_tree .* is not a valid tree oid"):
+        gh.commit_files("main", pushed, [FileChange("a.txt", b"a\n")], "m", None)
+
+
+def test_lost_answer_of_a_ref_update_is_not_a_second_commit(server):
+    gh = provider(server)
+    before = server.head()
+    server.lose_answer_next(1, 502, method="PATCH")
+    sha = gh.commit_files("main", before, [FileChange("README.md", b"x\n")], "m", None)
+    assert server.head() == sha and server.repo.rev_list("main")[1] == before
+    assert [r.status for r in server.calls("PATCH")] == [502, 200]
+
+
+def test_lost_answer_of_a_branch_creation_is_recognised(server):
+    gh = provider(server)
+    server.lose_answer_next(1, 504, method="POST", path="/git/refs")
+    sha = gh.commit_files("mlgate/churn/production", server.head(),
+                          [FileChange("README.md", b"promoted\n")], "promote", None)
+    assert server.head("mlgate/churn/production") == sha
+
+
+def test_lost_answer_of_a_pull_request_creation_opens_no_second_one(server):
+    branch_with_change(server, "mlgate/churn/production", "v1.5.0")
+    server.lose_answer_next(1, 502, method="POST", path="/pulls")
+    result = provider(server).open_or_update_request(spec())
+    assert result.number == 1 and list(server.pulls) == [1]
+
+
+def test_lost_answer_of_a_superseded_comment_posts_it_once(server):
+    gh = provider(server)
+    branch_with_change(server, "mlgate/churn/production-v1", "v1.5.0")
+    old = gh.open_or_update_request(spec("mlgate/churn/production-v1"))
+    branch_with_change(server, "mlgate/churn/production", "v1.6.0")
+    server.lose_answer_next(1, 502, method="POST", path="/comments")
+    new = gh.open_or_update_request(spec())
+    assert new.superseded == (old.number,) and server.pulls[old.number].state == "closed"
+    assert [c.issue for c in server.comments] == [old.number]
+
+
+def test_lost_answer_of_a_merge_is_recognised_as_merged(server):
+    server.merge_state = "clean"
+    head = branch_with_change(server, "mlgate/churn/production", "v1.5.0")
+    before = server.head()
+    server.lose_answer_next(1, 502, method="PUT", path="/merge")
+    result = provider(server).open_or_update_request(spec(auto_merge=True, head_sha=head))
+    assert result.merged and server.pulls[1].merged
+    assert [r.status for r in server.calls("PUT", "/merge")] == [502, 405]
+    assert server.repo.read_commit(server.head())["parents"] == [before, head]  # merged once
+
+
+@pytest.mark.parametrize("message", [None, "Changes must be made through a pull request."])
+def test_protected_branch_is_bad_input_naming_the_branch_without_retries(server, message):
+    server.protect("main", message)
+    before = server.head()
+    with pytest.raises(BadInput) as caught:
+        provider(server).commit_files("main", before, [FileChange("README.md", b"x\n")], "m", None)
+    text = str(caught.value)
+    assert caught.value.exit_code == EXIT_BAD_INPUT
+    assert text.startswith("branch main of acme/config is protected")
+    assert (message or "Protected branch update failed for refs/heads/main.") in text
+    assert "--mode pull-request" in text and "\n" not in text
+    assert server.head() == before and len(server.calls("PATCH")) == 1

@@ -117,8 +117,12 @@ def land(
             message = commit_message(planned.promotion, options.verb)
             if target.mode == "pull-request":
                 provider = provider or _provider(provider_factory)
-                return _request(git, target, checkout, head, planned, result, message, options,
-                                provider, attempt, folder)
+                try:
+                    return _request(git, target, checkout, head, planned, result, message,
+                                    options, provider, attempt, folder, say)
+                except Conflict as exc:  # e.g. the base moved and now conflicts with the request
+                    say(f"attempt {attempt}: {exc}; re-applying on the new head")
+                    continue
             if target.provider == "git":
                 sha = _commit(git, checkout, result, message, options, folder)
                 if _push(git, target, checkout):
@@ -134,8 +138,8 @@ def land(
                 sha = provider.commit_files(  # type: ignore[attr-defined]
                     target.base, head, changes, message, options.author
                 )
-            except Conflict:
-                say(f"attempt {attempt}: {target.base} moved; re-applying on the new head")
+            except Conflict as exc:  # moved, or a write GitHub could not do yet (replica lag)
+                say(f"attempt {attempt}: {target.base} moved; re-applying on the new head ({exc})")
                 continue
             return Landed(True, sha, head, attempt, planned.promotion, result, message=message)
         raise ServiceError(
@@ -274,7 +278,7 @@ def request_branch(promotion: Promotion) -> str:
 
 
 def _request(git, target, checkout, head, planned, result, message, options, provider,
-             attempt, folder) -> Landed:
+             attempt, folder, say=lambda _m: None) -> Landed:
     from mlgate.promote.request_body import request_body
 
     branch = request_branch(planned.promotion)
@@ -297,6 +301,9 @@ def _request(git, target, checkout, head, planned, result, message, options, pro
         labels=options.labels,
         reviewers=options.reviewers,
         auto_merge=options.auto_merge,
+        head_sha=sha,  # what was pushed: the forge may still report the previous head
     )
     opened = provider.open_or_update_request(spec)
+    if getattr(opened, "note", ""):
+        say(opened.note)
     return Landed(True, sha, head, attempt, planned.promotion, result, opened, message)

@@ -40,6 +40,9 @@ class ChangeRequestSpec:
     labels: tuple[str, ...] = ()
     reviewers: tuple[str, ...] = ()
     auto_merge: bool = False
+    # the commit mlgate just pushed to source_branch: auto-merge and merges are pinned to it,
+    # because a forge can report the previous head for a moment after a push
+    head_sha: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class ChangeRequestResult:
     created: bool
     superseded: tuple[int, ...] = ()  # older mlgate requests for the same app/environment closed
     auto_merge: bool = False
+    merged: bool = False  # merged at once (nothing left to wait for, so no auto-merge)
+    note: str = ""  # what happened to --auto-merge when it is not simply "enabled", in plain words
 
 
 @dataclass

@@ -12,6 +12,13 @@ with no overall limit and no view of what was being attempted. Here every wait o
 deterministic under test (sleep, clock and jitter are injectable), every request is counted, and
 a failure names what was being done on which repository — never the token.
 
+GitHub as it really behaves (issue 14): a 422 that replica lag or a concurrent writer causes
+("Reference update failed", "Tree SHA does not exist", …) is a Conflict, re-applied like a moved
+branch; a protected branch is bad input (exit 2: push mode cannot work there, nothing was
+written); auto-merge is pinned to the commit mlgate pushed, not `pr.head.sha` (which lags a
+push), and a PR GitHub refuses auto-merge for because it is already mergeable is merged directly;
+a write whose answer was lost (502/504) is recognised on retry instead of being done twice.
+
 `import github` happens inside methods only, so `mlgate --help` stays light.
 """
 
@@ -57,6 +64,17 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 PAGE_SIZE = 100
 MERGE_METHODS = ("MERGE", "SQUASH", "REBASE")
+# 422s GitHub gives a write that may work a moment later: replica lag (an object just written is
+# not yet visible to the next request) and concurrent writers on the ref. Re-applied, not fatal.
+TRANSIENT_WRITE = ("reference cannot be updated", "reference update failed",
+                   "tree sha does not exist", "is not a valid tree oid", "object does not exist",
+                   "parent sha does not exist")
+# 422s for a branch that refuses direct updates (branch protection, rulesets)
+PROTECTED = ("protected branch", "must be made through a pull request", "required status check",
+             "repository rule violation")
+# enablePullRequestAutoMerge refuses a PR with nothing left to wait for: "Pull request Pull request
+# is in clean status" (also unstable, has_hooks; dirty when it conflicts with its base)
+REFUSED_STATUS_RE = re.compile(r"is in (clean|unstable|has_hooks|dirty) status", re.IGNORECASE)
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+\Z", re.ASCII)
 
 
@@ -191,6 +209,10 @@ def _detail(exc: GithubException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def _is_transient(detail: str) -> bool:
+    return any(text in detail.lower() for text in TRANSIENT_WRITE)
+
+
 def _split_reviewers(reviewers: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Users stay users; `org/team` becomes the team slug GitHub's team_reviewers takes."""
     users, teams = [], []
@@ -268,15 +290,30 @@ class GitHubProvider:
         parent = self._call("get_commit", f"read commit {parent_sha[:12]}",
                             functools.partial(self.repo.get_git_commit, parent_sha), budget)
         elements = [self._tree_element(change, budget) for change in changes]
-        tree = self._call("create_tree", "create a tree", functools.partial(
+        tree = self._write("create_tree", "create a tree", functools.partial(
             self.repo.create_git_tree, elements, parent.tree), budget)
         if tree.sha == parent.tree.sha:
             return parent_sha
-        commit = self._call("create_commit", "create a commit",
-                            functools.partial(self.repo.create_git_commit, message, tree, [parent],
-                                              **self._author(author)), budget)
+        commit = self._write("create_commit", "create a commit",
+                             functools.partial(self.repo.create_git_commit, message, tree, [parent],
+                                               **self._author(author)), budget)
         self._move_branch(branch, commit.sha, parent_sha, budget)
         return commit.sha
+
+    def _write(self, kind: str, action: str, request: Callable[[], T], budget: _Budget) -> T:
+        """A Git Data write whose 422 may be replica lag ("Tree SHA does not exist", "base_tree
+        … is not a valid tree oid"): that one is a Conflict, so the promotion re-applies on the
+        head it reads again after a backoff, instead of failing a run that would pass."""
+        from github import GithubException
+
+        try:
+            return self._call(kind, action, request, budget, passthrough=frozenset({422}))
+        except GithubException as exc:
+            detail = _detail(exc)
+            if _is_transient(detail):
+                raise Conflict(f"GitHub could not {action} yet (HTTP 422: {detail})") from None
+            raise self._error(f"could not {action} on {self.full_name} (HTTP 422: "
+                              f"{detail})") from None
 
     def _tree_element(self, change: FileChange, budget: _Budget) -> InputGitTreeElement:
         """Inline content (no request) for UTF-8 text; a base64 blob for anything else."""
@@ -311,14 +348,28 @@ class GitHubProvider:
                        budget, passthrough=frozenset({409, 422}))
         except GithubException as exc:
             detail = _detail(exc)
+            if any(text in detail.lower() for text in PROTECTED):
+                raise self._protected(branch, exc.status, detail) from None
             if "does not exist" in detail.lower() and "reference" in detail.lower():
                 self._create_branch(branch, sha, budget)
                 return
             if exc.status == 409 or "fast forward" in detail.lower():
                 raise Conflict(f"branch {branch} of {self.full_name} moved past "
                                f"{parent_sha[:12]}") from None
+            if _is_transient(detail):
+                raise Conflict(f"GitHub could not {action} yet (HTTP {exc.status}: "
+                               f"{detail})") from None
             raise self._error(f"could not {action} on {self.full_name} (HTTP {exc.status}: "
                               f"{detail})") from None
+
+    def _protected(self, branch: str, status: int, detail: str) -> BadInput:
+        """Exit 2, not 3: GitHub works as configured and refuses the same way on every run; what
+        has to change is the invocation (push mode on a branch that takes pull requests only).
+        No ref moved, so nothing was written."""
+        return BadInput(self._scrub(
+            f"branch {branch} of {self.full_name} is protected: GitHub refused the direct update "
+            f"(HTTP {status}: {detail}); use --mode pull-request to land it through a pull "
+            "request"))
 
     def _create_branch(self, branch: str, sha: str, budget: _Budget) -> None:
         """A branch that does not exist yet (a first pull-request branch) is created at sha."""
@@ -330,10 +381,18 @@ class GitHubProvider:
                        budget, passthrough=frozenset({422}))
         except GithubException as exc:
             if "already exists" in _detail(exc).lower():
+                if self._ref_at(branch, sha, budget):  # our own create, its answer lost
+                    return
                 raise Conflict(f"branch {branch} of {self.full_name} was created "
                                "meanwhile") from None
             raise self._error(f"could not create branch {branch} on {self.full_name} "
                               f"(HTTP {exc.status}: {_detail(exc)})") from None
+
+    def _ref_at(self, branch: str, sha: str, budget: _Budget) -> bool:
+        """Whether branch points at sha now (did a write whose answer was lost land?)."""
+        ref = self._call("get_ref", f"read branch {branch}",
+                         functools.partial(self.repo.get_git_ref, f"heads/{branch}"), budget)
+        return bool(ref.object.sha == sha)
 
     def _branch_ref(self, branch: str) -> GitRef:
         """The ref object without a GET: PATCH goes to git/refs/heads/<branch>, as documented
@@ -359,21 +418,28 @@ class GitHubProvider:
         self._add_labels(pr, spec.labels, budget)
         self._request_reviewers(pr, spec.reviewers, budget)
         superseded = self._close_superseded(pr, pulls, spec, budget)
-        auto_merge = self._enable_auto_merge(pr, budget) if spec.auto_merge else bool(pr.auto_merge)
+        auto_merge, merged, note = bool(pr.auto_merge), False, ""
+        if spec.auto_merge:
+            auto_merge, merged, note = self._auto_merge(pr, spec, budget)
         return ChangeRequestResult(url=pr.html_url, number=pr.number, created=created,
-                                   superseded=superseded, auto_merge=auto_merge)
+                                   superseded=superseded, auto_merge=auto_merge, merged=merged,
+                                   note=note)
 
     def _open_pulls(self, base: str, budget: _Budget) -> list[PullRequest]:
         """Every open PR into base, one request per 100: ours and the ones it may supersede."""
         listing = self.repo.get_pulls(state="open", base=base, sort="created", direction="asc")
-        pulls: list[PullRequest] = []
+        return self._all_pages("list_pulls", f"list open pull requests into {base}", listing,
+                               budget)
+
+    def _all_pages(self, kind: str, action: str, listing: Any, budget: _Budget) -> list[Any]:
+        """Every item of a paginated listing, one counted request per page of 100."""
+        items: list[Any] = []
         for page in range(10_000):
-            batch = self._call("list_pulls", f"list open pull requests into {base}",
-                               functools.partial(listing.get_page, page), budget)
-            pulls += batch
+            batch = self._call(kind, action, functools.partial(listing.get_page, page), budget)
+            items += batch
             if len(batch) < PAGE_SIZE:
                 break
-        return pulls
+        return items
 
     def _find_own(self, pulls: list[PullRequest], source: str) -> PullRequest | None:
         label = f"{self.owner}:{source}".lower()
@@ -437,29 +503,98 @@ class GitHubProvider:
             note = (f"Superseded by #{pr.number}\n\nClosed by mlgate: a newer promotion of "
                     f"{spec.app} to {spec.environment} replaces this one.")
             self._call("comment", f"comment on superseded pull request #{other.number}",
-                       functools.partial(other.create_issue_comment, note), budget)
+                       functools.partial(other.create_issue_comment, note), budget,
+                       landed=functools.partial(self._commented, other, note, budget))
             self._call("close_pull", f"close superseded pull request #{other.number}",
                        functools.partial(other.edit, state="closed"), budget)
             closed.append(other.number)
         return tuple(closed)
 
-    def _enable_auto_merge(self, pr: PullRequest, budget: _Budget) -> bool:
-        """GraphQL enablePullRequestAutoMerge (REST has none), pinned to the head we pushed."""
+    def _commented(self, pr: PullRequest, body: str, budget: _Budget) -> bool | None:
+        """After a 5xx on posting a comment: True when it was posted anyway (the answer was
+        lost), so the retry does not post it a second time."""
+        comments = self._all_pages("list_comments", f"read comments of #{pr.number}",
+                                   pr.get_issue_comments(), budget)
+        return True if any(c.body == body for c in comments) else None
+
+    def _auto_merge(self, pr: PullRequest, spec: ChangeRequestSpec,
+                    budget: _Budget) -> tuple[bool, bool, str]:
+        """(auto-merge on, merged, note) for --auto-merge.
+
+        Auto-merge is asked for first: GitHub itself decides on the PR's real state (a REST read
+        can still say "unknown"). A PR with nothing left to wait for (clean, unstable) is refused
+        auto-merge, so it is merged now, pinned to the head mlgate pushed; a refused merge is
+        said in the note (the PR stays open), not an error. A PR that conflicts with its base
+        (dirty) is a Conflict: the promotion re-applies on the new head.
+        """
+        if pr.auto_merge:
+            return True, False, ""
+        head = spec.head_sha or pr.head.sha
+        refusal = self._enable_auto_merge(pr, head, budget)
+        if refusal is None:
+            return True, False, ""
+        state = refusal.lower()
+        if state == "dirty":
+            raise Conflict(f"pull request #{pr.number} conflicts with {spec.target_branch} "
+                           "(mergeable_state dirty)")
+        return self._merge_now(pr, head, state, budget)
+
+    def _enable_auto_merge(self, pr: PullRequest, head: str, budget: _Budget) -> str | None:
+        """GraphQL enablePullRequestAutoMerge (REST has none), pinned to `head`. None when it
+        is on; the state GitHub named when it refuses for lack of anything to wait for."""
         from github import GithubException
 
-        if pr.auto_merge:
-            return True
         action = f"enable auto-merge on pull request #{pr.number}"
         try:
             self._call("enable_auto_merge", action, functools.partial(
                 pr.enable_automerge, merge_method=self._merge_method,
-                expected_head_oid=pr.head.sha), budget, passthrough=frozenset({400, 404}))
+                expected_head_oid=head), budget, passthrough=frozenset({400, 404}))
         except GithubException as exc:
-            if "FORBIDDEN" in _graphql_error_types(exc):
+            types, detail = _graphql_error_types(exc), _detail(exc)
+            if "FORBIDDEN" in types:
                 raise self._error(f"token lacks permission to {action} on {self.full_name} "
-                                  f"({_detail(exc)})") from None
-            raise self._error(f"could not {action} on {self.full_name}: {_detail(exc)}") from None
-        return True
+                                  f"({detail})") from None
+            refused = REFUSED_STATUS_RE.search(detail)
+            if "UNPROCESSABLE" in types and refused:
+                return refused[1]
+            raise self._error(f"could not {action} on {self.full_name}: {detail}") from None
+        return None
+
+    def _merge_now(self, pr: PullRequest, head: str, state: str,
+                   budget: _Budget) -> tuple[bool, bool, str]:
+        """REST merge pinned to `head` (409 if anyone pushed since), by a method the
+        repository allows. A 405/409 is reported, not raised: the PR is open and correct, and
+        failing here would fail every run on a repository without required checks."""
+        from github import GithubException
+
+        method = self._allowed_method(budget)
+        why = (f"pull request #{pr.number} had nothing left to wait for (mergeable_state "
+               f"{state}), so GitHub does not take auto-merge for it")
+        try:
+            self._call("merge_pull", f"merge pull request #{pr.number}", functools.partial(
+                pr.merge, merge_method=method.lower(), sha=head), budget,
+                passthrough=frozenset({405, 409}))
+        except GithubException as exc:
+            if self._merged(pr, budget):  # an earlier try landed, its answer was lost
+                return False, True, f"{why}: merged it directly ({method.lower()})"
+            return False, False, (f"{why}, and it refused the direct merge (HTTP {exc.status}: "
+                                  f"{_detail(exc)}); the pull request stays open")
+        return False, True, (f"{why}: merged it directly ({method.lower()}, head "
+                             f"{head[:12]})")
+
+    def _allowed_method(self, budget: _Budget) -> str:
+        """The configured merge method if the repository allows it, else one it allows."""
+        self._call("get_repo", "read the repository's merge settings", self.repo.update, budget)
+        allowed = {"MERGE": self.repo.allow_merge_commit, "SQUASH": self.repo.allow_squash_merge,
+                   "REBASE": self.repo.allow_rebase_merge}
+        if allowed[self._merge_method] is not False:
+            return self._merge_method
+        return next((m for m in MERGE_METHODS if allowed[m]), self._merge_method)
+
+    def _merged(self, pr: PullRequest, budget: _Budget) -> bool:
+        fresh = self._call("get_pull", f"read pull request #{pr.number}",
+                           functools.partial(self.repo.get_pull, pr.number), budget)
+        return bool(fresh.merged)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -489,15 +624,22 @@ class GitHubProvider:
         return _Budget(self._max_wait, self._sleep)
 
     def _call(self, kind: str, action: str, request: Callable[[], T], budget: _Budget,
-              passthrough: frozenset[int] = frozenset()) -> T:
+              passthrough: frozenset[int] = frozenset(),
+              landed: Callable[[], Any] | None = None) -> T:
         """Run one request, counted; wait out rate limits and retry 5xx/network errors within
         the budget. Statuses in passthrough are re-raised for the caller to interpret; any other
-        error becomes a ServiceError naming the action."""
+        error becomes a ServiceError naming the action.
+
+        `landed`, for a write that is not idempotent: asked before each retry after a 5xx or a
+        network error (the write may have landed and only the answer been lost); a value other
+        than None is returned instead of writing again."""
         import requests
         from github import GithubException
 
         failures = limited = 0
         while True:
+            if failures and landed is not None and (done := landed()) is not None:
+                return done  # type: ignore[no-any-return]
             self.counter.add(kind)
             try:
                 return request()

@@ -20,6 +20,33 @@ documentation is vague, GitLab's source) describes them, errors included:
 - fault injection: the next N (matching) requests answer 5xx, or 429 with ``Retry-After``; every
   request is logged so tests can count API calls.
 
+The ways the real service fails that a happy-path stand-in hides, each switchable per test:
+
+- **late pipelines** (``pipeline_delay``): GitLab creates an MR's pipeline asynchronously after
+  the push, so ``head_pipeline`` is null for the next N single-MR reads after the source branch
+  moves (gitlab-org/gitlab#353984: "Marking a MR for Merge-When-Pipeline-Succeeds fails directly
+  after creating the MR"), then appears as ``mr_pipeline`` (``created``/``running``). A project
+  with ``mr_pipeline=None`` runs no pipelines at all (``jobs_enabled: false``).
+- **GitLab before ``auto_merge``** (``auto_merge_param=False``, i.e. < 17.11): the merge endpoint
+  knows only ``merge_when_pipeline_succeeds``; with no active pipeline it answers
+  ``405 {"message": "405 Method Not Allowed"}`` (gitlab-org/gitlab#217710, #355455) unless the
+  head pipeline already succeeded. Current GitLab merges a mergeable MR without a pipeline at once.
+- **conflicts**: an MR with ``has_conflicts`` is never set to auto-merge; the merge endpoint
+  answers 405 when no pipeline is active (gitlab-org/gitlab#364102), else ``406 Branch cannot be
+  merged`` (before ``auto_merge``) or ``422`` (current).
+- **429 without ``Retry-After``** (``rate_limit_next(retry_after=None)``): GitLab's application
+  rate limits (notes, users) answer ``{"message": {"error": "This endpoint has been requested too
+  many times. Try again later."}}`` with at most ``RateLimit-Reset``/``RateLimit-ResetTime``.
+- **protected branches** (``protect_branch``): the commits API answers
+  ``403 {"message": "403 Forbidden - You are not allowed to push into this branch"}``
+  (``Commits::CreateService#validate_permissions!``) unless the token's user may push there.
+- **job tokens**: ``JOB-TOKEN`` authenticates only the endpoints GitLab's "Job token access" list
+  names (of those served here: ``GET .../repository/branches/:branch`` and ``GET
+  .../repository/commits/:sha``); anywhere else the token is not looked at and the request is
+  ``401 {"message": "401 Unauthorized"}`` -- creating commits and merge requests included.
+- **lost answers** (``lose_answer_next``): the request is served for real (the commit lands, the
+  MR or note is created), then the client gets a 502/504 as if a proxy timed out.
+
 Everything the API writes lands in a bare repository (``hash-object``, ``read-tree`` and
 ``update-index`` on a temporary index, ``write-tree``, ``commit-tree``, ``update-ref``), so tests
 check the result with ``git clone`` rather than by trusting the stand-in's own bookkeeping.
@@ -228,6 +255,7 @@ class Grant:
     rights: Rights = "write"
     username: str = "mlgate-bot"
     projects: frozenset[str] | None = None
+    maintainer: bool = False  # may push to branches protected for Maintainers
 
 
 @dataclass
@@ -239,6 +267,7 @@ class Project:
     mrs: dict[int, dict[str, Any]] = field(default_factory=dict)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     next_iid: int = 1
+    protected: dict[str, str] = field(default_factory=dict)  # branch -> who may push
 
     @property
     def git(self) -> _Git:
@@ -252,7 +281,7 @@ class LoggedRequest:
     query: str
     status: int
     auth: str  # private / job / bearer / none
-    injected: bool  # answered by a fault from fail_next() / rate_limit_next()
+    injected: bool  # answered by a fault from fail_next() / rate_limit_next() / lose_answer_next()
 
 
 @dataclass
@@ -262,6 +291,8 @@ class _Fault:
     retry_after: int | None
     method: str | None
     path_contains: str | None
+    reset_in: int | None = None  # RateLimit-Reset / RateLimit-ResetTime, seconds from now
+    lost: bool = False  # served for real, then the answer replaced by status
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -315,11 +346,14 @@ class GitLabApiServer:
 
     def __init__(self, root: Path, *, tokens: Mapping[str, Rights | Grant] | None = None,
                  job_tokens: Mapping[str, Rights | Grant] | None = None,
-                 mr_pipeline: str | None = "running") -> None:
+                 mr_pipeline: str | None = "running", pipeline_delay: int = 0,
+                 auto_merge_param: bool = True) -> None:
         self.root = Path(root)
         self.tokens = {k: self._grant(v) for k, v in (tokens or {"token": "write"}).items()}
         self.job_tokens = {k: self._grant(v) for k, v in (job_tokens or {}).items()}
         self.mr_pipeline = mr_pipeline  # head pipeline status of a new MR (None: no pipeline)
+        self.pipeline_delay = pipeline_delay  # single-MR reads after a push with no pipeline yet
+        self.auto_merge_param = auto_merge_param  # False: GitLab < 17.11 (MWPS only)
         self.projects: dict[str, Project] = {}
         self.users: dict[str, int] = {}
         self.log: list[LoggedRequest] = []
@@ -431,7 +465,7 @@ class GitLabApiServer:
         with self._lock:
             project = self.projects[path]
             mr = project.mrs[iid]
-            if mr["pipeline"] is not None:
+            if self._head_pipeline(project, mr) is not None:
                 mr["pipeline"]["status"] = status
             if mr["mwps"]:
                 if status == "success":
@@ -445,11 +479,30 @@ class GitLabApiServer:
         with self._lock:
             self._faults.append(_Fault(count, status, None, method, path_contains))
 
-    def rate_limit_next(self, count: int = 1, retry_after: int = 1, *, method: str | None = None,
-                        path_contains: str | None = None) -> None:
-        """The next count matching requests answer 429 with Retry-After, as Rack::Attack does."""
+    def rate_limit_next(self, count: int = 1, retry_after: int | None = 1, *,
+                        method: str | None = None, path_contains: str | None = None,
+                        reset_in: int | None = None) -> None:
+        """The next count matching requests answer 429: with Retry-After (and RateLimit-Reset)
+        as Rack::Attack does; with retry_after=None as GitLab's application rate limits (notes,
+        users) do -- no Retry-After, RateLimit-Reset/-ResetTime only when reset_in is given."""
         with self._lock:
-            self._faults.append(_Fault(count, 429, retry_after, method, path_contains))
+            self._faults.append(_Fault(count, 429, retry_after, method, path_contains,
+                                       reset_in=reset_in))
+
+    def lose_answer_next(self, count: int = 1, status: int = 502, *, method: str | None = None,
+                         path_contains: str | None = None) -> None:
+        """The next count matching requests are served for real (the write lands), then answered
+        with status (502/504), as when a proxy gives up on a slow GitLab."""
+        with self._lock:
+            self._faults.append(_Fault(count, status, None, method, path_contains, lost=True))
+
+    def protect_branch(self, path: str, branch: str, push: str = "no_one") -> None:
+        """Protect branch: push "no_one" (mlgate's usual config repo: merge requests only) or
+        "maintainers" (tokens whose Grant has maintainer=True may push)."""
+        if push not in ("no_one", "maintainers"):
+            raise ValueError(f"unknown push access level {push!r}")
+        with self._lock:
+            self.projects[path].protected[branch] = push
 
     def requests(self, method: str | None = None, path_contains: str | None = None,
                  *, served_only: bool = False) -> list[LoggedRequest]:
@@ -471,11 +524,11 @@ class GitLabApiServer:
         with self._lock:
             auth_kind, grant = self._authenticate(headers)
             fault = self._take_fault(method, raw_path)
+            if fault is None or fault.lost:
+                status, out_headers, payload = self._serve(method, raw_path, query, headers,
+                                                           body, grant, auth_kind)
             if fault is not None:
                 status, out_headers, payload = self._fault_answer(fault)
-            else:
-                status, out_headers, payload = self._serve(method, raw_path, query, headers,
-                                                           body, grant)
             self.log.append(LoggedRequest(method, raw_path, query, status, auth_kind,
                                           fault is not None))
             return status, out_headers, payload
@@ -500,6 +553,8 @@ class GitLabApiServer:
 
     @staticmethod
     def _fault_answer(fault: _Fault) -> tuple[int, dict[str, str], bytes]:
+        if fault.status == 429 and fault.retry_after is None:
+            return GitLabApiServer._application_limit(fault.reset_in)
         if fault.status == 429:
             reset = int(time.time()) + (fault.retry_after or 1)
             headers = {"Content-Type": "text/plain", "Retry-After": str(fault.retry_after),
@@ -513,11 +568,27 @@ class GitLabApiServer:
         html = f"<html><body><h1>{fault.status} Error</h1></body></html>\n".encode()
         return fault.status, {"Content-Type": "text/html"}, html
 
+    @staticmethod
+    def _application_limit(reset_in: int | None) -> tuple[int, dict[str, str], bytes]:
+        """Gitlab::ApplicationRateLimiter's answer (render_api_error! with an error hash): no
+        Retry-After; RateLimit-Reset (epoch seconds) and -ResetTime (HTTP date) only sometimes."""
+        headers = {"Content-Type": "application/json"}
+        if reset_in is not None:
+            when = int(time.time()) + reset_in
+            headers.update({"RateLimit-Reset": str(when), "RateLimit-ResetTime":
+                            datetime.fromtimestamp(when, timezone.utc).strftime(
+                                "%a, %d %b %Y %H:%M:%S GMT")})
+        body = {"message": {"error": "This endpoint has been requested too many times. "
+                                     "Try again later."}}
+        return 429, headers, json.dumps(body).encode()
+
     def _serve(self, method: str, raw_path: str, query: str, headers: Mapping[str, str],
-               body: bytes, grant: Grant | None) -> tuple[int, dict[str, str], bytes]:
+               body: bytes, grant: Grant | None,
+               auth_kind: str = "private") -> tuple[int, dict[str, str], bytes]:
         extra: dict[str, str] = {}
         try:
-            if grant is None:
+            if grant is None or (auth_kind == "job" and not self._job_token_route(method,
+                                                                                  raw_path)):
                 raise ApiError(401, "401 Unauthorized")
             request = _Request(method, parse_qs(query, keep_blank_values=True),
                                self._parse_body(headers, body), grant,
@@ -558,6 +629,7 @@ class GitLabApiServer:
             ("GET", r"/users", "list_users"),
             ("GET", r"/projects/([^/]+)", "get_project"),
             ("GET", r"/projects/([^/]+)/repository/branches/([^/]+)", "get_branch"),
+            ("GET", r"/projects/([^/]+)/repository/files/([^/]+)", "get_file"),
             ("POST", r"/projects/([^/]+)/repository/commits", "create_commit"),
             ("GET", r"/projects/([^/]+)/repository/commits/([0-9a-fA-F]{4,40})", "get_commit"),
             ("GET", r"/projects/([^/]+)/merge_requests", "list_mrs"),
@@ -569,6 +641,14 @@ class GitLabApiServer:
             ("POST", r"/projects/([^/]+)/merge_requests/(\d+)/notes", "create_note"),
         )
     )
+
+    # "Job token access" (docs.gitlab.com/ci/jobs/ci_job_token/#job-token-access): of the routes
+    # served here, a job token authenticates only these; elsewhere it is not even looked at.
+    _JOB_TOKEN_ROUTES = frozenset({"get_branch", "get_commit"})
+
+    def _job_token_route(self, method: str, raw_path: str) -> bool:
+        return any(verb == method and pattern.match(raw_path) and name in self._JOB_TOKEN_ROUTES
+                   for verb, pattern, name in self._ROUTES)
 
     def _route(self, request: _Request, extra: dict[str, str]) -> tuple[int, Any]:
         path_known = False
@@ -623,6 +703,8 @@ class GitLabApiServer:
             "id": project.id, "name": name, "path": name, "path_with_namespace": project.path,
             "name_with_namespace": project.path.replace("/", " / "),
             "default_branch": project.default_branch, "visibility": "private",
+            "jobs_enabled": self.mr_pipeline is not None, "ci_config_path": None,
+            "builds_access_level": "enabled" if self.mr_pipeline is not None else "disabled",
             "archived": False, "empty_repo": False,
             "web_url": f"{self.url}/{project.path}",
             "http_url_to_repo": f"{self.url}/{project.path}.git",
@@ -637,12 +719,30 @@ class GitLabApiServer:
         if sha is None:
             raise ApiError(404, "404 Branch Not Found")
         return 200, {
-            "name": branch, "merged": False, "protected": branch == project.default_branch,
+            "name": branch, "merged": False, "protected": branch in project.protected,
             "default": branch == project.default_branch, "developers_can_push": False,
             "developers_can_merge": False, "can_push": request.grant.rights == "write",
             "web_url": f"{self.url}/{project.path}/-/tree/{quote(branch, safe='')}",
             "commit": self._commit_json(project, sha),
         }
+
+    def _r_get_file(self, request: _Request, extra: dict[str, str], project: Project,
+                    file_path: str) -> tuple[int, Any]:
+        """GET .../repository/files/:file_path?ref= (ref is required)."""
+        ref = request.param("ref")
+        if not ref:
+            raise ApiError(400, "ref is missing", key="error")
+        git = project.git
+        commit = git.branch_head(str(ref)) or git.rev(str(ref))
+        entry = git.tree_entries(commit).get(file_path) if commit else None
+        if entry is None:
+            raise ApiError(404, "404 File Not Found")
+        content = git.run("cat-file", "blob", entry[1]).stdout
+        return 200, {"file_name": file_path.rsplit("/", 1)[-1], "file_path": file_path,
+                     "size": len(content), "encoding": "base64",
+                     "content": base64.b64encode(content).decode(), "ref": str(ref),
+                     "blob_id": entry[1], "commit_id": commit,
+                     "last_commit_id": git.last_commit_for_path(commit, file_path)}
 
     def _commit_json(self, project: Project, sha: str) -> dict[str, Any]:
         info = project.git.commit_info(sha)
@@ -667,6 +767,7 @@ class GitLabApiServer:
                          project: Project) -> tuple[int, Any]:
         git = project.git
         branch, message, actions = self._commit_params(request)
+        self._check_push_allowed(project, branch, request.grant)
         base, old = self._commit_base(request, project, branch)
         decoded = [self._decode_content(i, a) for i, a in enumerate(actions)]
         blobs = iter(git.hash_blobs([c for c in decoded if c is not None]))
@@ -686,6 +787,14 @@ class GitLabApiServer:
         info.update(stats=git.stats(base, sha), status=None, project_id=project.id,
                     last_pipeline=None)
         return 201, info
+
+    @staticmethod
+    def _check_push_allowed(project: Project, branch: str, grant: Grant) -> None:
+        """Commits::CreateService#validate_permissions! on a protected branch."""
+        level = project.protected.get(branch)
+        if level is None or (level == "maintainers" and grant.maintainer):
+            return
+        raise ApiError(403, "403 Forbidden - You are not allowed to push into this branch")
 
     @staticmethod
     def _commit_params(request: _Request) -> tuple[str, str, list[dict[str, Any]]]:
@@ -815,6 +924,8 @@ class GitLabApiServer:
         target = git.branch_head(mr["target_branch"])
         conflicts = mr["state"] == "opened" and bool(
             sha and target and git.merge_tree(target, sha) is None)
+        pipeline = mr["pipeline"] if mr["state"] != "opened" or (
+            mr["pipeline"] is not None and mr["pipeline"]["sha"] == sha) else None
         data: dict[str, Any] = {
             "id": mr["id"], "iid": mr["iid"], "project_id": project.id,
             "title": mr["title"], "description": mr["description"], "state": mr["state"],
@@ -828,7 +939,7 @@ class GitLabApiServer:
             "labels": list(mr["labels"]), "draft": False, "work_in_progress": False,
             "merge_when_pipeline_succeeds": mr["mwps"], "merge_status":
                 "cannot_be_merged" if conflicts else "can_be_merged",
-            "detailed_merge_status": self._detailed_status(mr, conflicts),
+            "detailed_merge_status": self._detailed_status(mr, conflicts, pipeline),
             "has_conflicts": conflicts, "sha": sha, "merge_commit_sha": mr["merge_commit_sha"],
             "squash_commit_sha": None, "user_notes_count": len(project.notes.get(mr["iid"], [])),
             "should_remove_source_branch": None, "force_remove_source_branch": False,
@@ -837,19 +948,38 @@ class GitLabApiServer:
                            "full": f"{project.path}!{mr['iid']}"},
         }
         if single:
-            pipeline = mr["pipeline"]
             data["head_pipeline"] = None if pipeline is None else {
-                **pipeline, "ref": mr["source_branch"], "sha": sha, "project_id": project.id}
+                **pipeline, "ref": mr["source_branch"], "project_id": project.id}
             data["merge_user"] = self._user_json(mr["merge_user"]) if mr["merge_user"] else None
         return data
 
+    def _head_pipeline(self, project: Project, mr: dict[str, Any]) -> dict[str, Any] | None:
+        """The pipeline of the source branch's head, created late: a push (a new head sha) is
+        followed by pipeline_delay single-MR reads with no pipeline, then one appears. Each
+        handler that answers with one MR calls this once (one read)."""
+        if self.mr_pipeline is None or mr["state"] != "opened":
+            return mr["pipeline"]
+        sha = project.git.branch_head(mr["source_branch"])
+        pipeline = mr["pipeline"]
+        if pipeline is not None and pipeline["sha"] == sha:
+            return pipeline
+        waits = mr.setdefault("pipeline_waits", {})
+        left = waits.setdefault(sha, self.pipeline_delay)
+        if left > 0:
+            waits[sha] = left - 1
+            mr["pipeline"] = None  # head_pipeline is the head sha's pipeline: none yet
+            return None
+        mr["pipeline"] = {"id": next(self._ids), "iid": mr["iid"], "status": self.mr_pipeline,
+                          "source": "merge_request_event", "sha": sha}
+        return mr["pipeline"]
+
     @staticmethod
-    def _detailed_status(mr: dict[str, Any], conflicts: bool) -> str:
+    def _detailed_status(mr: dict[str, Any], conflicts: bool,
+                         pipeline: dict[str, Any] | None) -> str:
         if mr["state"] != "opened":
             return "not_open"
         if conflicts:
             return "conflict"
-        pipeline = mr["pipeline"]
         if pipeline is not None and pipeline["status"] in ("created", "pending", "running"):
             return "ci_still_running"
         return "mergeable"
@@ -915,6 +1045,7 @@ class GitLabApiServer:
                            f"!{other['iid']}")
                 raise ApiError(409, [message])
         mr = self._new_mr(project, request, source, target)
+        self._head_pipeline(project, mr)
         return 201, self._mr_json(project, mr, request.base_url, single=True)
 
     def _new_mr(self, project: Project, request: _Request, source: str,
@@ -922,8 +1053,6 @@ class GitLabApiServer:
         now = _now()
         iid = project.next_iid
         project.next_iid += 1
-        pipeline = None if self.mr_pipeline is None else {
-            "id": next(self._ids), "iid": iid, "status": self.mr_pipeline, "source": "push"}
         mr = {
             "id": next(self._ids), "iid": iid, "title": str(request.param("title")),
             "description": str(request.param("description") or ""), "state": "opened",
@@ -933,7 +1062,7 @@ class GitLabApiServer:
             "reviewer_ids": self._known_ids(request.list_param("reviewer_ids")),
             "mwps": False, "merge_user": None, "merge_commit_sha": None,
             "sha": project.git.branch_head(source),
-            "pipeline": pipeline,
+            "pipeline": None,  # created on the first read (_head_pipeline), maybe late
         }
         project.mrs[iid] = mr
         return mr
@@ -948,8 +1077,9 @@ class GitLabApiServer:
 
     def _r_get_mr(self, request: _Request, extra: dict[str, str], project: Project,
                   iid: str) -> tuple[int, Any]:
-        return 200, self._mr_json(project, self._find_mr(project, iid), request.base_url,
-                                  single=True)
+        mr = self._find_mr(project, iid)
+        self._head_pipeline(project, mr)
+        return 200, self._mr_json(project, mr, request.base_url, single=True)
 
     def _r_update_mr(self, request: _Request, extra: dict[str, str], project: Project,
                      iid: str) -> tuple[int, Any]:
@@ -991,8 +1121,8 @@ class GitLabApiServer:
 
     def _r_merge_mr(self, request: _Request, extra: dict[str, str], project: Project,
                     iid: str) -> tuple[int, Any]:
-        """GitLab's accept endpoint: auto-merge when asked and the head pipeline is still
-        running; otherwise merge now if mergeable (405 not open, 405/422 not mergeable)."""
+        """GitLab's accept endpoint (lib/api/merge_requests.rb): auto-merge when asked and the
+        head pipeline is active; merge now when mergeable; never auto-merge a conflicted MR."""
         mr = self._find_mr(project, iid)
         if mr["state"] != "opened":
             raise ApiError(405, "405 Method Not Allowed")
@@ -1000,19 +1130,33 @@ class GitLabApiServer:
         sha = request.param("sha")
         if sha and sha != source_sha:
             raise ApiError(409, f"SHA does not match HEAD of source branch: {source_sha}")
-        auto = _truthy(request.param("auto_merge")) or _truthy(
-            request.param("merge_when_pipeline_succeeds"))
-        pipeline = mr["pipeline"]
-        if auto and pipeline is not None and pipeline["status"] in ("created", "pending",
-                                                                    "running"):
+        pipeline = self._head_pipeline(project, mr)
+        status = None if pipeline is None else pipeline["status"]
+        active = status in ("created", "pending", "running")
+        auto = _truthy(request.param("merge_when_pipeline_succeeds")) or (
+            self.auto_merge_param and _truthy(request.param("auto_merge")))
+        self._refuse_conflicts(project, mr, active)
+        if auto and active:
             mr.update(mwps=True, merge_user=request.grant.username, updated_at=_now())
-        elif pipeline is not None and pipeline["status"] in ("created", "pending", "running",
-                                                              "failed"):
-            raise ApiError(405, "405 Method Not Allowed")
+        elif active or status in ("failed", "canceled") or (
+                auto and not self.auto_merge_param and status != "success"):
+            raise ApiError(405, "405 Method Not Allowed")  # old GitLab: MWPS needs a pipeline
         else:
             mr["merge_user"] = request.grant.username
             self._merge(project, mr)
         return 200, self._mr_json(project, mr, request.base_url, single=True)
+
+    def _refuse_conflicts(self, project: Project, mr: dict[str, Any], active: bool) -> None:
+        """A conflicted MR: 405 when nothing could be automatic (gitlab-org/gitlab#364102), else
+        "Branch cannot be merged" -- 406 before the auto_merge parameter, 422 since."""
+        git = project.git
+        source = git.branch_head(mr["source_branch"])
+        target = git.branch_head(mr["target_branch"])
+        if source and target and git.merge_tree(target, source) is not None:
+            return
+        if not active:
+            raise ApiError(405, "405 Method Not Allowed")
+        raise ApiError(422 if self.auto_merge_param else 406, "Branch cannot be merged")
 
     def _merge(self, project: Project, mr: dict[str, Any]) -> None:
         """A merge commit (GitLab's default merge method) moved onto the target by CAS."""

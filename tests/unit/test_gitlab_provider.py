@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from standins.gitlab_api import GitLabApiServer, Grant
 
-from mlgate.errors import EXIT_SERVICE, BadInput, ServiceError
-from mlgate.promote.providers.gitlab import GitLabProvider, parse_repo_url
+from mlgate.errors import EXIT_BAD_INPUT, EXIT_SERVICE, BadInput, ServiceError
+from mlgate.promote.providers import gitlab as gitlab_provider
+from mlgate.promote.providers.gitlab import PIPELINE_BACKOFF, GitLabProvider, parse_repo_url
 from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, Identity, marker
 
 PROJECT = "platform/deploy/config"
@@ -36,6 +37,20 @@ def server(tmp_path: Path) -> Iterator[GitLabApiServer]:
         srv.add_user("alice")
         srv.add_user("bob")
         yield srv
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every sleep python-gitlab or the provider asks for, recorded instead of slept."""
+    import types
+
+    import gitlab.utils
+
+    asked: list[float] = []
+    monkeypatch.setattr(gitlab.utils, "time", types.SimpleNamespace(sleep=asked.append,
+                                                                     time=time.time))
+    monkeypatch.setattr(gitlab_provider, "_sleep", asked.append)
+    return asked
 
 
 def provider(server: GitLabApiServer, token: str = WRITE, **kwargs: object) -> GitLabProvider:
@@ -166,10 +181,33 @@ def test_exact_last_commit_ids_are_accepted(server: GitLabApiServer) -> None:
     assert gl.last_parent == parent
 
 
-def test_job_token_is_sent_as_job_token(server: GitLabApiServer) -> None:
-    provider(server, JOB, token_kind="job").commit_files("main", head(server), [change()], "m",
-                                                         None)
-    assert server.requests("POST")[-1].auth == "job"
+def test_job_token_cannot_commit_and_is_told_what_to_use(server: GitLabApiServer) -> None:
+    """GitLab's job token reaches only a few read endpoints: the commits API answers 401."""
+    before = head(server)
+    with pytest.raises(BadInput) as err:
+        provider(server, JOB, token_kind="job").commit_files("main", before, [change()], "m",
+                                                             None)
+    assert err.value.exit_code == EXIT_BAD_INPUT
+    text = str(err.value)
+    assert "CI_JOB_TOKEN" in text and "project access token" in text and "GITLAB_TOKEN" in text
+    assert JOB not in text
+    assert [(r.method, r.status, r.auth) for r in server.requests()] == [("POST", 401, "job")]
+    assert head(server) == before
+
+
+def test_job_token_cannot_open_a_merge_request(server: GitLabApiServer) -> None:
+    server.create_branch(PROJECT, "mlgate/churn/production", "main")
+    with pytest.raises(BadInput, match="CI_JOB_TOKEN.*project access token"):
+        provider(server, JOB, token_kind="job").open_or_update_request(spec())
+    assert server.projects[PROJECT].mrs == {}
+
+
+def test_job_token_still_reads_a_branch(server: GitLabApiServer) -> None:
+    """The stand-in keeps what GitLab allows: GET .../repository/branches/:branch."""
+    import gitlab
+
+    gl = gitlab.Gitlab(server.url, job_token=JOB)
+    assert gl.projects.get(PROJECT, lazy=True).branches.get("main").commit["id"] == head(server)
 
 
 # -- merge requests -----------------------------------------------------------------------------
@@ -252,6 +290,105 @@ def test_auto_merge_refused_leaves_the_request_open(server: GitLabApiServer) -> 
     assert server.merge_request(PROJECT, result.number)["state"] == "opened"
 
 
+def promotion_branch(server: GitLabApiServer, *, ci: bool = True) -> str:
+    """The request branch with mlgate's change pushed on it (and a CI configuration, unless
+    ci=False); returns its head sha."""
+    server.create_branch(PROJECT, "mlgate/churn/production", "main")
+    files = {VALUES: "image:\n  tag: v1.5.0\n"}
+    if ci:
+        files[".gitlab-ci.yml"] = "test:\n  script: [true]\n"
+    return server.commit(PROJECT, "mlgate/churn/production", files)
+
+
+def merge_puts(server: GitLabApiServer) -> list[int]:
+    return [r.status for r in server.requests("PUT", "/merge")]
+
+
+def test_late_pipeline_on_old_gitlab_is_waited_for(server: GitLabApiServer,
+                                                   waits: list[float]) -> None:
+    """GitLab < 17.11 answers 405 to merge_when_pipeline_succeeds while the MR's pipeline is
+    not created yet (gitlab-org/gitlab#353984): wait for it, then enable auto-merge."""
+    server.auto_merge_param, server.pipeline_delay = False, 3
+    sha = promotion_branch(server)
+
+    result = provider(server).open_or_update_request(spec(auto_merge=True, head_sha=sha))
+
+    assert result.auto_merge and not result.merged and result.note == ""
+    assert merge_puts(server) == [405, 200]
+    assert waits == [PIPELINE_BACKOFF[0]]
+    mr = server.merge_request(PROJECT, result.number)
+    assert mr["merge_when_pipeline_succeeds"] and mr["state"] == "opened"
+    assert mr["head_pipeline"]["status"] == "running" and mr["head_pipeline"]["sha"] == sha
+
+
+def test_project_without_pipelines_is_merged_directly(server: GitLabApiServer,
+                                                      waits: list[float], tmp_path: Path) -> None:
+    server.auto_merge_param, server.mr_pipeline = False, None
+    sha = promotion_branch(server)
+
+    result = provider(server).open_or_update_request(spec(auto_merge=True, head_sha=sha))
+
+    assert result.merged and not result.auto_merge
+    assert "runs no pipelines" in result.note and "merged it directly" in result.note
+    assert merge_puts(server) == [405, 200] and waits == []
+    mr = server.merge_request(PROJECT, result.number)
+    assert mr["state"] == "merged" and mr["sha"] == sha
+    assert (clone(server, tmp_path / "c") / VALUES).read_text() == "image:\n  tag: v1.5.0\n"
+
+
+def test_no_ci_configuration_means_no_pipeline_to_wait_for(server: GitLabApiServer,
+                                                           waits: list[float]) -> None:
+    """CI enabled but no .gitlab-ci.yml on the branch: nothing will ever run."""
+    server.auto_merge_param, server.pipeline_delay = False, 1000
+    sha = promotion_branch(server, ci=False)
+    result = provider(server).open_or_update_request(spec(auto_merge=True, head_sha=sha))
+    assert result.merged and waits == []
+
+
+def test_pipeline_that_never_starts_leaves_the_request_open(server: GitLabApiServer,
+                                                            waits: list[float]) -> None:
+    server.auto_merge_param, server.pipeline_delay = False, 1000
+    sha = promotion_branch(server)
+    gl = provider(server)
+
+    result = gl.open_or_update_request(spec(auto_merge=True, head_sha=sha))
+
+    assert not result.auto_merge and not result.merged
+    assert waits == list(PIPELINE_BACKOFF)
+    assert "no pipeline started" in result.note and result.note == gl.auto_merge_problem
+    assert merge_puts(server) == [405] * (len(PIPELINE_BACKOFF) + 1)
+    assert server.merge_request(PROJECT, result.number)["state"] == "opened"
+
+
+@pytest.mark.parametrize(("auto_merge_param", "status"), [(True, 422), (False, 406)])
+def test_conflicted_request_is_never_set_to_auto_merge(server: GitLabApiServer,
+                                                       waits: list[float],
+                                                       auto_merge_param: bool,
+                                                       status: int) -> None:
+    """The base moved under the request (conflicts): a Conflict, so landing rebuilds it."""
+    server.auto_merge_param = auto_merge_param
+    sha = promotion_branch(server)
+    server.commit(PROJECT, "main", {VALUES: "image:\n  tag: v9.9.9\n"})
+
+    with pytest.raises(Conflict, match=f"conflicts with main.*{status}"):
+        provider(server).open_or_update_request(spec(auto_merge=True, head_sha=sha))
+
+    assert merge_puts(server) == [status] and waits == []
+    mr = server.merge_request(PROJECT, 1)
+    assert mr["has_conflicts"] and mr["merge_status"] == "cannot_be_merged"
+    assert not mr["merge_when_pipeline_succeeds"] and mr["state"] == "opened"
+
+
+def test_conflicted_request_without_pipeline_is_405(server: GitLabApiServer,
+                                                   waits: list[float]) -> None:
+    server.mr_pipeline = None
+    sha = promotion_branch(server)
+    server.commit(PROJECT, "main", {VALUES: "image:\n  tag: v9.9.9\n"})
+    with pytest.raises(Conflict, match="405"):
+        provider(server).open_or_update_request(spec(auto_merge=True, head_sha=sha))
+    assert server.merge_request(PROJECT, 1)["state"] == "opened"
+
+
 def test_unknown_reviewer_is_bad_input(server: GitLabApiServer) -> None:
     server.create_branch(PROJECT, "mlgate/churn/production", "main")
     with pytest.raises(BadInput, match="nobody"):
@@ -271,6 +408,132 @@ def test_429_waits_retry_after_then_succeeds(server: GitLabApiServer) -> None:
     assert time.monotonic() - started >= 1.0
     assert [r.status for r in server.requests("POST")] == [429, 201]
     assert gl.counter.calls == {"commit": 1, "retry": 1}
+
+
+def test_429_without_retry_after_waits_the_documented_window(server: GitLabApiServer,
+                                                            waits: list[float]) -> None:
+    """Application limits (users, notes) send no Retry-After: wait GitLab's minute, not
+    python-gitlab's 0.1 s."""
+    server.create_branch(PROJECT, "mlgate/churn/production", "main")
+    server.rate_limit_next(1, retry_after=None, path_contains="/users")
+    gl = provider(server)
+
+    result = gl.open_or_update_request(spec(reviewers=("alice",)))
+
+    assert waits == [60.0]
+    assert [r.status for r in server.requests("GET", "/users")] == [429, 200]
+    mr = server.merge_request(PROJECT, result.number)
+    assert [r["username"] for r in mr["reviewers"]] == ["alice"]
+
+
+def test_429_with_ratelimit_reset_waits_until_then(server: GitLabApiServer,
+                                                   waits: list[float]) -> None:
+    server.create_branch(PROJECT, "mlgate/churn/production", "main")
+    server.rate_limit_next(1, retry_after=None, reset_in=17, path_contains="/users")
+    provider(server).open_or_update_request(spec(reviewers=("alice",)))
+    assert len(waits) == 1 and 16 <= waits[0] <= 17
+
+
+def test_429_again_after_the_window_is_a_service_error(server: GitLabApiServer,
+                                                       waits: list[float]) -> None:
+    for branch in ("mlgate/churn/production-old", "mlgate/churn/production"):
+        server.create_branch(PROJECT, branch, "main")
+    gl = provider(server)
+    old = gl.open_or_update_request(spec(source_branch="mlgate/churn/production-old"))
+    server.rate_limit_next(5, retry_after=None, method="POST", path_contains="/notes")
+
+    with pytest.raises(ServiceError, match="without saying when to retry") as err:
+        gl.open_or_update_request(spec())
+
+    assert err.value.exit_code == EXIT_SERVICE and waits == [60.0]
+    assert server.notes(PROJECT, old.number) == []
+
+
+def test_protected_branch_refuses_with_a_clear_message(server: GitLabApiServer,
+                                                       waits: list[float]) -> None:
+    server.protect_branch(PROJECT, "main")
+    before = head(server)
+
+    with pytest.raises(BadInput) as err:
+        provider(server).commit_files("main", before, [change()], "m", None)
+
+    text = str(err.value)
+    assert err.value.exit_code == EXIT_BAD_INPUT
+    assert "main is a protected branch" in text and "--mode pull-request" in text
+    assert "You are not allowed to push into this branch" in text and "\n" not in text
+    assert [r.status for r in server.requests("POST")] == [403] and waits == []
+    assert head(server) == before
+
+
+def test_protected_branch_takes_a_maintainer_token(tmp_path: Path) -> None:
+    token = "glpat-" + secrets.token_hex(10)
+    with GitLabApiServer(tmp_path / "g", tokens={token: Grant(maintainer=True)}) as srv:
+        srv.create_project(PROJECT, {VALUES: "image:\n  tag: v1.4.0\n"})
+        srv.protect_branch(PROJECT, "main", "maintainers")
+        sha = provider(srv, token).commit_files("main", head(srv), [change()], "m", None)
+        assert head(srv) == sha
+
+
+def test_commit_whose_answer_was_lost_lands_once(server: GitLabApiServer,
+                                                 waits: list[float]) -> None:
+    """502 after the commit landed: python-gitlab's retry is refused ("file has changed");
+    the branch head is the commit just sent, so it is the answer -- one commit, no re-apply."""
+    parent = head(server)
+    server.lose_answer_next(1, 502, method="POST", path_contains="/repository/commits")
+    gl = provider(server)
+
+    sha = gl.commit_files("main", parent, [change()], "promote churn\n\nMlgate-Run: 7\n", None)
+
+    assert sha == head(server) and gl.last_parent == parent
+    assert git("--git-dir", str(server.projects[PROJECT].git_dir), "rev-list", "--count",
+               f"{parent}..main").strip() == "1"
+    assert [r.status for r in server.requests("POST")] == [502, 400]
+
+
+def test_lost_commit_answer_with_someone_else_on_top_is_a_conflict(
+        server: GitLabApiServer, waits: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The head is not the commit sent: the caller re-applies (and finds it unchanged)."""
+    parent = head(server)
+    server.lose_answer_next(1, 502, method="POST", path_contains="/repository/commits")
+    original = GitLabProvider._landed_commit
+
+    def someone_first(self: GitLabProvider, branch: str, message: str) -> object:
+        server.commit(PROJECT, "main", {"README.md": "other\n"})
+        return original(self, branch, message)
+
+    monkeypatch.setattr(GitLabProvider, "_landed_commit", someone_first)
+    with pytest.raises(Conflict):
+        provider(server).commit_files("main", parent, [change()], "mine", None)
+
+
+def test_request_whose_create_answer_was_lost_is_found(server: GitLabApiServer,
+                                                       waits: list[float]) -> None:
+    server.create_branch(PROJECT, "mlgate/churn/production", "main")
+    server.lose_answer_next(1, 502, method="POST", path_contains="/merge_requests")
+
+    result = provider(server).open_or_update_request(spec())
+
+    assert list(server.projects[PROJECT].mrs) == [result.number] == [1]
+    assert [r.status for r in server.requests("POST", "/merge_requests")] == [502, 409]
+
+
+def test_superseded_note_whose_answer_was_lost_is_not_posted_twice(
+        server: GitLabApiServer, waits: list[float]) -> None:
+    for branch in ("mlgate/churn/production-old", "mlgate/churn/production"):
+        server.create_branch(PROJECT, branch, "main")
+    gl = provider(server)
+    old = gl.open_or_update_request(spec(source_branch="mlgate/churn/production-old"))
+    server.lose_answer_next(1, 504, method="POST", path_contains="/notes")
+
+    new = gl.open_or_update_request(spec())
+
+    assert new.superseded == (old.number,)
+    assert [n["body"] for n in server.notes(PROJECT, old.number)] == [
+        f"Superseded by !{new.number}"]
+    assert server.merge_request(PROJECT, old.number)["state"] == "closed"
+    # and a rerun (say the close had failed) does not post it again either
+    gl.open_or_update_request(spec())
+    assert len(server.notes(PROJECT, old.number)) == 1
 
 
 def test_5xx_is_retried(server: GitLabApiServer) -> None:

@@ -21,11 +21,29 @@ action. A POST retried after a 5xx whose first attempt did land comes back as a 
 files changed since parent_sha -- by that very commit), never as a duplicate commit.
 
 python-gitlab does the retrying (``retry_transient_errors`` for 5xx and connection errors,
-``obey_rate_limit`` honouring ``Retry-After``/``RateLimit-Reset`` on 429, ``max_retries``). A
-response hook on its ``requests`` session counts every request in :attr:`counter` and bounds the
-total sleep of one call to ``max_wait``: a wait that would exceed it ends the call at once with a
-ServiceError instead of sleeping through a long ``Retry-After``. The budget and the counter's
-current kind are per-call state: use one provider per thread.
+``obey_rate_limit`` on 429, ``max_retries``). A response hook on its ``requests`` session counts
+every request in :attr:`counter`, decides each wait and bounds the total sleep of one call to
+``max_wait``: a wait that would exceed it ends the call at once with a ServiceError instead of
+sleeping through a long ``Retry-After``. A 429 is waited out for ``Retry-After``, else until
+``RateLimit-Reset`` (epoch seconds) or ``RateLimit-ResetTime`` (HTTP date), else for GitLab's
+documented window of a minute -- GitLab's application limits (notes, users) send no
+``Retry-After``, and python-gitlab's own 0.1 * 2**n backoff would spend four retries in 1.5 s.
+The budget and the counter's current kind are per-call state: use one provider per thread.
+
+What GitLab really does, and what mlgate does about it (tests/standins/gitlab_api.py models each):
+
+- A commit POST whose answer was lost (502/504 after it landed) is retried by python-gitlab and
+  refused as "file has changed"; the branch head is then read back, and when it is the commit
+  just sent (the same message, trailers and all) it is taken as landed -- once, not re-applied.
+- Notes are not idempotent: a note is posted without python-gitlab's blind retry, and after a
+  5xx the MR's notes are read before posting again. An MR whose create answer was lost is found
+  by the 409 of the retry and updated, never duplicated.
+- A protected branch refuses the commits API with 403 "You are not allowed to push into this
+  branch": BadInput (exit 2, nothing was written -- the fix is ``--mode pull-request`` or push
+  rights, so rerunning as is cannot help), never retried.
+- A CI/CD job token authenticates only a few read endpoints (not commits, not merge requests):
+  GitLab answers 401, and mlgate says to use a project access token.
+- Auto-merge: see :meth:`GitLabProvider._enable_auto_merge`.
 """
 
 from __future__ import annotations
@@ -67,15 +85,34 @@ _CONFLICT_MESSAGES = (
 )
 _TRANSIENT = frozenset([500, 502, 503, 504, *range(520, 531)])  # python-gitlab's list
 _AUTO_MERGE_REFUSALS = frozenset([405, 406, 409, 422])
+# GitLab's documented rate-limit windows are a minute (notes: "Access to the endpoint is allowed
+# after one minute"; users API and the authenticated API throttle: per minute): a 429 that says
+# nothing about when to come back is waited out for that long.
+RATE_LIMIT_WINDOW = 60.0
+# Pipelines are created asynchronously after a push (gitlab-org/gitlab#353984): how long to wait
+# for an MR's head pipeline to appear before giving up on auto-merge, and the steps.
+PIPELINE_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
+_ACTIVE_PIPELINE = frozenset(["created", "waiting_for_resource", "preparing", "pending",
+                              "running", "scheduled"])
+_PROTECTED = "not allowed to push into this branch"  # Commits::CreateService, 403
+_JOB_TOKEN_DOCS = "https://docs.gitlab.com/ci/jobs/ci_job_token/#job-token-access"
+_USE_ACCESS_TOKEN = ("put a project access token (api scope, Developer role) in GITLAB_TOKEN or "
+                     "MLGATE_GIT_TOKEN")
+
+
+def _sleep(seconds: float) -> None:
+    """Every wait mlgate itself decides goes through here (tests replace it)."""
+    time.sleep(seconds)
 
 
 class _WaitBudgetExceeded(Exception):
     """Raised from the response hook: the next wait would cross max_wait."""
 
-    def __init__(self, status: int, wait: float) -> None:
+    def __init__(self, status: int, wait: float, hinted: bool = True) -> None:
         super().__init__(f"{status}, next wait {wait:.0f}s")
         self.status = status
         self.wait = wait
+        self.hinted = hinted
 
 
 def parse_repo_url(repo_url: str) -> tuple[str, str]:
@@ -136,7 +173,12 @@ class GitLabProvider:
         self.counter = CallCounter()
         self.last_parent: str | None = None  # actual parent of the last commit made
         self.auto_merge_problem: str | None = None  # why auto-merge was not enabled
+        self.notes_made: list[str] = []  # what the user should read about the last request
+        self._last_merge: Any = None
+        self._merged = False  # the last request was merged at once
         self._token = token
+        self._token_kind = token_kind
+        self._transient_seen = False  # a 5xx was answered during the current call
         self._kind = "request"
         self._waited = 0.0
         self._retries_done = 0
@@ -180,61 +222,90 @@ class GitLabProvider:
         self.counter.add("retry" if self._retry_pending else self._kind)
         self._retry_pending = False
         status = response.status_code
+        if status in _TRANSIENT:
+            self._transient_seen = True
         if (status != 429 and status not in _TRANSIENT) or self._retries_done >= self.retries:
             return  # served, or python-gitlab gives up on this answer and raises
         wait, hinted = self._planned_wait(response)
         if self._waited + wait > self.max_wait:
             response.close()
-            raise _WaitBudgetExceeded(status, wait)
-        if hinted:
+            raise _WaitBudgetExceeded(status, wait, hinted or status != 429)
+        if hinted or status == 429:
             # python-gitlab sleeps int(Retry-After) (else int(RateLimit-Reset) - now, which can
-            # go negative): hand it the whole seconds this budget accounted for.
-            response.headers["Retry-After"] = str(int(wait))
+            # go negative, else 0.1 * 2**n): hand it the whole seconds this budget accounted for.
+            response.headers["Retry-After"] = str(math.ceil(wait))
         self._waited += wait
         self._retries_done += 1
         self._retry_pending = True
 
     def _planned_wait(self, response: requests.Response) -> tuple[float, bool]:
         """(the sleep before the retry, whether the server hinted it) -- Retry-After in seconds
-        or as an HTTP date, else RateLimit-Reset, else python-gitlab's own 0.1 * 2**n backoff."""
-        retry_after = response.headers.get("Retry-After", "").strip()
-        reset = response.headers.get("RateLimit-Reset", "").strip()
+        or as an HTTP date, else RateLimit-Reset (epoch seconds), else RateLimit-ResetTime (an
+        HTTP date); unhinted, a 429 waits RATE_LIMIT_WINDOW and a 5xx python-gitlab's own
+        0.1 * 2**n backoff. A 429 always waits at least a second (a reset already past means
+        the clocks differ, not that hammering helps)."""
+        headers = response.headers
+        floor = 1.0 if response.status_code == 429 else 0.0
+        retry_after = headers.get("Retry-After", "").strip()
         # ASCII digits only: "²".isdigit() is True and int("²") raises (a traceback, not exit 3)
         if retry_after.isascii() and retry_after.isdigit():
             return float(retry_after), True
         if retry_after:
-            try:
-                when = parsedate_to_datetime(retry_after).timestamp()
-            except (TypeError, ValueError):
-                return 1.0, True
-            return float(max(0, math.ceil(when - time.time()))), True
+            return max(floor, _seconds_until(retry_after, default=1.0)), True
+        reset = headers.get("RateLimit-Reset", "").strip()
         if reset.isascii() and reset.isdigit():
-            return float(max(0, math.ceil(int(reset) - time.time()))), True
+            return max(floor, float(math.ceil(int(reset) - time.time()))), True
+        reset_time = headers.get("RateLimit-ResetTime", "").strip()
+        if reset_time:
+            return max(floor, _seconds_until(reset_time, default=RATE_LIMIT_WINDOW)), True
+        if response.status_code == 429:
+            return RATE_LIMIT_WINDOW, False
         return 0.1 * 2**self._retries_done, False
 
     def _api(self, kind: str, what: str, call: Callable[[], T],
-             conflict: Callable[[int, str], bool] | None = None) -> T:
+             conflict: Callable[[int, str], bool] | None = None,
+             bad_input: Callable[[int, str], str | None] | None = None) -> T:
         """One logical API call: counted under kind, errors turned into mlgate's (conflict
-        picks the answers that mean "someone else changed it first")."""
+        picks the answers that mean "someone else changed it first"; bad_input names the
+        refusals that are the caller's configuration, exit 2)."""
         import gitlab
         import requests
 
         self._kind, self._waited, self._retries_done, self._retry_pending = kind, 0.0, 0, False
+        self._transient_seen = False
         try:
             return call()
         except _WaitBudgetExceeded as exc:
-            raise ServiceError(self._scrub(
-                f"GitLab answered {exc.status} to {what} in {self.project_path} and asked to "
-                f"wait {exc.wait:.0f}s more, beyond the {self.max_wait:.0f}s budget")) from None
+            raise ServiceError(self._scrub(self._budget_message(exc, what))) from None
         except gitlab.exceptions.GitlabError as exc:
             code = exc.response_code or 0
             message = self._message(exc)
             if conflict is not None and conflict(code, message):
                 raise Conflict(self._scrub(f"{what}: {message}")) from None
+            refusal = bad_input(code, message) if bad_input is not None else None
+            if refusal is not None:
+                raise BadInput(self._scrub(refusal)) from None
+            if code == 401 and self._is_job_token():
+                raise BadInput(self._scrub(
+                    f"GitLab does not accept a CI/CD job token (CI_JOB_TOKEN) to {what} (401): "
+                    f"job tokens reach only the endpoints listed at {_JOB_TOKEN_DOCS}; "
+                    f"{_USE_ACCESS_TOKEN}")) from None
             raise self._service_error(code, message, what) from None
         except requests.RequestException as exc:
             raise ServiceError(self._scrub(
                 f"cannot reach GitLab at {self.api_url} ({what}): {type(exc).__name__}")) from None
+
+    def _budget_message(self, exc: _WaitBudgetExceeded, what: str) -> str:
+        if exc.hinted:
+            return (f"GitLab answered {exc.status} to {what} in {self.project_path} and asked to "
+                    f"wait {exc.wait:.0f}s more, beyond the {self.max_wait:.0f}s budget")
+        return (f"GitLab kept rate-limiting (429) the request to {what} in {self.project_path} "
+                f"without saying when to retry; waiting out its {exc.wait:.0f}s window again "
+                f"would pass the {self.max_wait:.0f}s budget: run again in a minute")
+
+    def _is_job_token(self) -> bool:
+        """A CI/CD job token: sent as one, or recognisable by GitLab's glcbt- prefix."""
+        return self._token_kind == "job" or self._token.startswith("glcbt-")
 
     def _message(self, exc: Exception) -> str:
         raw = getattr(exc, "error_message", "") or ""
@@ -245,7 +316,8 @@ class GitLabProvider:
         where = self.project_path
         if code == 401:
             text = (f"GitLab refused the token (401) while trying to {what}: it is unknown, "
-                    "expired or revoked")
+                    "expired or revoked -- or a CI/CD job token (CI_JOB_TOKEN), which cannot "
+                    f"create commits or merge requests: {_USE_ACCESS_TOKEN}")
         elif code == 403:
             text = (f"the GitLab token may not {what} in {where} (403): it needs the api scope "
                     "and at least Developer access (and push rights on protected branches)")
@@ -290,12 +362,36 @@ class GitLabProvider:
         if author is not None:
             data.update(author_name=author.name, author_email=author.email)
         project = self._project()
-        commit = self._api("commit", f"commit {len(changes)} file(s) to {branch}",
-                           lambda: project.commits.create(data, **self._call_opts()),
-                           conflict=_is_commit_conflict)
+        try:
+            commit = self._api("commit", f"commit {len(changes)} file(s) to {branch}",
+                               lambda: project.commits.create(data, **self._call_opts()),
+                               conflict=_is_commit_conflict,
+                               bad_input=lambda code, msg: _protected(code, msg, branch))
+        except Conflict:
+            if not self._transient_seen:
+                raise
+            landed = self._landed_commit(branch, message)
+            if landed is None:
+                raise
+            self.last_parent = landed[1]
+            return landed[0]
         parents = list(getattr(commit, "parent_ids", None) or [])
         self.last_parent = parents[0] if parents else None
         return str(commit.id)
+
+    def _landed_commit(self, branch: str, message: str) -> tuple[str, str | None] | None:
+        """After a 5xx whose retry was refused as a conflict: (sha, parent) of the branch head
+        when it is the commit just sent -- its answer was lost -- else None. mlgate's messages
+        carry the promotion's trailers (run id, old and new values), so the message identifies
+        the commit; a head someone else committed leaves it to the caller's re-apply."""
+        project = self._project()
+        found = self._api("branch", f"read branch {branch}",
+                          lambda: project.branches.get(branch, **self._call_opts()))
+        head = dict(getattr(found, "commit", None) or {})
+        if not head.get("id") or str(head.get("message", "")).strip() != message.strip():
+            return None
+        parents = list(head.get("parent_ids") or [])
+        return str(head["id"]), (parents[0] if parents else None)
 
     # -- merge requests -----------------------------------------------------------------------
 
@@ -303,6 +399,8 @@ class GitLabProvider:
         """Update the open MR source -> target in place (or create it), close the MRs it
         supersedes, and turn on merge-when-pipeline-succeeds when asked."""
         self.auto_merge_problem = None
+        self.notes_made = []
+        self._merged = False
         opened = self._open_mrs()
         reviewer_ids = [self._user_id(name) for name in spec.reviewers]
         mine = _same_branches(opened, spec)
@@ -312,9 +410,10 @@ class GitLabProvider:
             mr, created = self._update_mr(mine, spec, reviewer_ids), False
         iid = int(mr["iid"])
         superseded = self._close_superseded(opened, spec, iid)
-        auto = self._enable_auto_merge(iid) if spec.auto_merge else False
+        auto = self._enable_auto_merge(iid, spec) if spec.auto_merge else False
         return ChangeRequestResult(url=str(mr.get("web_url", "")), number=iid, created=created,
-                                   superseded=superseded, auto_merge=auto)
+                                   superseded=superseded, auto_merge=auto and not self._merged,
+                                   merged=self._merged, note=" ".join(self.notes_made))
 
     def _open_mrs(self) -> list[dict[str, Any]]:
         """Every open MR of the project, 100 a page (one call unless more than 100 are open)."""
@@ -386,31 +485,155 @@ class GitLabProvider:
     def _close_one(self, number: int, note: str) -> None:
         """A note first (people watching the old MR learn where it went), then the close."""
         project = self._project()
-        mr_obj = project.mergerequests.get(number, lazy=True)
-        self._api("note", f"comment on merge request !{number}",
-                  lambda: mr_obj.notes.create({"body": note}, **self._call_opts()))
+        self._note_once(number, note)
         self._api("mr-close", f"close merge request !{number}",
                   lambda: project.mergerequests.update(number, {"state_event": "close"},
                                                        **self._call_opts()))
 
-    def _enable_auto_merge(self, iid: int) -> bool:
-        """PUT .../merge with merge_when_pipeline_succeeds (GitLab < 17.11) and auto_merge (its
-        successor); GitLab ignores the one it does not know. A 405/406/409/422 (not mergeable
-        yet, e.g. no pipeline; or conflicts) leaves the MR open: False, and the reason kept in
-        auto_merge_problem. Mergeable and no pipeline running: GitLab merges at once (True)."""
+    def _note_once(self, number: int, body: str) -> None:
+        """Post a note unless the MR already has it. A POST is not idempotent, so it goes
+        without python-gitlab's blind retry: after a 5xx (whose note may well exist -- a lost
+        answer) the notes are read again before another try."""
+        mr_obj = self._project().mergerequests.get(number, lazy=True)
+        what = f"comment on merge request !{number}"
+        for attempt in range(self.retries + 1):
+            if self._has_note(mr_obj, number, body):
+                return
+            try:
+                self._api("note", what, lambda: mr_obj.notes.create(
+                    {"body": body}, retry_transient_errors=False, **self._call_opts()),
+                    conflict=lambda code, _msg: code in _TRANSIENT)
+                return
+            except Conflict:  # a 5xx: did it land anyway?
+                _sleep(0.1 * 2**attempt)
+        raise ServiceError(self._scrub(
+            f"GitLab kept failing to {what} in {self.project_path} after {self.retries} "
+            "retries"))
+
+    def _has_note(self, mr_obj: Any, number: int, body: str) -> bool:
+        notes = self._api("note-list", f"read the notes of merge request !{number}",
+                          lambda: mr_obj.notes.list(per_page=100, order_by="created_at",
+                                                    sort="desc", **self._call_opts()))
+        return any(getattr(n, "body", None) == body for n in notes)
+
+    def _enable_auto_merge(self, iid: int, spec: ChangeRequestSpec) -> bool:
+        """Merge when the pipeline succeeds, as GitLab really allows it:
+
+        - PUT .../merge with ``merge_when_pipeline_succeeds`` (GitLab < 17.11) and ``auto_merge``
+          (its successor; GitLab ignores the one it does not know). Current GitLab merges a
+          mergeable MR without a running pipeline at once (True).
+        - Refused (405/406/409/422): the MR is read to learn why. Conflicts (the base moved
+          after mlgate built the branch): Conflict, so the caller rebuilds the branch on the new
+          head and comes back -- never auto-merge on a conflicted MR. No head pipeline yet -- GitLab creates it after the
+          push, asynchronously (gitlab-org/gitlab#353984) -- wait with backoff
+          (PIPELINE_BACKOFF, about 30 s) and try again.
+        - A project that runs no pipelines (CI disabled, or no CI configuration on the source
+          branch): auto-merge is not available on GitLab before 17.11; nothing is left to wait
+          for, so the MR is merged directly when GitLab reports it mergeable (pinned to the
+          reviewed head sha), else left open with the reason.
+        - A failed pipeline, or none within the wait: left open, with the reason.
+        The reason is kept in auto_merge_problem; what happened in notes_made."""
+        delays = iter(PIPELINE_BACKOFF)
+        while True:
+            refusal = self._put_merge(iid, auto=True, sha=spec.head_sha or None)
+            if refusal is None:
+                return self._merged_or_auto(iid)
+            mr = self._read_mr(iid)
+            if mr.get("state") == "merged" or mr.get("merge_when_pipeline_succeeds"):
+                self._merged = mr.get("state") == "merged"
+                return True
+            if mr.get("has_conflicts") or mr.get("merge_status") == "cannot_be_merged":
+                raise Conflict(self._scrub(
+                    f"merge request !{iid} conflicts with {spec.target_branch}, so GitLab will "
+                    f"not merge it ({refusal})"))
+            pipeline = mr.get("head_pipeline") or None
+            if pipeline is None and not self._runs_pipelines(mr):
+                return self._merge_without_pipeline(iid, mr, spec.head_sha)
+            status = None if pipeline is None else str(pipeline.get("status"))
+            if status is not None and status not in _ACTIVE_PIPELINE:
+                return self._refused(f"auto-merge not enabled on !{iid}: its pipeline "
+                                     f"{status} ({refusal})")
+            delay = next(delays, None)
+            if delay is None:
+                waited = sum(PIPELINE_BACKOFF)
+                return self._refused(f"auto-merge not enabled on !{iid}: no pipeline started "
+                                     f"for it within {waited:.0f}s ({refusal}); merge it when "
+                                     "its pipeline passes")
+            _sleep(delay)
+
+    def _put_merge(self, iid: int, *, auto: bool, sha: str | None = None) -> str | None:
+        """PUT .../merge; None when accepted, else GitLab's refusal as text."""
         path = f"/projects/{quote(self.project_path, safe='')}/merge_requests/{iid}/merge"
-        body = {"merge_when_pipeline_succeeds": True, "auto_merge": True}
+        body: dict[str, Any] = ({"merge_when_pipeline_succeeds": True, "auto_merge": True}
+                                if auto else {})
+        if sha:
+            body["sha"] = sha
+        what = (f"enable auto-merge on merge request !{iid}" if auto
+                else f"merge merge request !{iid}")
+        codes: list[int] = []
         try:
-            answer = self._api("mr-merge", f"enable auto-merge on merge request !{iid}",
-                               lambda: self._gl.http_put(path, post_data=body,
-                                                         **self._call_opts()),
-                               conflict=lambda code, _msg: code in _AUTO_MERGE_REFUSALS)
+            self._last_merge = self._api(
+                "mr-merge", what, lambda: self._gl.http_put(path, post_data=body,
+                                                           **self._call_opts()),
+                conflict=lambda code, _msg: codes.append(code) or code in _AUTO_MERGE_REFUSALS)
         except Conflict as refusal:
-            self.auto_merge_problem = str(refusal)
+            return f"{codes[-1]}: {refusal}"
+        return None
+
+    def _merged_or_auto(self, iid: int) -> bool:
+        data = self._last_merge if isinstance(self._last_merge, dict) else {}
+        if data.get("state") == "merged":
+            self._merged = True
+            self.notes_made.append(f"GitLab merged !{iid} at once: no pipeline was running, "
+                                   "so there was nothing for auto-merge to wait for")
+            return True
+        return bool(data.get("merge_when_pipeline_succeeds") or data.get("auto_merge_enabled"))
+
+    def _read_mr(self, iid: int) -> dict[str, Any]:
+        project = self._project()
+        mr = self._api("mr-get", f"read merge request !{iid}",
+                       lambda: project.mergerequests.get(iid, **self._call_opts()))
+        return dict(mr.attributes)
+
+    def _runs_pipelines(self, mr: dict[str, Any]) -> bool:
+        """False when the project cannot run a pipeline for this MR: CI/CD disabled, or no CI
+        configuration file on the source branch (an external ci_config_path counts as one)."""
+        project = self._project()
+        info = self._api("project", f"read project {self.project_path}",
+                         lambda: self._gl.projects.get(self.project_path, **self._call_opts()))
+        attrs = dict(info.attributes)
+        if attrs.get("jobs_enabled") is False or attrs.get("builds_access_level") == "disabled":
             return False
-        data = answer if isinstance(answer, dict) else {}
-        return bool(data.get("merge_when_pipeline_succeeds") or data.get("auto_merge_enabled")
-                    or data.get("state") == "merged")
+        config = str(attrs.get("ci_config_path") or ".gitlab-ci.yml")
+        if "@" in config or "://" in config:
+            return True
+        try:
+            self._api("ci-config", f"look for {config}",
+                      lambda: project.files.get(config, ref=str(mr.get("source_branch")),
+                                                **self._call_opts()))
+        except ServiceError:
+            return False  # 404: no CI configuration, no pipeline will ever come
+        return True
+
+    def _merge_without_pipeline(self, iid: int, mr: dict[str, Any], head_sha: str) -> bool:
+        """No pipeline will ever run: merge now if GitLab says the MR is mergeable."""
+        why = f"{self.project_path} runs no pipelines, so GitLab has no auto-merge to set"
+        if mr.get("detailed_merge_status", "mergeable") != "mergeable":
+            return self._refused(f"auto-merge not available on !{iid}: {why}, and GitLab "
+                                 f"reports it {mr.get('detailed_merge_status')}; left open")
+        refusal = self._put_merge(iid, auto=False, sha=head_sha or str(mr.get("sha") or "") or None)
+        if refusal is not None:
+            return self._refused(f"auto-merge not available on !{iid}: {why}; merging it "
+                                 f"directly was refused too ({refusal}); left open")
+        self._merged = True
+        self.notes_made.append(f"auto-merge not available on !{iid}: {why}; GitLab reported "
+                               "it mergeable, so mlgate merged it directly")
+        return True
+
+    def _refused(self, reason: str) -> bool:
+        self.auto_merge_problem = self._scrub(reason)
+        self.notes_made.append(self.auto_merge_problem)
+        return False
 
 
 def _actions(changes: list[FileChange], parent_sha: str, created: set[str],
@@ -434,11 +657,29 @@ def _actions(changes: list[FileChange], parent_sha: str, created: set[str],
     return actions
 
 
+def _seconds_until(http_date: str, default: float) -> float:
+    """Whole seconds from now until an HTTP date (0 if past); default if it is no date."""
+    try:
+        when = parsedate_to_datetime(http_date).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return default
+    return float(max(0, math.ceil(when - time.time())))
+
+
 def _check_path(path: str) -> None:
     parts = path.split("/")
     if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) \
             or "\0" in path:
         raise BadInput(f"refusing to commit an unsafe path: {path!r}")
+
+
+def _protected(code: int, message: str, branch: str) -> str | None:
+    """The message for GitLab's protected-branch refusal of the commits API, else None."""
+    if code != 403 or _PROTECTED not in message.lower():
+        return None
+    return (f"{branch} is a protected branch: GitLab does not let this token push to it "
+            f"(403 {message}); use --mode pull-request to open a merge request instead, or "
+            f"give the token's user push rights on {branch}")
 
 
 def _is_commit_conflict(code: int, message: str) -> bool:

@@ -1,6 +1,7 @@
-"""Generate the README's input/output reference of every mlgate command from the CLI.
+"""Generate the input/output reference of every mlgate command from the CLI into the docs site.
 
-For each command in `mlgate.cli.COMMANDS` that is not local-only, the README holds a block
+Each command in `mlgate.cli.COMMANDS` that is not local-only has a page,
+`docs/commands/<command>.md`, holding one block
 
     <!-- mlgate-docs:<command> start -->
     ...generated...
@@ -10,14 +11,15 @@ listing the command's inputs (the `with:` / GitLab `inputs:` name, the CLI optio
 MLGATE_IN_* variable the action or template passes it as, required / default, click's help) and
 its outputs (the name, the GitLab dotenv variable, the description from the command module's
 OUTPUTS), plus the action and GitLab template that run it (found, like
-tests/unit/test_interface_drift.py does, by the `--inputs-from-env <command>` they run).
+tests/unit/test_interface_drift.py does, by the `--inputs-from-env <command>` they run). The
+rest of each page is written by hand.
 
-    python scripts/gen_docs.py           # rewrite the blocks in README.md in place
-    python scripts/gen_docs.py --check   # exit 1 listing blocks that are stale or missing
+    python scripts/gen_docs.py           # rewrite the blocks in docs/commands/*.md in place
+    python scripts/gen_docs.py --check   # exit 1 listing pages and blocks that are stale or missing
 
-A command without markers gets a new section before "## Exit codes" when the README is
-rewritten; move it where it belongs. tests/unit/test_readme_docs.py fails when a block is not
-what this script produces now.
+A command without a page gets a new page holding only its block when the docs are rewritten;
+write the rest of it and add it to the nav in mkdocs.yml. tests/unit/test_readme_docs.py fails
+when a block is not what this script produces now.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+DOCS = ROOT / "docs" / "commands"
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
@@ -49,7 +51,6 @@ MARKER = re.compile(
     r"<!-- mlgate-docs:(?P=name) end -->",
     re.DOTALL,
 )
-INSERT_BEFORE = "## Exit codes"
 
 
 def documented_commands() -> list[str]:
@@ -285,9 +286,8 @@ def render(command: str) -> str:
 
     items = list(inputs_of(command))
     lines += [
-        (f"<details><summary><b>Inputs of <code>mlgate {command}</code></b> ({len(items)}): "
-         "the <code>with:</code> / GitLab <code>inputs:</code> name, the CLI option, the "
-         "variable the action or template passes it as</summary>"),
+        (f"Inputs of `mlgate {command}` ({len(items)}): the `with:` / GitLab `inputs:` name, "
+         "the CLI option, the variable the action or template passes it as:"),
         "",
         "| input | CLI | variable | default | description |",
         "| --- | --- | --- | --- | --- |",
@@ -298,7 +298,7 @@ def render(command: str) -> str:
             f"| {code(item.name)} | {code(item.cli)} | {code(item.env)} | "
             f"{requirement(item, action, template)} | {text(description) or '—'} |"
         )
-    lines += ["", "</details>", ""]
+    lines.append("")
 
     outputs = outputs_of(command)
     lines += [
@@ -324,13 +324,17 @@ def block(command: str, body: str) -> str:
     return f"<!-- mlgate-docs:{command} start -->\n{body}<!-- mlgate-docs:{command} end -->"
 
 
-# --- the README ---------------------------------------------------------------------------
+# --- the pages ----------------------------------------------------------------------------
 
 
-def blocks_in(readme: str) -> dict[str, str]:
+def page_of(command: str, docs: Path = DOCS) -> Path:
+    return docs / f"{command}.md"
+
+
+def blocks_in(page: str) -> dict[str, str]:
     """command -> the body between its markers (the first block of each command)."""
     found: dict[str, str] = {}
-    for m in MARKER.finditer(readme):
+    for m in MARKER.finditer(page):
         found.setdefault(m.group("name"), m.group("body"))
     return found
 
@@ -339,39 +343,46 @@ def expected_body(command: str) -> str:
     return render(command) if command in documented_commands() else placeholder(command)
 
 
-def stale_blocks(readme: str) -> list[str]:
-    """One line per block that is missing, duplicated or not what the generator writes now."""
+def stale_blocks(page: str, command: str) -> list[str]:
+    """One line per problem of the page of `command`: its block missing, duplicated or not
+    what the generator writes now, or a block of another command in it."""
     problems = []
-    present = blocks_in(readme)
-    names = [m.group("name") for m in MARKER.finditer(readme)]
+    names = [m.group("name") for m in MARKER.finditer(page)]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"{name}: more than one block")
-    for command in documented_commands():
-        if command not in present:
-            problems.append(f"{command}: no <!-- mlgate-docs:{command} start/end --> block")
+    present = blocks_in(page)
+    if command not in present:
+        problems.append(f"{command}: no <!-- mlgate-docs:{command} start/end --> block")
     for name, body in present.items():
-        if body != expected_body(name):
+        if name != command:
+            problems.append(f"{name}: block belongs in {name}.md")
+        elif body != expected_body(name):
             problems.append(f"{name}: block is stale")
     return problems
 
 
-def regenerate(readme: str) -> str:
+def stale_pages(docs: Path = DOCS) -> list[str]:
+    """One line per problem over every documented command's page, naming the page."""
+    problems = []
+    for command in documented_commands():
+        path = page_of(command, docs)
+        if not path.is_file():
+            problems.append(f"{path.name}: no page for `mlgate {command}`")
+            continue
+        problems += [f"{path.name}: {line}"
+                     for line in stale_blocks(path.read_text(encoding="utf-8"), command)]
+    return problems
+
+
+def regenerate(page: str) -> str:
     def fill(m: re.Match[str]) -> str:
         return block(m.group("name"), expected_body(m.group("name")))
 
-    out = MARKER.sub(fill, readme)
-    present = blocks_in(out)
-    missing = [c for c in documented_commands() if c not in present]
-    if missing:
-        sections = "".join(
-            f"## `mlgate {c}`\n\n{block(c, expected_body(c))}\n\n" for c in missing
-        )
-        at = out.find("\n" + INSERT_BEFORE + "\n")
-        if at == -1:
-            out = out.rstrip("\n") + "\n\n" + sections.rstrip("\n") + "\n"
-        else:
-            out = out[: at + 1] + sections + out[at + 1:]
-    return out
+    return MARKER.sub(fill, page)
+
+
+def new_page(command: str) -> str:
+    return f"# `mlgate {command}`\n\n{block(command, expected_body(command))}\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -379,24 +390,33 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true",
                     help="change nothing; exit 1 listing the stale or missing blocks")
-    ap.add_argument("--readme", type=Path, default=README, help=argparse.SUPPRESS)
+    ap.add_argument("--docs", type=Path, default=DOCS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    readme = args.readme.read_text(encoding="utf-8")
     if args.check:
-        problems = stale_blocks(readme)
+        problems = stale_pages(args.docs)
         for line in problems:
-            print(f"{args.readme.name}: {line}", file=sys.stderr)
+            print(line, file=sys.stderr)
         if problems:
             print("run: python scripts/gen_docs.py", file=sys.stderr)
         return 1 if problems else 0
-    new = regenerate(readme)
-    if new != readme:
-        args.readme.write_text(new, encoding="utf-8")
-        print(f"rewrote {args.readme.name}")
-    for name in blocks_in(new):
-        if name not in documented_commands():
-            print(f"note: {name} is not a documented command; its block is a placeholder",
-                  file=sys.stderr)
+    for command in documented_commands():
+        path = page_of(command, args.docs)
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(new_page(command), encoding="utf-8")
+            print(f"wrote {path.name}: a new page; write the rest of it and add it to the nav "
+                  "in mkdocs.yml", file=sys.stderr)
+            continue
+        old = path.read_text(encoding="utf-8")
+        new = regenerate(old)
+        if command not in blocks_in(new):
+            new = new.rstrip("\n") + "\n\n" + block(command, expected_body(command)) + "\n"
+        if new != old:
+            path.write_text(new, encoding="utf-8")
+            print(f"rewrote {path.name}")
+        for name in blocks_in(new):
+            if name != command:
+                print(f"note: {path.name} holds a block for {name}", file=sys.stderr)
     return 0
 
 

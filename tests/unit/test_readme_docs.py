@@ -1,11 +1,13 @@
-"""The README's input/output reference is generated from the CLI and must stay what
-scripts/gen_docs.py produces now: a changed option, help text or output, a renamed action or
-template, or a new command in COMMANDS fails here until `python scripts/gen_docs.py` is run.
+"""The docs site's input/output reference is generated from the CLI and must stay what
+scripts/gen_docs.py produces now: each command's page, docs/commands/<command>.md, holds one
+generated block, and a changed option, help text or output, a renamed action or template, or a
+new command in COMMANDS fails here until `python scripts/gen_docs.py` is run.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +17,10 @@ import pytest
 from mlgate import cli
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
+DOCS = REPO / "docs" / "commands"
 SCRIPT = REPO / "scripts" / "gen_docs.py"
 CI_COMMANDS = sorted(set(cli.COMMANDS) - set(cli.LOCAL_ONLY))
-FIX = "run `python scripts/gen_docs.py` and commit README.md"
+FIX = "run `python scripts/gen_docs.py` and commit docs/commands/"
 
 
 def _load_generator():
@@ -33,31 +35,44 @@ def _load_generator():
 gen_docs = _load_generator()
 
 
-@pytest.fixture(scope="module")
-def readme() -> str:
-    return README.read_text(encoding="utf-8")
+def page(command: str) -> str:
+    path = DOCS / f"{command}.md"
+    assert path.is_file(), f"no page {path.relative_to(REPO)} for `mlgate {command}`; {FIX}"
+    return path.read_text(encoding="utf-8")
+
+
+def _gen(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args],
+                          capture_output=True, text=True, check=False)
 
 
 def test_the_generator_documents_every_ci_command() -> None:
     assert sorted(gen_docs.documented_commands()) == CI_COMMANDS
 
 
+def test_the_generator_writes_the_docs_pages_not_the_readme() -> None:
+    assert gen_docs.DOCS == DOCS
+    assert "mlgate-docs:" not in (REPO / "README.md").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("command", CI_COMMANDS)
-def test_every_command_has_one_block(readme: str, command: str) -> None:
+def test_every_command_has_one_block(command: str) -> None:
+    text = page(command)
     start = f"<!-- mlgate-docs:{command} start -->"
     end = f"<!-- mlgate-docs:{command} end -->"
-    assert readme.count(start) == 1 and readme.count(end) == 1, (
-        f"README.md needs exactly one {start} ... {end} block for `mlgate {command}`; {FIX}"
+    assert text.count(start) == 1 and text.count(end) == 1, (
+        f"docs/commands/{command}.md needs exactly one {start} ... {end} block; {FIX}"
     )
 
 
 @pytest.mark.parametrize("command", CI_COMMANDS)
-def test_block_is_what_the_generator_writes(readme: str, command: str) -> None:
-    blocks = gen_docs.blocks_in(readme)
+def test_block_is_what_the_generator_writes(command: str) -> None:
+    blocks = gen_docs.blocks_in(page(command))
     assert command in blocks, f"no block for `mlgate {command}`; {FIX}"
     assert blocks[command] == gen_docs.render(command), (
-        f"README.md's block for `mlgate {command}` is stale; {FIX}"
+        f"docs/commands/{command}.md's block for `mlgate {command}` is stale; {FIX}"
     )
+    assert gen_docs.stale_blocks(page(command), command) == []
 
 
 @pytest.mark.parametrize("command", CI_COMMANDS)
@@ -80,24 +95,46 @@ def test_block_names_every_input_and_output(command: str) -> None:
     for row in rows:
         cells = row.replace("\\|", "").split("|")
         assert len(cells) in (5, 7), f"a stray pipe breaks the table row: {row}"
+    assert "<details>" not in body, "Markdown inside HTML is not rendered by MkDocs"
 
 
-def test_check_mode_agrees(tmp_path: Path, readme: str) -> None:
-    copy = tmp_path / "README.md"
-    copy.write_text(readme, encoding="utf-8")
-    ok = subprocess.run([sys.executable, str(SCRIPT), "--check", "--readme", str(copy)],
-                        capture_output=True, text=True, check=False)
+def test_check_mode_agrees(tmp_path: Path) -> None:
+    docs = tmp_path / "commands"
+    shutil.copytree(DOCS, docs)
+    ok = _gen("--check", "--docs", str(docs))
     assert ok.returncode == 0, ok.stderr
 
     command = CI_COMMANDS[0]
-    stale = readme.replace(f"<!-- mlgate-docs:{command} start -->\n",
-                           f"<!-- mlgate-docs:{command} start -->\nhand-edited\n", 1)
-    copy.write_text(stale, encoding="utf-8")
-    bad = subprocess.run([sys.executable, str(SCRIPT), "--check", "--readme", str(copy)],
-                         capture_output=True, text=True, check=False)
-    assert bad.returncode == 1 and f"{command}: block is stale" in bad.stderr
+    path = docs / f"{command}.md"
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original.replace(f"<!-- mlgate-docs:{command} start -->\n",
+                                     f"<!-- mlgate-docs:{command} start -->\nhand-edited\n", 1),
+                    encoding="utf-8")
+    bad = _gen("--check", "--docs", str(docs))
+    assert bad.returncode == 1 and f"{command}.md: {command}: block is stale" in bad.stderr
 
-    fixed = subprocess.run([sys.executable, str(SCRIPT), "--readme", str(copy)],
-                           capture_output=True, text=True, check=False)
+    fixed = _gen("--docs", str(docs))
     assert fixed.returncode == 0, fixed.stderr
-    assert copy.read_text(encoding="utf-8") == readme
+    assert path.read_text(encoding="utf-8") == original
+    assert _gen("--check", "--docs", str(docs)).returncode == 0
+
+
+def test_check_mode_fails_on_a_missing_page_or_block(tmp_path: Path) -> None:
+    docs = tmp_path / "commands"
+    shutil.copytree(DOCS, docs)
+    gone, emptied = CI_COMMANDS[0], CI_COMMANDS[1]
+    (docs / f"{gone}.md").unlink()
+    (docs / f"{emptied}.md").write_text(f"# `mlgate {emptied}`\n\nhand-written only\n",
+                                        encoding="utf-8")
+    bad = _gen("--check", "--docs", str(docs))
+    assert bad.returncode == 1
+    assert f"{gone}.md: no page for `mlgate {gone}`" in bad.stderr
+    no_block = f"{emptied}.md: {emptied}: no <!-- mlgate-docs:{emptied} start/end --> block"
+    assert no_block in bad.stderr
+
+    fixed = _gen("--docs", str(docs))
+    assert fixed.returncode == 0, fixed.stderr
+    assert _gen("--check", "--docs", str(docs)).returncode == 0
+    assert "hand-written only" in (docs / f"{emptied}.md").read_text(encoding="utf-8")
+    assert gen_docs.blocks_in((docs / f"{gone}.md").read_text(encoding="utf-8"))[gone] == (
+        gen_docs.render(gone))

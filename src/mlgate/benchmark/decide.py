@@ -33,8 +33,7 @@ def _oriented(spec: MetricSpec, delta: float, low: float, high: float) -> tuple[
 
 
 def _change_checks(spec: MetricSpec, champion: float, delta: float, low: float,
-                   high: float, confidence: float, *, margin_only: bool = False
-                   ) -> list[Check]:
+                   high: float, confidence: float, *, margin_only: bool) -> list[Check]:
     change, bound = _oriented(spec, delta, low, high)
     pct = f"{confidence * 100:g}%"
     checks: list[Check] = []

@@ -17,7 +17,10 @@ from mlgate import safe_load
 from mlgate.errors import BadInput
 
 MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
-_TRAILER_SAFE = re.compile(r"[\r\n]")
+# every character Python's str.splitlines() breaks at, and history's record separators: a
+# value carrying one would otherwise read back as a trailer of its own (a forged
+# Mlgate-Rollback-Of hides a live promotion from rollback) or split a history record
+_TRAILER_SAFE = re.compile("\r\n|[\n\r\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,19 @@ def summary_line(p: Promotion, verb: str = "promote") -> str:
     return f"{verb} {p.app} {where} {p.environment}"
 
 
+def _cell(text: str) -> str:
+    """A table cell from a gate's JSON: a `|` or a line break would break the table."""
+    return _TRAILER_SAFE.sub(" ", text).replace("|", "\\|")
+
+
 def evidence_markdown(evidence: tuple[Evidence, ...]) -> str:
     if not evidence:
         return "No gate evidence was attached."
     lines = ["| gate | verdict | exit | details |", "| --- | --- | --- | --- |"]
     for e in evidence:
         mark = "✅" if e.passed else "❌"
-        lines.append(f"| {e.command} | {mark} {e.verdict} | {e.exit_code} | {e.title} |")
+        lines.append(f"| {_cell(e.command)} | {mark} {_cell(e.verdict)} | {e.exit_code} | "
+                     f"{_cell(e.title)} |")
     return "\n".join(lines)
 
 
@@ -150,21 +159,20 @@ def commit_message(p: Promotion, verb: str = "promote") -> str:
             body.append(f"- {e.command}: {e.verdict} (exit {e.exit_code}) {e.title}".rstrip())
         body.append("")
     trailer_block = "\n".join(f"{k}: {v}" for k, v in trailers(p))
-    parts = [summary_line(p, verb), ""]
-    if body:
-        parts += body
+    parts = [summary_line(p, verb), "", *body]
+    parts = [_TRAILER_SAFE.sub(" ", part) for part in parts]  # subject and body stay lines
     parts.append(trailer_block)
     return "\n".join(parts) + "\n"
 
 
-_REPO_SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_REPO_SLUG = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 def _github_repo_url(environ: Mapping[str, str]) -> str | None:
     """The model repo's URL on a GitHub runner; act derives GITHUB_REPOSITORY from a
     non-GitHub origin URL, which is used as it is (without credentials)."""
     repository = environ.get("GITHUB_REPOSITORY", "")
-    if _REPO_SLUG.match(repository):
+    if _REPO_SLUG.fullmatch(repository):  # not .match: "$" also matches before a final \n
         return f"{environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{repository}"
     if "://" in repository:
         from mlgate.promote.git import redact_url
@@ -174,14 +182,14 @@ def _github_repo_url(environ: Mapping[str, str]) -> str | None:
 
 
 def run_url(environ: Mapping[str, str]) -> str | None:
-    repo, run_id = _github_repo_url(environ), environ.get("GITHUB_RUN_ID", "")
+    repo, run_id = _github_repo_url(environ), environ.get("GITHUB_RUN_ID")
     if repo and run_id:
         return f"{repo}/actions/runs/{run_id}"
     return environ.get("CI_JOB_URL") or environ.get("CI_PIPELINE_URL") or None
 
 
 def source(environ: Mapping[str, str]) -> str | None:
-    repo, sha = _github_repo_url(environ), environ.get("GITHUB_SHA", "")
+    repo, sha = _github_repo_url(environ), environ.get("GITHUB_SHA")
     if repo and sha:
         return f"{repo}@{sha}"
     if environ.get("CI_PROJECT_URL") and environ.get("CI_COMMIT_SHA"):
@@ -190,12 +198,12 @@ def source(environ: Mapping[str, str]) -> str | None:
 
 
 def parse_trailers(message: str) -> list[tuple[str, str]]:
-    """Trailers of a commit message (the last paragraph of `Key: value` lines)."""
-    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
-    if not paragraphs:
-        return []
+    """Trailers of a commit message (the last paragraph of `Key: value` lines).
+
+    Lines end at "\n" only, as git's do: str.splitlines() would also break at U+2028 and
+    other characters a value may carry."""
     out = []
-    for line in paragraphs[-1].splitlines():
+    for line in message.strip().rpartition("\n\n")[2].split("\n"):
         key, sep, value = line.partition(": ")
         if sep and re.fullmatch(r"[A-Za-z0-9-]+", key):
             out.append((key, value.strip()))

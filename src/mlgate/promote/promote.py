@@ -127,7 +127,7 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
             app=cfg.app,
             environment=cfg.environment,
             previous=previous,
-            new={r.repository: str(_named(r, seen.get(r.repository))) for r in new_refs},
+            new={r.repository: _named(r, seen.get(r.repository)) for r in new_refs},
             sets=set_changes,
             source=msg.source(cfg.environ),
             run_url=msg.run_url(cfg.environ),
@@ -160,11 +160,9 @@ def _describe(seen) -> str:
     return ", ".join(dict.fromkeys(str(s.ref) for s in seen))
 
 
-def _named(ref: ImageRef, seen) -> ImageRef:
+def _named(ref: ImageRef, seen) -> str:
     """The new reference as the environment spells the name (what the trailer should say)."""
-    if seen:
-        return ImageRef(seen[0].ref.name, ref.repository, ref.tag, ref.digest)
-    return ref
+    return f"{seen[0].ref.name}{ref.version}" if seen else str(ref)
 
 
 def _value_or_none(checkout: str, target: SetTarget) -> str | None:

@@ -377,3 +377,169 @@ def mutated(draw) -> str:
 @given(st.one_of(references(), mutated(), st.text(NEAR, max_size=30)))
 def test_parser_agrees_with_docker_grammar(text):
     assert accepts(text) == docker_accepts(text), text
+
+
+# --------------------------------------------------------------------------- what a parse yields
+# A promotion finds an image by its normalised repository and writes back the name as the
+# manifest spelled it: each part of a parse is something a user sees (or a rewrite misses).
+
+H64 = "0123456789abcdef" * 4
+PARTS = [
+    # text, name as written, normalised repository, tag, digest, short name
+    ("nginx", "nginx", "docker.io/library/nginx", None, None, "nginx"),
+    ("nginx:1.27", "nginx", "docker.io/library/nginx", "1.27", None, "nginx"),
+    ("library/nginx", "library/nginx", "docker.io/library/nginx", None, None, "nginx"),
+    ("docker.io/nginx", "docker.io/nginx", "docker.io/library/nginx", None, None, "nginx"),
+    ("index.docker.io/library/nginx:1", "index.docker.io/library/nginx",
+     "docker.io/library/nginx", "1", None, "nginx"),
+    ("registry-1.docker.io/bitnami/redis", "registry-1.docker.io/bitnami/redis",
+     "docker.io/bitnami/redis", None, None, "redis"),
+    ("bitnami/redis:7", "bitnami/redis", "docker.io/bitnami/redis", "7", None, "redis"),
+    ("localhost/churn:v1", "localhost/churn", "localhost/churn", "v1", None, "churn"),
+    ("localhost:5000/ml/churn:v1", "localhost:5000/ml/churn", "localhost:5000/ml/churn", "v1",
+     None, "churn"),
+    ("localhost:5000", "localhost", "docker.io/library/localhost", "5000", None, "localhost"),
+    ("Registry.Example.COM/ml/churn:V1_x", "Registry.Example.COM/ml/churn",
+     "registry.example.com/ml/churn", "V1_x", None, "churn"),
+    ("Foo/bar:1", "Foo/bar", "foo/bar", "1", None, "bar"),
+    ("[::1]:5000/ml/churn", "[::1]:5000/ml/churn", "[::1]:5000/ml/churn", None, None, "churn"),
+    (f"{IMG}@sha256:{H64}", IMG, IMG, None, f"sha256:{H64}", "churn"),
+    (f"{IMG}:v1.5.0@sha256:{H64}", IMG, IMG, "v1.5.0", f"sha256:{H64}", "churn"),
+    (f"{H64}:v1", H64, f"docker.io/library/{H64}", "v1", None, H64),
+]
+
+
+@pytest.mark.parametrize("text, name, repository, tag, digest, short", PARTS,
+                         ids=[p[0][:40] for p in PARTS])
+def test_a_reference_parses_into_its_parts(text, name, repository, tag, digest, short):
+    ref = parse_reference(text)
+    assert (ref.name, ref.repository, ref.tag, ref.digest) == (name, repository, tag, digest)
+    assert ref.short_name == short
+    assert ref.version == text[len(name):]
+    assert str(ref) == text
+
+
+@pytest.mark.parametrize("name, domain, path", [
+    ("nginx", None, "nginx"),
+    ("a.b", None, "a.b"),                      # a dot without a slash is not a host
+    ("ml/churn", None, "ml/churn"),
+    ("a.b/c", "a.b", "c"),
+    ("host:5000/c/d", "host:5000", "c/d"),
+    ("localhost/c", "localhost", "c"),
+    ("Foo/c", "Foo", "c"),                     # an uppercase first component is a host
+    ("localhostx/c", None, "localhostx/c"),
+])
+def test_split_name_picks_the_host_the_way_docker_does(name, domain, path):
+    assert split_name(name) == (domain, path)
+
+
+def test_every_spelling_of_docker_hub_is_one_repository():
+    spellings = ["nginx", "library/nginx", "docker.io/nginx", "docker.io/library/nginx",
+                 "index.docker.io/library/nginx", "registry-1.docker.io/library/nginx"]
+    assert {normalize_name(s) for s in spellings} == {"docker.io/library/nginx"}
+    assert normalize_name("docker.io/team/model") == "docker.io/team/model"
+    assert normalize_name("Quay.IO/team/model") == "quay.io/team/model"
+    assert normalize_name("localhost/model") == "localhost/model"
+
+
+# the 255-character limit is on the normalised name: "docker.io/library/" counts for a bare one
+@pytest.mark.parametrize("name, ok", [
+    ("r.io/" + "a" * 250, True), ("r.io/" + "a" * 251, False),
+    ("a" * 237, True), ("a" * 238, False),
+])
+def test_repository_name_limit_is_255_characters_normalised(name, ok):
+    if ok:
+        assert parse_reference(name + ":v1").name == name
+    else:
+        with pytest.raises(InvalidReference) as info:
+            parse_reference(name + ":v1")
+        assert str(info.value) == "the repository name is longer than 255 characters"
+
+
+def test_manifest_values_longer_than_512_characters_are_not_references():
+    from mlgate.manifests.reference import try_parse_reference
+
+    suffix = ":" + "t" * 128 + "@sha512:" + "d" * 128          # 265 characters
+    at_limit = "r.io/" + "a" * (512 - 265 - 5) + suffix
+    assert len(at_limit) == 512
+    assert try_parse_reference(at_limit) == parse_reference(at_limit)
+    over = "r.io/" + "a" * (513 - 265 - 5) + suffix
+    assert len(over) == 513 and parse_reference(over).tag == "t" * 128  # valid, yet too long
+    assert try_parse_reference(over) is None
+    assert try_parse_reference("") is None
+    assert try_parse_reference("{{ .Values.image }}") is None
+    assert try_parse_reference("nginx") == parse_reference("nginx")
+
+
+# --------------------------------------------------------------------------- the messages a user reads
+
+MESSAGES = [
+    ("", "the image reference is empty"),
+    (":v1", "the repository name is empty"),
+    ("r.io/:v1", "the repository path is empty"),
+    ("a_b.c/d:1", "invalid registry 'a_b.c': a host name (letters, digits, '-', '.'), or an IPv6 "
+                  "address in brackets, with an optional :port"),
+    ("r.io/ml/Churn:1", "invalid repository path component 'Churn' in 'ml/Churn': lowercase "
+                        "letters and digits, separated by '.', '_', '__' or dashes"),
+    (f"{IMG}:.v1", "invalid tag '.v1': a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -"),
+    (f"{IMG}:-v1", "invalid tag '-v1': a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -"),
+    (f"{IMG}:" + "." * 40, "invalid tag '" + "." * 40 + "': a tag is 1-128 of [A-Za-z0-9_.-], "
+                           "not starting with . or -"),
+    (f"{IMG}:" + "." * 41, "invalid tag '" + "." * 40 + "…': a tag is 1-128 of [A-Za-z0-9_.-], "
+                           "not starting with . or -"),
+    (f"{IMG}@sha256:{H64}junk", f"invalid digest 'sha256:{H64}junk': expected ALGORITHM:HEX, "
+                                "e.g. sha256: and 64 lowercase hex digits"),
+    (f"{IMG}@sha256:{H64.upper()}", f"invalid digest 'sha256:{H64.upper()}': expected sha256: "
+                                    "and 64 or sha512: and 128 lowercase hex digits"),
+    (f"{IMG}@sha256:{H64}0", f"invalid digest 'sha256:{H64}0': expected sha256: and 64 or "
+                             "sha512: and 128 lowercase hex digits"),
+    (f"{IMG}@md5:" + "c" * 32, "invalid digest 'md5:" + "c" * 32 + "': expected sha256: and 64 "
+                               "or sha512: and 128 lowercase hex digits"),
+    (f"{IMG}@sha256:" + "C" * 100, "invalid digest 'sha256:" + "C" * 73 + "': expected sha256: "
+                                   "and 64 or sha512: and 128 lowercase hex digits"),
+    (f"{IMG}@sha256:{H64}@sha256:{H64}", f"invalid digest 'sha256:{H64}@sha256:{H64[:1]}': "
+                                         "expected ALGORITHM:HEX, e.g. sha256: and 64 lowercase "
+                                         "hex digits"),
+    (H64, "a 64-digit hexadecimal string is an image ID, not a repository name"),
+    ("ng\u0435nx", "non-ASCII character U+0435 at position 2: image references are ASCII only"),
+    ("nginx:1 ", "whitespace or control character U+0020 at position 7 is not allowed in an "
+                 "image reference"),
+    ("nginx\x00", "whitespace or control character U+0000 at position 5 is not allowed in an "
+                  "image reference"),
+    ("\nnginx", "whitespace or control character U+000A at position 0 is not allowed in an "
+                "image reference"),
+]
+
+
+@pytest.mark.parametrize("text, message", MESSAGES, ids=[m[:40] for _, m in MESSAGES])
+def test_a_bad_reference_says_exactly_what_is_wrong(text, message):
+    with pytest.raises(InvalidReference) as info:
+        parse_reference(text)
+    assert str(info.value) == message
+
+
+def test_something_other_than_text_is_an_empty_reference():
+    with pytest.raises(InvalidReference, match="^the image reference is empty$"):
+        parse_reference(None)
+
+
+def test_user_reference_names_the_input_and_asks_for_a_version():
+    with pytest.raises(BadInput) as info:
+        parse_user_reference("nginx", "--image")
+    assert str(info.value) == ("--image 'nginx': give a tag, a digest or both "
+                               "(repo:tag@sha256:…)")
+    assert parse_user_reference("nginx", "--image", need_version=False).tag is None
+    assert parse_user_reference("nginx:1", "--image").tag == "1"
+    assert parse_user_reference(f"nginx@sha256:{H64}", "--image").digest == f"sha256:{H64}"
+    with pytest.raises(BadInput) as info:
+        parse_user_reference("r.io/Ml", "--db-repository", need_version=False)
+    assert str(info.value) == ("--db-repository 'r.io/Ml': invalid repository path component "
+                               "'Ml' in 'Ml': lowercase letters and digits, separated by '.', "
+                               "'_', '__' or dashes")
+
+
+@pytest.mark.parametrize("length, shown", [(120, "A" * 120), (121, "A" * 120 + "\\u2026")])
+def test_a_long_bad_input_is_shown_cut_at_120_characters(length, shown):
+    with pytest.raises(BadInput) as info:
+        parse_user_reference("A" * length, "--image")
+    assert str(info.value).startswith(f"--image '{shown}': invalid repository path component")

@@ -121,3 +121,109 @@ def test_parse_takes_highest_cvss_and_never_copies_secret_match():
     assert found[0].cvss == 8.1
     assert "AKIA" not in repr(found[1])
     assert found[2].start_line == 7 and suppressed == []
+
+
+# --------------------------------------------------------------------------- what the report says
+
+
+def rule(id_, source=".trivyignore.yaml", expires=None, statement="", kinds=ignores.ALL_KINDS):
+    return ignores.Rule(id_, source, frozenset(kinds), expires=expires, statement=statement)
+
+
+def test_fail_on_unknown_fails_on_every_finding_unrated_ones_included():
+    found = [vuln("U", "UNKNOWN"), vuln("L", "LOW"), vuln("C", "CRITICAL")]
+    got, _ = statuses(found, policy=Policy("UNKNOWN"))
+    assert got == {"U": "blocking", "L": "blocking", "C": "blocking"}
+    judged, _ = decide(found, [], [], Policy("UNKNOWN"), TODAY)
+    assert judged[0].reasons == ("severity UNKNOWN >= UNKNOWN",)
+    # an unrated finding is below any named threshold
+    got, _ = statuses(found, policy=Policy("LOW"))
+    assert got == {"U": "allowed", "L": "blocking", "C": "blocking"}
+
+
+def test_no_severity_threshold_and_no_cvss_limit_block_nothing():
+    judged, _ = decide([vuln("C", "CRITICAL", 9.8)], [], [], Policy(None), TODAY)
+    assert (judged[0].status, judged[0].reasons) == ("allowed", ())
+
+
+def test_blocking_reasons_name_the_severity_and_the_score():
+    judged, _ = decide([vuln("A", "HIGH", 7.05), vuln("B", "LOW", 7.0)], [], [],
+                       Policy("HIGH", 7.0), TODAY)
+    assert [(f.status, f.reasons) for f in judged] == [
+        ("blocking", ("severity HIGH >= HIGH", "CVSS 7.0 > 7.0")),   # 7.05 is above 7.0
+        ("allowed", ()),
+    ]
+
+
+def test_max_cvss_zero_blocks_any_scored_finding():
+    got, _ = statuses([vuln("A", "LOW", 0.1), vuln("B", "LOW", 0.0), vuln("C", "LOW")],
+                      policy=Policy(None, 0.0))
+    assert got == {"A": "blocking", "B": "allowed", "C": "allowed"}
+
+
+def test_ignore_unfixed_only_skips_vulnerabilities_without_a_fix():
+    secret = Finding("secret", "aws-access-key-id", "AWS", "CRITICAL", "app/.env")
+    judged, _ = decide([vuln("U", "CRITICAL", fixed=""), secret, vuln("F", "CRITICAL")], [], [],
+                       Policy("HIGH", None, True), TODAY)
+    assert [(f.status, f.reasons) for f in judged] == [
+        ("unfixed-ignored", ("no fix available (--ignore-unfixed)",)),
+        ("blocking", ("severity CRITICAL >= HIGH",)),   # a secret has no fix to wait for
+        ("blocking", ("severity CRITICAL >= HIGH",)),
+    ]
+    got, _ = statuses([vuln("U", "CRITICAL", fixed="")], policy=Policy("HIGH", None, False))
+    assert got == {"U": "blocking"}
+
+
+def test_expired_entry_followed_by_a_valid_one_still_ignores():
+    """Two ignore files (or two entries) for one finding: the expired one does not stop the
+    search, the valid one ignores it, and each note counts what it matched."""
+    old = rule("CVE-1", ".trivyignore", expires=dt.date(2026, 1, 1))
+    new = rule("CVE-1", ".trivyignore.yaml", expires=dt.date(2027, 1, 1),
+               statement="not reachable")
+    judged, notes = decide([vuln("CVE-1", "CRITICAL")], [], [old, new], Policy("HIGH"), TODAY)
+    assert (judged[0].status, judged[0].reasons) == (
+        "ignored", ("ignored by .trivyignore.yaml: not reachable",))
+    assert [(n.id, n.source, n.expired, n.expired_at, n.statement, n.matched) for n in notes] == [
+        ("CVE-1", ".trivyignore", True, "2026-01-01", "", 0),
+        ("CVE-1", ".trivyignore.yaml", False, "2027-01-01", "not reachable", 1),
+    ]
+
+
+def test_an_expired_entry_alone_no_longer_ignores_and_says_why():
+    old = rule("CVE-1", ".trivyignore", expires=dt.date(2026, 11, 22))
+    today = rule("CVE-2", ".trivyignore", expires=TODAY)           # still valid on its last day
+    judged, notes = decide([vuln("CVE-1", "CRITICAL"), vuln("CVE-2", "CRITICAL")], [],
+                           [old, today], Policy("HIGH"), TODAY)
+    assert [(f.status, f.reasons) for f in judged] == [
+        ("blocking", ("ignore entry in .trivyignore expired on 2026-11-22",
+                      "severity CRITICAL >= HIGH")),
+        ("ignored", ("ignored by .trivyignore",)),
+    ]
+    assert [(n.expired, n.matched) for n in notes] == [(True, 0), (False, 1)]
+
+
+def test_each_rule_counts_the_findings_it_ignored():
+    everywhere = rule("CVE-1")
+    unused = rule("CVE-404", statement="kept for the old base image")
+    found = [vuln("CVE-1", "HIGH", package="openssl"), vuln("CVE-1", "HIGH", package="libssl3"),
+             vuln("CVE-1", "HIGH", package="openssl-dev"), vuln("CVE-2", "HIGH")]
+    judged, notes = decide(found, [], [everywhere, unused], Policy("HIGH"), TODAY)
+    assert [f.status for f in judged] == ["ignored", "ignored", "ignored", "blocking"]
+    assert [(n.id, n.source, n.expired, n.expired_at, n.statement, n.matched) for n in notes] == [
+        ("CVE-1", ".trivyignore.yaml", False, None, "", 3),
+        ("CVE-404", ".trivyignore.yaml", False, None, "kept for the old base image", 0),
+    ]
+
+
+def test_vex_suppressed_findings_keep_the_statement_and_count_once():
+    f = vuln("CVE-9", "CRITICAL")
+    judged, notes = decide([vuln("CVE-1", "LOW")], [(f, "openvex.json", "component_not_present")],
+                           [], Policy("HIGH"), TODAY)
+    assert [(j.id, j.status, j.reasons) for j in judged] == [
+        ("CVE-1", "allowed", ()),
+        ("CVE-9", "ignored", ("not affected per VEX openvex.json: component_not_present",)),
+    ]
+    assert [(n.id, n.source, n.expired, n.expired_at, n.statement, n.matched) for n in notes] == [
+        ("CVE-9", "vex openvex.json", False, None, "component_not_present", 1)]
+    _, notes = decide([], [(f, "", "component_not_present")], [], Policy("HIGH"), TODAY)
+    assert notes[0].source == "vex"

@@ -33,6 +33,7 @@ class _Pending:
     path: str
     temp: str
     backup: str | None = None
+    keep_backup: bool = False  # the only copy of an original that could not be put back
 
 
 def write_all(files: list[tuple[str, str]]) -> None:
@@ -44,28 +45,31 @@ def write_all(files: list[tuple[str, str]]) -> None:
     finally:
         for item in pending:
             _remove(item.temp)
-            if item.backup is not None:
-                _remove(item.backup)
+            if item.backup is not None and not item.keep_backup:
+                _remove(item.backup)  # a backup renamed back is gone already: nothing happens
 
 
 def _write_temps(files: list[tuple[str, str]]) -> list[_Pending]:
     """Every new text in a temp file beside its target, with the target's mode."""
     pending: list[_Pending] = []
-    path = "a file"
     try:
         for path, text in files:
-            mode = os.stat(path).st_mode
-            directory, name = os.path.split(path)
-            fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=SUFFIX, dir=directory or ".")
-            pending.append(_Pending(path, temp))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(text.encode("utf-8"))
-            os.chmod(temp, mode & 0o7777)
-    except BaseException as exc:
+            try:
+                mode = os.stat(path).st_mode
+                directory, name = os.path.split(path)
+                # beside the target, so the rename that replaces it stays on one filesystem
+                fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=SUFFIX,
+                                            dir=directory or ".")
+                pending.append(_Pending(path, temp))
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(text.encode())
+                os.chmod(temp, mode & 0o7777)
+            except OSError as exc:
+                raise BadInput(f"cannot write {path}: {exc.strerror}; no file was changed"
+                               ) from None
+    except BaseException:
         for item in pending:
             _remove(item.temp)
-        if isinstance(exc, OSError):
-            raise BadInput(f"cannot write {path}: {exc.strerror}; no file was changed") from None
         raise
     return pending
 
@@ -110,16 +114,19 @@ def _replace_all(pending: list[_Pending]) -> None:
             os.replace(item.temp, item.path)
             done.append(item)
     except BaseException as exc:
+        if len(done) == len(pending):
+            raise  # an interrupt after the last rename: every file is replaced, nothing to undo
+        failed = pending[len(done)].path  # the one after the last rename that succeeded
         unrestored = _restore(done)
         if unrestored:
             kept = "; ".join(f"{item.path} (original kept as {item.backup})" for item in unrestored)
             for item in unrestored:
-                item.backup = None  # the only copy of the original: do not remove it
-            raise ServiceError(f"cannot replace {_failed(exc, pending, done)}: {_reason(exc)}, "
+                item.keep_backup = True  # the only copy of the original: do not remove it
+            raise ServiceError(f"cannot replace {failed}: {_reason(exc)}, "
                                "and the files already replaced could not all be put back: "
                                f"{kept}") from None
         if isinstance(exc, OSError):
-            raise BadInput(f"cannot replace {_failed(exc, pending, done)}: {exc.strerror}; "
+            raise BadInput(f"cannot replace {failed}: {_reason(exc)}; "
                            "no file was changed") from None
         raise
 
@@ -128,12 +135,9 @@ def _restore(done: list[_Pending]) -> list[_Pending]:
     """Rename each backup back over its replaced target, newest first; the ones that failed."""
     failed = []
     for item in reversed(done):
-        if item.backup is None:
-            failed.append(item)
-            continue
+        assert item.backup is not None  # every target is backed up before the first rename
         try:
             os.replace(item.backup, item.path)
-            item.backup = None  # renamed back: nothing left to remove
         except OSError:
             failed.append(item)
     return failed
@@ -141,13 +145,6 @@ def _restore(done: list[_Pending]) -> list[_Pending]:
 
 def _reason(exc: BaseException) -> str:
     return exc.strerror or str(exc) if isinstance(exc, OSError) else type(exc).__name__
-
-
-def _failed(exc: BaseException, pending: list[_Pending], done: list[_Pending]) -> str:
-    """The target whose rename failed (the one after the last that succeeded)."""
-    if len(done) < len(pending):
-        return pending[len(done)].path
-    return getattr(exc, "filename2", None) or getattr(exc, "filename", None) or "a file"
 
 
 def _remove(path: str) -> None:

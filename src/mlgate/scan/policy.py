@@ -48,14 +48,12 @@ def _judge(f: Finding, rules, policy: Policy, today: dt.date, matched: dict) -> 
     if policy.ignore_unfixed and f.kind == "vulnerability" and not f.fixed:
         return dataclasses.replace(f, status="unfixed-ignored",
                                    reasons=("no fix available (--ignore-unfixed)",))
-    reasons = list(expired_reasons)
-    blocking = False
+    blocking: list[str] = []
+    # at or above: --fail-on-severity UNKNOWN fails on every finding, unrated ones included
     if policy.fail_on_severity and severity_rank(f.severity) >= severity_rank(
-            policy.fail_on_severity) and f.severity != "UNKNOWN":
-        blocking = True
-        reasons.append(f"severity {f.severity} >= {policy.fail_on_severity}")
+            policy.fail_on_severity):
+        blocking.append(f"severity {f.severity} >= {policy.fail_on_severity}")
     if policy.max_cvss is not None and f.cvss is not None and f.cvss > policy.max_cvss:
-        blocking = True
-        reasons.append(f"CVSS {f.cvss:.1f} > {policy.max_cvss:.1f}")
+        blocking.append(f"CVSS {f.cvss:.1f} > {policy.max_cvss:.1f}")
     return dataclasses.replace(f, status="blocking" if blocking else "allowed",
-                               reasons=tuple(reasons))
+                               reasons=(*expired_reasons, *blocking))

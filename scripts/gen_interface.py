@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import click  # noqa: E402
 
-from mlgate import __version__  # noqa: E402
+from mlgate.ci.gitlab import SOURCE_REF, SOURCE_REPOSITORY_URL, default_install  # noqa: E402
 from mlgate.cli import command_module, env_name, input_name  # noqa: E402
 
 
@@ -93,13 +93,14 @@ def template(cmd_name: str, job: str, stage: str, image: str, install: str) -> s
             f"      default: {job}",
             "    stage:", "      description: |", "        Stage of the job.", f"      default: {stage}",
             "    job-image:", "      description: |",
-            "        Container image the job runs in; it needs Python >= 3.10 and pip.",
+            "        Container image the job runs in; it needs Python >= 3.10, pip and git.",
             f"      default: {image}",
             "    install:", "      description: |",
             "        Shell command that installs mlgate so that `mlgate` is on PATH, run with `eval` in the",
             "        job's shell. Set it from the pipeline, never from untrusted variables.",
             f"      default: {install}"]
-    variables = ["    MLGATE_INSTALL: $[[ inputs.install ]]"]
+    variables = [f"    MLGATE_REPOSITORY_URL: {SOURCE_REPOSITORY_URL}", f"    MLGATE_REF: {SOURCE_REF}",
+                 "    MLGATE_INSTALL: $[[ inputs.install ]]"]
     for name, p, is_flag, multiple, required, help_text, default in params(mod.command):
         out += [f"    {name}:", "      description: |"]
         out += [wrap(part, 8) for part in
@@ -127,10 +128,9 @@ def main() -> int:
     ap.add_argument("--title", default=None)
     ap.add_argument("--extras", default="")
     ap.add_argument("--stage", default="test")
-    ap.add_argument("--job-image", default="python:3.12-slim")
+    ap.add_argument("--job-image", default="python:3.12")
     a = ap.parse_args()
-    extras = f"[{a.extras}]" if a.extras else ""
-    install = f"pip install --quiet mlgate{extras}=={__version__}"
+    install = default_install(a.extras)
     Path(a.action_dir).mkdir(parents=True, exist_ok=True)
     (Path(a.action_dir) / "action.yml").write_text(
         action(a.command, a.title or f"mlgate {a.command}", a.extras))

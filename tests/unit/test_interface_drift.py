@@ -19,7 +19,7 @@ import click
 import pytest
 import yaml
 
-from mlgate import __version__, cli
+from mlgate import cli
 from mlgate.ci.gitlab import variable_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +50,12 @@ TEMPLATE_DEFAULTS = {"json": "mlgate-{command}.json", "report": "mlgate-{command
                      "html-report": "mlgate-{command}.html",
                      "metrics-file": "mlgate-{command}.metrics.txt"}
 
+# The templates' default install: mlgate, or mlgate[extra,...], from git at $MLGATE_REF.
+PINNED_INSTALL = re.compile(
+    re.escape('pip install --quiet "mlgate')
+    + r"(\[[a-z0-9]+(,[a-z0-9]+)*\])?"
+    + re.escape(' @ git+${MLGATE_REPOSITORY_URL}@${MLGATE_REF}"')
+)
 RUNS_COMMAND = re.compile(r"--inputs-from-env\s+([a-z][a-z0-9-]*)")
 ACTION_INPUT = re.compile(r"^\$\{\{ inputs\.([A-Za-z0-9_-]+) \}\}$")
 TEMPLATE_INPUT = re.compile(r"^\$\[\[ inputs\.([A-Za-z0-9_-]+) \]\]$")
@@ -368,10 +374,8 @@ def test_template_passes_every_input_as_a_variable(path: Path, command: str) -> 
         f"{rel(path)}: expected one job named by the job-name input"
     )
     install = header_inputs(path)["install"].get("default", "")
-    # mlgate==X or, for a command that needs extras, mlgate[extra,...]==X.
-    extras = r"(\[[a-z0-9]+(,[a-z0-9]+)*\])?"
-    pinned = re.compile(r"\bmlgate" + extras + "==" + re.escape(__version__) + r"\b")
-    assert pinned.search(install), (
+    # mlgate from git at $MLGATE_REF (this version's tag): test_gitlab_template_install.py.
+    assert PINNED_INSTALL.fullmatch(install), (
         f"{rel(path)}: the install input must default to this version of mlgate"
     )
     job = jobs[0][1]
@@ -471,9 +475,7 @@ def test_pipeline_template_inputs_match_cli() -> None:
             )
         assert got.get("type", "string") == "string", f"{rel(path)}: {name!r} must be a string"
         assert got.get("default") in ("", spec.default), f"{rel(path)}: {name!r} default"
-    extras = r"(\[[a-z0-9]+(,[a-z0-9]+)*\])?"
-    pinned = re.compile(r"\bmlgate" + extras + "==" + re.escape(__version__) + r"\b")
-    assert pinned.search(declared["install"].get("default", "")), (
+    assert PINNED_INSTALL.fullmatch(declared["install"].get("default", "")), (
         f"{rel(path)}: the install input must default to this version of mlgate"
     )
 

@@ -14,11 +14,30 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from mlgate import __version__
 from mlgate.ci.base import Destination, printable, redact, write_atomic
 from mlgate.ci.local import print_presentation
 from mlgate.report.markdown import render_summary
 from mlgate.errors import ReportFailed
 from mlgate.report.presentation import Presentation
+
+# Where the GitLab templates install mlgate from by default: this project's git repository at
+# the tag of this version (the release workflow publishes `v<version>` tags). The one place both
+# are set: every template job carries them as the variables MLGATE_REPOSITORY_URL and MLGATE_REF
+# (tests/unit/test_gitlab_template_install.py checks each template against these), and a project
+# CI/CD variable of the same name overrides them, e.g. for a mirror.
+SOURCE_REPOSITORY_URL = "https://github.com/owner/mlgate.git"
+SOURCE_REF = f"v{__version__}"
+
+
+def default_install(extras: str = "") -> str:
+    """The templates' default `install` input: pip from git at $MLGATE_REPOSITORY_URL, $MLGATE_REF.
+
+    The variables are expanded by GitLab (or the job's shell) from the job's `variables:`.
+    """
+    spec = f"mlgate[{extras}]" if extras else "mlgate"
+    return f'pip install --quiet "{spec} @ git+${{MLGATE_REPOSITORY_URL}}@${{MLGATE_REF}}"'
+
 
 # GitLab rejects a dotenv artifact whose size is not *below* 5 KiB.
 DOTENV_LIMIT = 5 * 1024

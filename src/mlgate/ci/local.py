@@ -106,21 +106,128 @@ def _table(headers, rows):
 
 
 def _print_section(console, title: str, markdown: str, fold: bool) -> None:
-    """A section's Markdown as plain text: exact and copyable (a diff stays a diff).
+    """A section's Markdown rendered for a terminal or a job log, not shown as Markdown source.
 
-    Folded sections are the long or secondary ones; only their start is shown so a scan with
-    thousands of findings does not flood the terminal.
+    Escapes (`breast\\_cancer`), emphasis (`**Passed**`), headings and HTML tags (`<details>`)
+    are rendered away; a table becomes a terminal table whose cells fold rather than being cut;
+    a fenced code block (a diff, a commit message) and every line break are kept exactly, so
+    the text stays copyable. Folded sections are the long or secondary ones; only their start
+    is shown so a scan with thousands of findings does not flood the terminal.
     """
     from rich.text import Text
 
     console.rule(Text(printable(title)), align="left")
     lines = markdown.strip("\n").splitlines()
     shown = lines[:_FOLDED_LINES] if fold else lines
-    for line in shown:
-        console.print(Text(printable(line)), soft_wrap=True)
+    for block in _markdown_blocks("\n".join(shown)):
+        if isinstance(block, tuple):  # a table: (headers, rows)
+            console.print(_table(*block))
+        else:
+            for line in block.splitlines() or [""]:
+                console.print(Text(printable(line)), soft_wrap=True)
     if len(shown) < len(lines):
         more = len(lines) - len(shown)
         console.print(Text(f"… {more} more lines, see the JSON report", style="dim"))
+
+
+def _markdown_blocks(markdown: str) -> list:
+    """Markdown as terminal blocks: plain text (str) and tables ((headers, rows)).
+
+    Parsed by markdown-it (rich's own Markdown parser, so no extra dependency), CommonMark with
+    tables; raw HTML is dropped, since in a log it is only noise.
+    """
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    blocks: list = []
+    text: list[str] = []
+    list_depth = 0
+    row: list[str] | None = None
+    table: list[list[str]] | None = None
+
+    def flush() -> None:
+        if text:
+            blocks.append("\n".join(text))
+            text.clear()
+
+    for i, tok in enumerate(tokens):
+        kind = tok.type
+        if kind in ("fence", "code_block"):
+            text.append(tok.content.rstrip("\n"))
+        elif kind == "table_open":
+            flush()
+            table = []
+        elif kind == "table_close" and table is not None:
+            blocks.append((tuple(table[0]) if table else (), tuple(map(tuple, table[1:]))))
+            table = None
+        elif kind == "tr_open":
+            row = []
+        elif kind == "tr_close" and row is not None and table is not None:
+            table.append(row)
+            row = None
+        elif kind == "inline":
+            plain = _inline_text(tok)
+            if row is not None:
+                row.append(plain)
+            elif tokens[i - 1].type == "heading_open" if i else False:
+                text.append(plain)
+            elif list_depth and tokens[i - 2].type == "list_item_open" if i > 1 else False:
+                marker = tokens[i - 2].info or ""
+                bullet = f"{marker}." if marker else "-"
+                text.append("  " * (list_depth - 1) + f"{bullet} {plain}")
+            elif list_depth:
+                text.append("  " * list_depth + plain)
+            else:
+                text.append(plain)
+        elif kind in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+        elif kind == "hr":
+            text.append("─" * 20)
+        elif kind in ("paragraph_close", "heading_close") and not list_depth:
+            text.append("")
+    flush()
+    # No blank line at the end of a text block, nor two in a row.
+    cleaned: list = []
+    for block in blocks:
+        if isinstance(block, str):
+            block = "\n".join(_squeeze(block.splitlines())).strip("\n")
+            if not block:
+                continue
+        cleaned.append(block)
+    return cleaned
+
+
+def _squeeze(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return out
+
+
+def _inline_text(token) -> str:
+    """An inline token's text: escapes resolved, emphasis and HTML dropped, line breaks kept,
+    a link as `text (url)` unless the text is the URL."""
+    parts: list[str] = []
+    href: list[str] = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif child.type == "link_open":
+            href.append(str(child.attrs.get("href", "")))
+            parts.append("\0")
+        elif child.type == "link_close" and href:
+            url = href.pop()
+            head, _, label = "".join(parts).rpartition("\0")
+            parts = [head, label if label == url or not url else f"{label} ({url})"]
+        elif child.type == "image":
+            parts.append(child.content)
+    return "".join(parts).replace("\0", "")
 
 
 def _print_annotations(console, p: Presentation) -> None:

@@ -26,8 +26,14 @@ action's install script finds the venv the session fixture built from the same s
 (`mlgate_bin` without extras, `mlgate_landing_bin` with the extras of promote and rollback,
 `mlgate_validate_bin` with the validate extra).
 
-The tests skip, saying why, when `act` or `gitlab-ci-local` is missing on a developer's machine;
-under CI (`CI` set) a missing tool fails them instead.
+A missing `act`, `gitlab-ci-local`, rsync or git fails the tests under ./scripts/test (which
+installs them all) and CI, and skips them, saying why, in a hand-run pytest (support/tools.py).
+
+Act gets the repository the way a user's checkout holds it, never this working tree's .venv or
+.ci/node: `make_repo` copies only files git tracks (or would track), and `mlgate_checkout` is such
+a clean export of the whole repository, for `run_act(..., local_repositories={...})` (act's
+`--local-repository`, which otherwise tars the mapped directory whole, .venv included, for the
+main step and again for the post step of every composite action).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import pytest
 import yaml
 from support.configrepo import EXAMPLES
 from support.gitserver import GitHttpServer
+from support.tools import missing_tool
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO / "actions" / "_shared" / "install.sh"
@@ -116,12 +123,8 @@ def find_tool(name: str, *extra_dirs: Path) -> str | None:
 
 
 def require_tool(name: str, how: str, *extra_dirs: Path) -> str:
-    path = find_tool(name, *extra_dirs)
-    if path:
-        return path
-    if os.environ.get("CI"):
-        pytest.fail(f"{name} is not installed ({how}); CI must run the e2e tests", pytrace=False)
-    pytest.skip(f"{name} is not installed ({how}); CI runs these tests")
+    """The tool's path; else a failure under ./scripts/test and CI, a skip in a hand run."""
+    return find_tool(name, *extra_dirs) or missing_tool(name, how)
 
 
 @pytest.fixture(scope="session")
@@ -265,9 +268,40 @@ def git(repo: Path, *args: str) -> str:
     return proc.stdout
 
 
-def copy_checkout(dest: Path, parts: Iterable[str] = CHECKOUT_PARTS) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "node_modules")
-    for part in parts:
+def checkout_files() -> list[str] | None:
+    """The files of this checkout a clone of it would hold, plus uncommitted work: what git
+    tracks or would track (`git ls-files --cached --others --exclude-standard`), so never .venv,
+    .ci/node/node_modules, caches or build output. None when this is not a git checkout."""
+    proc = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return None
+    names = {os.fsdecode(n) for n in proc.stdout.split(b"\0") if n}
+    # A file deleted in the working tree but not yet in the index is not part of the checkout.
+    return sorted(n for n in names if (REPO / n).is_file() or (REPO / n).is_symlink())
+
+
+def copy_checkout(dest: Path, parts: Iterable[str] | None = CHECKOUT_PARTS) -> None:
+    """Copy this checkout's `parts` (top-level names; None: all of it) to `dest`, as a clone of
+    it holds them (checkout_files)."""
+    files = checkout_files()
+    if files is not None:
+        wanted = None if parts is None else set(parts)
+        for name in files:
+            if wanted is not None and name.split("/", 1)[0] not in wanted:
+                continue
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target, follow_symlinks=False)
+        return
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "node_modules",
+                                    ".venv")
+    for part in parts if parts is not None else [p.name for p in REPO.iterdir()]:
         src = REPO / part
         if src.is_dir():
             shutil.copytree(src, dest / part, ignore=ignore, symlinks=True)
@@ -286,6 +320,17 @@ def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
 
 
 MakeRepo = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def mlgate_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean export of this repository (copy_checkout: what a clone holds, with the working
+    tree's uncommitted changes), for `run_act(..., local_repositories={"owner/mlgate@REF":
+    mlgate_checkout})`: act tars a mapped directory whole, so this working tree itself would
+    hand it .venv and .ci/node/node_modules, twice per composite action (main and post)."""
+    dest = tmp_path_factory.mktemp("mlgate-checkout")
+    copy_checkout(dest, None)
+    return dest
 
 
 @pytest.fixture
@@ -379,7 +424,11 @@ def run_act(act_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path):
         env: Mapping[str, str] | None = None,
         timeout: float = 300,
         secrets: Mapping[str, str] | None = None,
+        local_repositories: Mapping[str, Path] | None = None,
     ) -> CiRun:
+        """`local_repositories`: {"owner/name@REF": directory} for act's --local-repository
+        (`uses: owner/name/...@REF` taken from that directory); give it a clean export such as
+        `mlgate_checkout`, never a working tree holding a virtual environment."""
         here = run_dir(tmp_path, "act")
         out_dir = here / "out"
         keep = here / "keep"
@@ -404,6 +453,8 @@ def run_act(act_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path):
             args += ["--env", f"{key}={value}"]
         if secrets:
             args += ["--secret-file", str(private_file(here / "secrets.env", dotenv(secrets)))]
+        for mapping, directory in (local_repositories or {}).items():
+            args += ["--local-repository", f"{mapping}={directory}"]
         if job:
             args += ["--job", job]
         started = time.monotonic()

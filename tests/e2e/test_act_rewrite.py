@@ -110,3 +110,38 @@ def test_rewrite_action_dry_run_writes_nothing(make_repo, run_act, config_repo_f
     diff = run.read("rewrite.diff")
     assert f'-          image: "{CHURN}:v2.0.0"' in diff
     assert f'+          image: "{CHURN}:v2.1.0"' in diff
+
+
+def test_rewrite_action_from_a_local_repository_mapping(
+    make_repo, run_act, config_repo_files, mlgate_checkout, venv_root
+):
+    """`uses: owner/mlgate/actions/rewrite-manifests@REF` with act's --local-repository, as a
+    user runs a workflow against a local mlgate checkout. act tars the mapped directory whole for
+    the main step and again for the post step of a composite action, so it gets a clean export
+    (no .venv, no node_modules, no .git), and the action installs nothing inside itself."""
+    ref = "0123456789abcdef0123456789abcdef01234567"
+    repo = make_repo(
+        {
+            **config_repo_files,
+            ".github/workflows/rewrite.yml": workflow(
+                "          paths: deploy\n"
+                f"          image: {CHURN}:v2.1.0\n"
+            ).replace("uses: ./actions/rewrite-manifests",
+                      f"uses: owner/mlgate/actions/rewrite-manifests@{ref}"),
+        },
+        checkout_parts=(),
+    )
+    exported = sorted(p.relative_to(mlgate_checkout).as_posix()
+                      for p in mlgate_checkout.rglob("*") if p.is_file())
+    assert not (mlgate_checkout / ".venv").exists() and not (mlgate_checkout / ".git").exists()
+    assert not any("node_modules/" in name for name in exported)
+
+    run = run_act(repo, local_repositories={f"owner/mlgate@{ref}": mlgate_checkout}).check()
+
+    assert run.outputs["changed"] == "true"
+    assert run.read(FILES[1]) == config_repo_files[FILES[1]].replace("v2.0.0 #", "v2.1.0 #")
+    # The venv the action ran is the session's, under MLGATE_VENV_ROOT: outside the action.
+    assert f"reusing {venv_root}/mlgate-venv-" in run.log, run.log[-4000:]
+    after = sorted(p.relative_to(mlgate_checkout).as_posix()
+                   for p in mlgate_checkout.rglob("*") if p.is_file())
+    assert after == exported  # act ran a copy; the export is left as it was

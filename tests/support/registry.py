@@ -62,6 +62,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
+from support.tools import missing_tool
+
 __all__ = [
     "DB_CONFIG_MEDIA_TYPE",
     "DB_LAYER_MEDIA_TYPE",
@@ -73,6 +75,7 @@ __all__ = [
     "db_archive",
     "push_trivy_db",
     "registry_binary",
+    "require_registry_binary",
 ]
 
 DB_LAYER_MEDIA_TYPE = "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip"
@@ -104,6 +107,14 @@ def registry_binary() -> str | None:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def require_registry_binary() -> str:
+    """registry_binary(), else a failure under ./scripts/test and CI (a skip in a hand run)."""
+    return registry_binary() or missing_tool(
+        "docker-registry",
+        "apt-get install docker-registry, or MLGATE_TEST_REGISTRY=PATH: these tests need a real "
+        "OCI registry")
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-
-pytestmark = pytest.mark.skipif(shutil.which("java") is None,
-                                reason="the Spark engine needs Java (`java` is not on PATH)")
+from support.tools import missing_tool
 
 pyspark = pytest.importorskip("pyspark")
 pytest.importorskip("mlflow")
@@ -23,6 +21,15 @@ from mlgate.benchmark import spark_engine
 from mlgate.benchmark.metrics import get_metric
 from mlgate.benchmark.run import BenchmarkConfig, run
 from mlgate.errors import BadInput
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _java() -> None:
+    """The Spark engine needs Java: a failure under ./scripts/test and CI without it."""
+    if shutil.which("java") is None:
+        missing_tool("java", "the Spark engine needs Java 17+: apt-get install "
+                     "default-jre-headless")
+
 
 ROWS = 2000
 RESAMPLES = 200

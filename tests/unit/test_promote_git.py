@@ -7,6 +7,7 @@ import json
 
 import pytest
 from support.configrepo import example_remote, git, show
+from support.tools import missing_tool
 
 from mlgate.cli import main
 
@@ -186,7 +187,7 @@ def test_commit_signed_with_ssh_key_and_author_configurable(remote, tmp_path):
     import subprocess
 
     if shutil.which("ssh-keygen") is None:
-        pytest.skip("ssh-keygen is not installed")
+        missing_tool("ssh-keygen", "apt-get install openssh-client")
     key = tmp_path / "signing_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     assert promote(remote, "--environment", "staging", "--image", f"{IMG}:v1.5.0",

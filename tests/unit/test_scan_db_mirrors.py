@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import pytest
 from support.images import DEFAULT_PACKAGES, debian_image
-from support.registry import FaultProxy, OciRegistry, push_trivy_db, registry_binary
+from support.registry import FaultProxy, OciRegistry, push_trivy_db, require_registry_binary
 from support.trivyfix import build_db, expected_findings, trivy_bin
 
 from mlgate.cli import main
@@ -26,13 +25,7 @@ EXPECTED = sorted({v.id for v, _ in expected_findings()})
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    binary = registry_binary()
-    if binary is None:
-        reason = ("docker-registry is not installed (apt-get install docker-registry): "
-                  "the DB mirror tests need a real OCI registry")
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must install it")
-        pytest.skip(reason)
+    binary = require_registry_binary()
     base = tmp_path_factory.mktemp("db-mirrors")
     source = base / "source-cache"
     build_db(source)

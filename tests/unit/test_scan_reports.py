@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from support.tools import missing_tool
 
 from mlgate.report.markdown import escape_text
 from mlgate.scan import report_sarif
@@ -388,10 +389,8 @@ def test_sarif_keeps_githubs_result_limit(monkeypatch, sarif_validator):
 def multitool(tmp_path: Path, log: dict, *extra: str) -> list[dict]:
     """Runs the reference validator; returns its findings of level error."""
     if not MULTITOOL.exists():
-        how = "npm ci --prefix .ci/node installs @microsoft/sarif-multitool"
-        if os.environ.get("CI"):
-            pytest.fail(f"sarif-multitool is not installed ({how})", pytrace=False)
-        pytest.skip(f"sarif-multitool is not installed ({how})")
+        missing_tool("sarif-multitool",
+                     "npm ci --prefix .ci/node installs @microsoft/sarif-multitool")
     (tmp_path / "report.sarif").write_text(json.dumps(log), encoding="utf-8")
     out = tmp_path / "validation.sarif"
     out.unlink(missing_ok=True)

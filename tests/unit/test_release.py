@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.tools import missing_tool
 
 from mlgate import __version__
 
@@ -41,9 +42,7 @@ def tool(name: str, how: str) -> str:
     )
     if found:
         return found
-    if os.environ.get("CI"):
-        pytest.fail(f"{name} is not installed ({how})", pytrace=False)
-    pytest.skip(f"{name} is not installed ({how})")
+    missing_tool(name, how)  # a failure under ./scripts/test and CI, a skip in a hand run
 
 
 def offline_env() -> dict[str, str]:

@@ -348,3 +348,28 @@ def test_parse_trailers_of_nothing() -> None:
     assert parse_trailers("Mlgate-App: churn") == [("Mlgate-App", "churn")]
     assert parse_trailers("subject\n\nMlgate-App: churn\n\n\n") == [("Mlgate-App", "churn")]
     assert parse_trailers("Key9: v\n\n\n\nA-b: c") == [("A-b", "c")]
+
+
+def test_folder_and_the_copied_promotion_are_trailers_that_read_back() -> None:
+    """The folder lets rollback find the environment; From-Commit and From-Evidence-Sha256
+    link a copied promotion to the source environment's commit and its evidence."""
+    p = promotion(folder="apps/churn/production", from_environment="staging",
+                  from_commit="5" * 40,
+                  from_evidence=(f"{'ab' * 32} benchmark.json", f"{'cd' * 32} scan.json"),
+                  evidence=(evidence(),))
+    pairs = trailers(p)
+    assert pairs[:3] == [("Mlgate-App", "churn"), ("Mlgate-Environment", "production"),
+                         ("Mlgate-Folder", "apps/churn/production")]
+    start = pairs.index(("Mlgate-From-Environment", "staging"))
+    assert pairs[start:start + 4] == [
+        ("Mlgate-From-Environment", "staging"), ("Mlgate-From-Commit", "5" * 40),
+        ("Mlgate-From-Evidence-Sha256", f"{'ab' * 32} benchmark.json"),
+        ("Mlgate-From-Evidence-Sha256", f"{'cd' * 32} scan.json")]
+    recorded = _parse("f" * 40, commit_message(p), "churn", "production")
+    assert recorded is not None
+    assert recorded.folder == "apps/churn/production"
+    assert recorded.evidence == (f"{'ab' * 32} benchmark.json",)
+    bare = _parse("f" * 40, commit_message(promotion()), "churn", "production")
+    assert bare is not None and (bare.folder, bare.evidence) == (None, ())
+    assert [k for k, _ in trailers(promotion(from_environment="staging"))].count(
+        "Mlgate-From-Commit") == 0

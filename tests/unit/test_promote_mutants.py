@@ -100,7 +100,8 @@ def test_an_image_promotion_plans_the_new_tag_with_its_trailers(checkout) -> Non
                   new={IMG: f"{IMG}:v1.5.0"}, sets=(),
                   source="https://github.com/team/churn-model@" + "a" * 40,
                   run_url="https://github.com/team/churn-model/actions/runs/42",
-                  evidence=ev, registry=None, rollback_of="f" * 40, from_environment=None))
+                  evidence=ev, registry=None, rollback_of="f" * 40, from_environment=None,
+                  folder=PROD))
 
 
 def test_a_value_promotion_records_the_old_and_new_value(checkout) -> None:
@@ -475,3 +476,92 @@ def test_a_result_without_a_recorded_promotion_reports_nothing_promoted() -> Non
     first_new = Promotion("churn", "production", {}, {IMG: f"{IMG}:v2"})
     result = build_result(config(), Landed(True, "c", "b", 1, first_new, None), None, [])
     assert (result.previous, result.new) == ("", f"{IMG}:v2")
+
+
+# --- --from-environment with nothing named: what staging's last promotion set ----------------
+
+
+def recorded(sha: str = "5" * 40, images=(), sets=(), evidence=()):
+    from mlgate.promote.history import Recorded
+
+    return Recorded(sha=sha, subject="promote", images=tuple(images), sets=tuple(sets),
+                    registry=None, rollback_of=(), evidence=tuple(evidence))
+
+
+def test_from_last_promotion_names_what_staging_set_and_links_it() -> None:
+    from mlgate.promote.promote import from_last_promotion
+
+    cfg = config(from_environment="staging", from_path=STAGING)
+    last = recorded(
+        images=[(f"{IMG}:v1.4.0", f"{IMG}:v1.5.0@{DIGEST}"),
+                (f"{IMG}:v1.3.0", f"{IMG}:v1.5.0, {IMG}:v1.5.1"),
+                ("none", "quay.io/team/feature:v2")],
+        sets=[(f"{STAGING}/model-version.yaml:{URI}=s3://m/3",
+               f"{STAGING}/model-version.yaml:{URI}=s3://m/4"),
+              (f"{STAGING}/sub/x.yaml:a.b=1", f"{STAGING}/sub/x.yaml:a[\"b.c\"]=2")],
+        evidence=[f"{'ab' * 32} benchmark.json", f"{'cd' * 32} scan.json"])
+    older = recorded(sha="6" * 40, images=[(f"{IMG}:v1", "quay.io/x/y:v9")])
+    out = from_last_promotion(cfg, [last, older])
+    assert out == dataclasses.replace(
+        cfg, images=(IMG, "quay.io/team/feature"),
+        sets=(f"model-version.yaml:{URI}", 'sub/x.yaml:a["b.c"]'),
+        from_commit="5" * 40, from_evidence=(f"{'ab' * 32} benchmark.json",
+                                            f"{'cd' * 32} scan.json"))
+
+
+def test_from_last_promotion_refuses_an_empty_record() -> None:
+    from mlgate.promote.promote import from_last_promotion
+
+    cfg = config(from_environment="staging", from_path=STAGING)
+    with pytest.raises(BadInput) as exc:
+        from_last_promotion(cfg, [])
+    assert str(exc.value) == ("--from-environment staging: no mlgate promotion of churn in "
+                              "staging on record to copy; give --image or --set")
+    with pytest.raises(BadInput) as exc:
+        from_last_promotion(cfg, [recorded(), recorded(sha="6" * 40, images=[("a", f"{IMG}:v")])])
+    assert str(exc.value) == ("--from-environment staging: staging's promotion 555555555555 "
+                              "recorded no image or value to copy; give --image or --set")
+
+
+def test_from_last_promotion_refuses_a_recorded_file_outside_the_source() -> None:
+    from mlgate.promote.promote import from_last_promotion
+
+    cfg = config(from_environment="staging", from_path=STAGING)
+    bad = f"{PROD}/model-version.yaml:{URI}=x"
+    with pytest.raises(BadInput) as exc:
+        from_last_promotion(cfg, [recorded(sets=[(bad, bad)])])
+    assert str(exc.value).startswith(f"Mlgate-Set-New {bad!r} of staging's promotion "
+                                     "555555555555: must be inside the environment folder")
+    with pytest.raises(BadInput) as exc:
+        from_last_promotion(cfg, [recorded(images=[("none", f"{IMG}:v1;rm")])])
+    assert "Mlgate-New of staging's promotion 555555555555" in str(exc.value)
+
+
+def test_the_plan_carries_the_source_commit_and_evidence(checkout) -> None:
+    cfg = config(images=(IMG,), from_environment="staging", from_path=STAGING,
+                 from_commit="5" * 40, from_evidence=(f"{'ab' * 32} b.json",))
+    p = make_planner(cfg)(checkout).promotion
+    assert (p.from_environment, p.from_commit, p.from_evidence, p.folder) == (
+        "staging", "5" * 40, (f"{'ab' * 32} b.json",), PROD)
+
+
+def test_promote_reads_staging_history_only_when_nothing_is_named(tmp_path, monkeypatch) -> None:
+    landing = FakeLanding(tmp_path)
+    monkeypatch.setattr(promote_module, "land", landing)
+    asked: list = []
+    last = recorded(images=[(f"{IMG}:v1.4.0", f"{IMG}:v1.4.0")],
+                    evidence=[f"{'ab' * 32} b.json"])
+    monkeypatch.setattr(promote_module, "read_history",
+                        lambda *a: asked.append(a) or [last])
+    cfg = config(from_environment="staging", from_path=STAGING)
+    result = promote(cfg)
+    assert asked == [(cfg.target, "churn", "staging")]
+    assert result.promotion is not None
+    assert result.promotion.from_commit == "5" * 40
+    assert result.promotion.new == {IMG: f"{IMG}:v1.4.0"}
+    assert landing.calls[0]["sparse"] == (PROD, STAGING)
+    # an image or a value named: staging's history is not read
+    for named in (dict(images=(IMG,)), dict(sets=(f"model-version.yaml:{URI}",))):
+        promote(config(from_environment="staging", from_path=STAGING, **named))
+    promote(config(images=(f"{IMG}:v1.5.0",)))
+    assert len(asked) == 1

@@ -22,7 +22,11 @@ OUTPUTS: dict[str, str] = {
 @click.option("--steps", type=int, default=1, show_default=True,
               help="How many promotions to undo (rolled-back ones are not counted again).")
 @click.option("--to", "to", default=None, metavar="REF",
-              help="Restore this image reference instead of the recorded previous one.")
+              help="Restore this image reference instead of the recorded previous one; it "
+                   "must be a version the environment ran by mlgate's record.")
+@click.option("--allow-unknown", is_flag=True,
+              help="With --to: restore a version the environment never ran by mlgate's "
+                   "record (refused otherwise: a rollback goes back to something known).")
 @json_option
 def command(**kw) -> int:
     from mlgate.commands.landing_context import build_common
@@ -39,6 +43,9 @@ def command(**kw) -> int:
         env_path=environment_path(kw["layout"], kw["base_path"], kw["app"], kw["environment"]),
         steps=kw["steps"],
         to=kw["to"],
+        allow_unknown=kw["allow_unknown"],
+        # --path and --layout at their defaults: the folder the promotion recorded is used
+        recorded_folder=kw["base_path"] == "." and kw["layout"] == "{path}/{environment}",
         tracking_uri=kw["tracking_uri"] or environ.get("MLFLOW_TRACKING_URI"),
         environ=environ,
     )

@@ -28,6 +28,8 @@ class Recorded:
     sets: tuple[tuple[str, str], ...]  # (previous "file:path=value", new "file:path=value")
     registry: str | None
     rollback_of: tuple[str, ...]
+    evidence: tuple[str, ...] = ()  # "sha256 file" of each Mlgate-Evidence-Sha256
+    folder: str | None = None  # Mlgate-Folder: the environment folder it changed
 
     @property
     def is_rollback(self) -> bool:
@@ -75,6 +77,8 @@ def _parse(sha: str, body: str, app: str, environment: str) -> Recorded | None:
         sets=tuple(zip(sprev, snew, strict=False)),
         registry=(values.get("Mlgate-Registry") or [None])[0],
         rollback_of=tuple(sha for v in values.get("Mlgate-Rollback-Of", []) for sha in v.split()),
+        evidence=tuple(values.get("Mlgate-Evidence-Sha256", [])),
+        folder=(values.get("Mlgate-Folder") or [None])[0],
     )
 
 

@@ -62,6 +62,11 @@ class Promotion:
     registry: str | None = None  # "model@alias previous->new"
     rollback_of: str | None = None
     from_environment: str | None = None
+    # with --from-environment and nothing named: the source environment's promotion copied
+    # (its commit) and the evidence hashes it carried, so production links to what it ran
+    from_commit: str | None = None
+    from_evidence: tuple[str, ...] = ()  # "sha256 file", as the source recorded them
+    folder: str | None = None  # the environment folder it changed: rollback finds it here
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -125,6 +130,8 @@ def evidence_markdown(evidence: tuple[Evidence, ...]) -> str:
 
 def trailers(p: Promotion) -> list[tuple[str, str]]:
     out = [("Mlgate-App", p.app), ("Mlgate-Environment", p.environment)]
+    if p.folder:
+        out.append(("Mlgate-Folder", p.folder))
     for repo, new in p.new.items():
         out.append(("Mlgate-Previous", p.previous.get(repo) or "none"))
         out.append(("Mlgate-New", new))
@@ -133,6 +140,10 @@ def trailers(p: Promotion) -> list[tuple[str, str]]:
         out.append(("Mlgate-Set-New", f"{s.file}:{s.path}={s.new}"))
     if p.from_environment:
         out.append(("Mlgate-From-Environment", p.from_environment))
+    if p.from_commit:
+        out.append(("Mlgate-From-Commit", p.from_commit))
+    for hashed in p.from_evidence:
+        out.append(("Mlgate-From-Evidence-Sha256", hashed))
     if p.source:
         out.append(("Mlgate-Source", p.source))
     if p.run_url:

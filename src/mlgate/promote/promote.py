@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mlgate.errors import BadInput
 from mlgate.manifests.config import ImageTarget, RewriteConfig, SetTarget, format_path, parse_set
@@ -12,8 +13,9 @@ from mlgate.manifests.inspect import current_references, current_value, single_v
 from mlgate.manifests.reference import ImageRef, parse_user_reference
 from mlgate.manifests.result import Change
 from mlgate.promote import message as msg
-from mlgate.promote.confine import check_folder, check_real, confine
+from mlgate.promote.confine import check_folder, check_real, confine, confine_recorded
 from mlgate.promote.git import redact_url
+from mlgate.promote.history import Recorded, read_history
 from mlgate.promote.landing import Landed, Options, Planned, Target, land
 from mlgate.promote.settings import provider_factory
 from mlgate.promote.types import ChangeRequestResult
@@ -43,6 +45,8 @@ class PromoteConfig:
     registry: RegistrySpec | None = None
     environ: Mapping[str, str] = field(default_factory=dict)
     rollback_of: str | None = None
+    from_commit: str | None = None  # the source's promotion copied (set by from_last_promotion)
+    from_evidence: tuple[str, ...] = ()  # its evidence hashes, carried along
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
             registry=_registry_trailer(cfg.registry),
             rollback_of=cfg.rollback_of,
             from_environment=cfg.from_environment,
+            from_commit=cfg.from_commit,
+            from_evidence=cfg.from_evidence,
+            folder=cfg.env_path,
         )
         return Planned(config, promotion)
 
@@ -181,7 +188,43 @@ def _registry_trailer(spec: RegistrySpec | None) -> str | None:
     return f"{spec.model}@{spec.alias} {before or 'none'} -> {spec.version}"
 
 
+def from_last_promotion(cfg: PromoteConfig, history: list[Recorded]) -> PromoteConfig:
+    """`--from-environment staging` with nothing named: promote what staging's last promotion
+    set (its images' repositories and its values' files and keys), read from staging's files at
+    the head, and link the commit to that promotion and its evidence.
+
+    The trailers say *which* images and values staging's promotion set; the planner then reads
+    their current versions from staging's own files, so a later hand edit in staging is what
+    gets copied, as with an explicit --image REPO. History is not trusted: a recorded file
+    outside staging's folder is refused like any --set."""
+    source = cfg.from_environment
+    if not history:
+        raise BadInput(f"--from-environment {source}: no mlgate promotion of {cfg.app} in "
+                       f"{source} on record to copy; give --image or --set")
+    last = history[0]
+    what = f"{source}'s promotion {last.sha[:12]}"
+    repos = []
+    for _previous, new in last.images:
+        ref = parse_user_reference(new.split(", ")[0], f"Mlgate-New of {what}",
+                                   need_version=False)
+        repos.append(ref.repository)
+    sets = []
+    for _previous, new in last.sets:
+        recorded = parse_set(new, value_optional=True)
+        file = confine_recorded(cfg.from_path or "", recorded.file,
+                                f"Mlgate-Set-New {new[:120]!r} of {what}")
+        rel = posixpath.relpath(file, cfg.from_path or "")
+        sets.append(f"{rel}:{recorded.path_text}")
+    if not repos and not sets:
+        raise BadInput(f"--from-environment {source}: {what} recorded no image or value to "
+                       "copy; give --image or --set")
+    return replace(cfg, images=tuple(dict.fromkeys(repos)), sets=tuple(sets),
+                   from_commit=last.sha, from_evidence=last.evidence)
+
+
 def promote(cfg: PromoteConfig, say: Callable[[str], None] = lambda _m: None) -> PromoteResult:
+    if cfg.from_environment and not cfg.images and not cfg.sets:
+        cfg = from_last_promotion(cfg, read_history(cfg.target, cfg.app, cfg.from_environment))
     planner = make_planner(cfg)
     sparse = tuple(p for p in (cfg.env_path, cfg.from_path) if p)
     landed = land(cfg.target, sparse, planner, cfg.options, provider_factory(cfg.target), say,

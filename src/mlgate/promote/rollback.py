@@ -12,13 +12,19 @@ from dataclasses import dataclass, field
 
 from mlgate.errors import BadInput, GateFailed
 from mlgate.manifests.config import ImageTarget, RewriteConfig, parse_set
-from mlgate.manifests.reference import parse_user_reference
+from mlgate.manifests.reference import ImageRef, parse_user_reference
 from mlgate.promote import message as msg
 from mlgate.promote.confine import check_real, confine_recorded
 from mlgate.promote.history import Recorded, live_promotions, read_history
 from mlgate.promote.landing import Options, Planned, Target, land
-from mlgate.promote.promote import PromoteConfig, PromoteResult, _value_or_none, build_result
-from mlgate.promote.settings import provider_factory
+from mlgate.promote.promote import (
+    PromoteConfig,
+    PromoteResult,
+    _existing_dir,
+    _value_or_none,
+    build_result,
+)
+from mlgate.promote.settings import environment_path, provider_factory
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,10 @@ class RollbackConfig:
     to: str | None = None
     tracking_uri: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict)
+    # --path and --layout left at their defaults: use the folder the promotion recorded
+    # (Mlgate-Folder), as the promotion found it from its own --path/--layout
+    recorded_folder: bool = False
+    allow_unknown: bool = False  # --to a version never recorded in this environment
 
 
 def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) -> PromoteResult:
@@ -39,20 +49,26 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
         raise BadInput("--steps: at least 1")
     if cfg.to is not None and cfg.steps != 1:
         raise BadInput("--to and --steps do not go together: --to names the value to restore")
+    if cfg.allow_unknown and cfg.to is None:
+        raise BadInput("--allow-unknown goes with --to: it lets --to name an unrecorded version")
     history = read_history(cfg.target, cfg.app, cfg.environment)
     live = live_promotions(history)
     if not live:
         raise GateFailed(f"no promotion of {cfg.app} in {cfg.environment} to roll back")
     if cfg.to is None and cfg.steps > len(live):
-        raise GateFailed(f"only {len(live)} promotion(s) of {cfg.app} in {cfg.environment} "
-                         f"to roll back, not {cfg.steps}")
+        # the request asks for more than the record holds: the input is wrong, not the gate
+        raise BadInput(f"--steps {cfg.steps}: only {len(live)} promotion(s) of {cfg.app} in "
+                       f"{cfg.environment} on record to roll back")
     undone = live[: (1 if cfg.to else cfg.steps)]
     oldest = undone[-1]
     current = live[0]
+    env_path = _folder(cfg, current)
     restore = _restore_images(oldest, cfg.to)
+    if cfg.to is not None and not cfg.allow_unknown:
+        _check_known(restore[0], history, cfg.environment)
     expect = [parse_user_reference(new, "recorded Mlgate-New") for _, new in current.images]
     expect_by_repo = {r.repository: r for r in expect}
-    set_restore = [] if cfg.to else [_split_set(prev, cfg.env_path, oldest.sha)
+    set_restore = [] if cfg.to else [_split_set(prev, env_path, oldest.sha)
                                      for prev, _ in oldest.sets]
     if not restore and not set_restore:
         raise BadInput(f"promotion {oldest.sha[:12]} recorded nothing to restore")
@@ -60,16 +76,17 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
     def plan(checkout: str) -> Planned:
         from mlgate.manifests.inspect import current_references
 
+        _existing_dir(checkout, env_path, f"environment {cfg.environment!r}")
         repos = [r.repository for r in restore]
-        seen = current_references(checkout, (cfg.env_path,), repos) if repos else {}
+        seen = current_references(checkout, (env_path,), repos) if repos else {}
         previous = {repo: ", ".join(dict.fromkeys(str(s.ref) for s in seen[repo]))
                     for repo in repos if seen.get(repo)}
         for file, _path, _value in set_restore:
-            check_real(checkout, cfg.env_path, file, f"recorded value file {file[:200]!r}")
+            check_real(checkout, env_path, file, f"recorded value file {file[:200]!r}")
         sets = tuple(parse_set(f"{file}:{path}={value}") for file, path, value in set_restore)
         config = RewriteConfig(
             root=checkout,
-            paths=(cfg.env_path,),
+            paths=(env_path,),
             images=tuple(ImageTarget(r, expect_by_repo.get(r.repository)) for r in restore),
             sets=sets,
             flux_policies=(),
@@ -84,20 +101,61 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
             source=msg.source(cfg.environ),
             run_url=msg.run_url(cfg.environ),
             rollback_of=None,
+            folder=env_path,
             extra={},
         )
         promotion = _with_rollback_of(promotion, undone)
         return Planned(config, promotion)
 
-    landed = land(cfg.target, (cfg.env_path,), plan, cfg.options, provider_factory(cfg.target),
-                  say, folder=cfg.env_path)
+    landed = land(cfg.target, (env_path,), plan, cfg.options, provider_factory(cfg.target),
+                  say, folder=env_path)
     registry = None
     notes: list[str] = []
     if landed.changed and cfg.target.mode == "push":
         registry = _restore_registry(oldest, current, cfg.tracking_uri, notes)
     pcfg = PromoteConfig(target=cfg.target, options=cfg.options, app=cfg.app,
-                         environment=cfg.environment, env_path=cfg.env_path)
+                         environment=cfg.environment, env_path=env_path)
     return build_result(pcfg, landed, registry, notes)
+
+
+def _folder(cfg: RollbackConfig, current: Recorded) -> str:
+    """The environment folder: --path/--layout when given, else the one the promotion being
+    undone recorded (Mlgate-Folder), so `rollback --app A --environment E` finds what
+    `promote --path apps/A --app A --environment E` changed. A recorded folder is history, not
+    trusted: it must be a plain relative folder inside the config repo."""
+    if not (cfg.recorded_folder and current.folder):
+        return cfg.env_path
+    what = f"Mlgate-Folder {current.folder[:120]!r} recorded in {current.sha[:12]}"
+    try:
+        folder = environment_path("{path}", current.folder, cfg.app, cfg.environment)
+    except BadInput:
+        raise BadInput(f"{what}: not a folder inside the config repo; give --path") from None
+    # a layout names each environment's folder after it: a record pointing at a folder that
+    # does not (another app's, the repo's root) is refused rather than followed
+    if cfg.environment not in folder.split("/"):
+        raise BadInput(f"{what}: not a folder of environment {cfg.environment!r}; give --path")
+    return folder
+
+
+def _check_known(ref: ImageRef, history: list[Recorded], environment: str) -> None:
+    """A rollback goes back to something known good: --to must name a version this
+    environment ran (a recorded previous or new reference), unless --allow-unknown."""
+    for record in history:
+        for pair in record.images:
+            for text in (t for side in pair for t in side.split(", ")):
+                try:
+                    seen = parse_user_reference(text, "recorded image")
+                except BadInput:
+                    continue  # "none", or a hostile trailer: never a match
+                if seen.repository != ref.repository:
+                    continue
+                if ref.digest and seen.digest == ref.digest:
+                    return
+                if not ref.digest and ref.tag and seen.tag == ref.tag:
+                    return
+    raise BadInput(f"--to {str(ref)[:200]}: never ran in {environment} by mlgate's record; "
+                   "a rollback restores a known version (add --allow-unknown to restore it "
+                   "anyway)")
 
 
 def _with_rollback_of(p: msg.Promotion, undone: list[Recorded]) -> msg.Promotion:

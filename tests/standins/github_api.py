@@ -78,7 +78,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-import pytest
+try:  # only the fixture below needs pytest; bench/promote.py imports this module without it
+    import pytest
+except ImportError:
+    pytest = None  # type: ignore[assignment]
 
 ZERO = "0" * 40
 DOCS = "https://docs.github.com/rest"
@@ -1523,10 +1526,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: tests read `server.log` instead."""
 
 
-@pytest.fixture
-def github_standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:
-    """A started stand-in with a seeded `acme/config` repository; loopback bypasses any proxy."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    with GitHubStandIn(tmp_path / "github") as server:
-        yield server
+if pytest is not None:
+    @pytest.fixture
+    def github_standin(tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:
+        """A started stand-in with a seeded `acme/config` repository; loopback bypasses any proxy."""
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+        with GitHubStandIn(tmp_path / "github") as server:
+            yield server

@@ -80,7 +80,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
-import pytest
+try:  # only the fixture below needs pytest; bench/promote.py imports this module without it
+    import pytest
+except ImportError:
+    pytest = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -1267,8 +1270,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 
 
-@pytest.fixture
-def gitlab_api(tmp_path: Path) -> Iterator[GitLabApiServer]:
-    """A running stand-in with a read/write token "token" (tests add more through the ctor)."""
-    with GitLabApiServer(tmp_path / "gitlab-api", tokens={"token": "write"}) as server:
-        yield server
+if pytest is not None:
+    @pytest.fixture
+    def gitlab_api(tmp_path: Path) -> Iterator[GitLabApiServer]:
+        """A running stand-in with a read/write token "token" (tests add more through the ctor)."""
+        with GitLabApiServer(tmp_path / "gitlab-api", tokens={"token": "write"}) as server:
+            yield server

@@ -403,7 +403,7 @@ def test_a_request_waits_for_review_before_the_alias_moves(tmp_path, monkeypatch
     shown = present(result, cfg.target)
     assert shown.verdict == "request opened"
     assert shown.outputs["pr-url"] == "https://git.example.com/team/config/pull/7"
-    assert ("request", "https://git.example.com/team/config/pull/7") in shown.table.rows
+    assert ("pr-url", "https://git.example.com/team/config/pull/7") in shown.table.rows
     assert ("provider", "github (pull-request)") in shown.table.rows
     assert [s.title for s in shown.sections] == ["Changes", "Commit message", "Note"]
     assert shown.secrets == ("tok",)
@@ -441,7 +441,8 @@ def test_the_promotion_report_shows_what_changed_and_on_what_evidence(tmp_path,
     assert shown.outputs == {"changed": "true", "commit": "c0ffee", "pr-url": "",
                              "previous": f"{IMG}:v1.4.0", "new": f"{IMG}:v1.5.0",
                              "attempts": "2"}
-    assert shown.table.rows == (("changed", "true"), ("commit", "c0ffee"), ("request", ""),
+    assert shown.table.rows == (("changed", "true"), ("commit", "c0ffee"), ("pr-url", ""),
+                                ("previous", f"{IMG}:v1.4.0"), ("new", f"{IMG}:v1.5.0"),
                                 ("attempts", "2"), ("provider", "git (push)"), ("base", "main"))
     sections = {s.title: s.markdown for s in shown.sections}
     assert "| scan-image | ❌ failed | 1 | 1 critical |" in sections["Evidence"]

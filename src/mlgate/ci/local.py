@@ -42,9 +42,12 @@ def print_presentation(p: Presentation, out: TextIO, environ: Mapping[str, str])
     """Print an already redacted presentation to `out`."""
     console = _console(out, environ)
     _print_head(console, p)
+    shown: set[tuple[str, str]] = set()
     if p.table is not None and p.table.headers:
         console.print(_table(p.table.headers, p.table.rows))
-    if p.outputs:
+        shown = {(str(row[0]), str(row[1])) for row in p.table.rows if len(row) == 2}
+    # outputs the table already lists (promote's) are not printed again as a second table
+    if p.outputs and not set(p.outputs.items()) <= shown:
         rows = tuple((k, _shorten(v)) for k, v in p.outputs.items())
         console.print(_table(("Output", "Value"), rows))
     for section in p.sections:
@@ -95,7 +98,7 @@ def _table(headers, rows):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(show_lines=False)
+    table = Table(show_lines=False, show_header=any(str(h) for h in headers))
     for header in headers:
         table.add_column(Text(printable(str(header))), overflow="fold")
     for row in rows:

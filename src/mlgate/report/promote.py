@@ -30,9 +30,10 @@ def present(result, target: Target, command: str = "promote") -> Presentation:
         verdict = verb
     title = (f"mlgate {command}: {result.app} in {result.environment}: "
              f"{result.previous or 'none'} -> {result.new or 'none'}")
-    rows = [("changed", str(result.changed).lower()), ("commit", result.commit or ""),
-            ("request", result.pr_url or ""), ("attempts", str(result.attempts)),
-            ("provider", f"{result.provider} ({result.mode})"), ("base", result.base)]
+    # one table: every output under its output name, then where it landed (a terminal shows
+    # this table and not the outputs again; a step summary shows it once)
+    rows = [*outputs(result).items(), ("provider", f"{result.provider} ({result.mode})"),
+            ("base", result.base)]
     sections = []
     if result.changes:
         lines = ["| file | line | path | old | new |", "| --- | --- | --- | --- | --- |"]

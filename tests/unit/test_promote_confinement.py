@@ -400,3 +400,153 @@ def test_environment_folder_in_git_metadata_is_refused(capsys, tmp_path, base_pa
                  "--environment", "staging", "--image", f"{IMG}:v1.5.0"], environ=backend.env)
     assert code == 2
     assert "not a folder inside the config repo" in capsys.readouterr().err
+
+
+# the rule, case by case (fast: no checkout, no forge) ------------------------------------------
+
+@pytest.mark.parametrize("folder, path, inside", [
+    (STAGING, f"{STAGING}/values.yaml", True),
+    (STAGING, f"{STAGING}/sub/./x/../values.yaml", True),
+    (STAGING, "apps/churn/production/../staging/values.yaml", True),
+    (STAGING + "/", f"{STAGING}/values.yaml", True),          # the folder is normalised too
+    ("apps/./churn//staging", f"{STAGING}/values.yaml", True),
+    ("apps", "apps/.gitignore", True),                        # only a segment named .git is git's
+    (STAGING, STAGING, False),                                # strictly below: not the folder
+    (STAGING, f"{STAGING}/.", False),
+    (STAGING, "apps/churn/staging-2/values.yaml", False),     # a sibling sharing the prefix
+    (STAGING, f"{STAGING}/../production/values.yaml", False),
+    (STAGING, "apps/churn/STAGING/values.yaml", False),       # case is compared exactly
+    ("", "values.yaml", False),
+    (STAGING, "", False),
+    (STAGING, f"/{STAGING}/values.yaml", False),
+    ("/apps", "/apps/values.yaml", False),
+    (".", "values.yaml", False),
+    ("..", "../values.yaml", False),
+    ("../up", "../up/values.yaml", False),
+    ("apps/../..", "../values.yaml", False),
+    (STAGING, f"{STAGING}/.git/config", False),
+    (STAGING, f"{STAGING}/sub/.GIT/hooks/pre-commit", False),
+    (".git", ".git/config", False),
+    (STAGING, f"{STAGING}/a\\..\\..\\x", False),
+    (STAGING, f"{STAGING}/a\x00", False),
+    (STAGING, f"{STAGING}/a\nb", False),
+    (STAGING, f"{STAGING}/a\rb", False),
+    (STAGING + "\n", f"{STAGING}\n/a", False),
+    (STAGING + "\\x", f"{STAGING}\\x/a", False),
+])
+def test_is_inside(folder, path, inside):
+    assert is_inside(folder, path) is inside
+
+
+@pytest.mark.parametrize("given_path, out", [
+    ("values.yaml", f"{STAGING}/values.yaml"),
+    ("./sub/../values.yaml", f"{STAGING}/values.yaml"),
+    ("sub//values.yaml", f"{STAGING}/sub/values.yaml"),
+    ("", None), ("/etc/passwd", None), ("..\\production\\values.yaml", None),
+    ("values.yaml\x00", None), ("values.yaml\n", None), ("values.yaml\r", None),
+    ("../production/values.yaml", None), (".", None), (".git/config", None),
+])
+def test_confine_a_set_file_to_the_environment_folder(given_path, out):
+    if out is not None:
+        assert confine(STAGING, given_path, "--set x") == out
+        return
+    with pytest.raises(BadInput) as info:
+        confine(STAGING, given_path, "--set 'f:a=1'")
+    assert str(info.value) == "--set 'f:a=1': must be inside the environment folder " + STAGING
+
+
+def test_recorded_paths_read_back_from_history_are_confined_exactly():
+    assert confine_recorded(STAGING, f"{STAGING}/sub/../a.yaml", "t") == f"{STAGING}/a.yaml"
+    for bad in ["a.yaml", "apps/churn/production/a.yaml", f"/{STAGING}/a.yaml", ""]:
+        with pytest.raises(BadInput) as info:
+            confine_recorded(STAGING, bad, "recorded value file 'x'")
+        assert str(info.value) == ("recorded value file 'x': must be inside the environment "
+                                   f"folder {STAGING}")
+
+
+def test_check_changed_message_counts_every_other_path():
+    with pytest.raises(BadInput) as info:
+        check_changed(iter(["root.yaml"]), STAGING)
+    assert str(info.value) == (f"refusing to commit 'root.yaml': a promotion to {STAGING} may "
+                               "change files only inside that folder")
+    with pytest.raises(BadInput) as info:
+        check_changed(["a", f"{STAGING}/ok", "b", "c"], STAGING)
+    assert str(info.value).startswith("refusing to commit 'a' (and 2 more): ")
+    long = "x" * 300
+    with pytest.raises(BadInput) as info:
+        check_changed([long], STAGING)
+    assert str(info.value).startswith(f"refusing to commit '{'x' * 200}': ")
+    check_changed(iter([f"{STAGING}/a", f"{STAGING}/b/c"]), STAGING)  # inside: no error
+
+
+def _checkout(tmp_path: Path) -> Path:
+    root = tmp_path / "checkout"
+    for folder in ("apps/churn/staging/sub", "apps/churn/production", "elsewhere/staging"):
+        (root / folder).mkdir(parents=True)
+    (root / "apps/churn/production/values.yaml").write_text("prod\n")
+    (root / STAGING / "values.yaml").write_text("staging\n")
+    return root
+
+
+def test_check_folder_returns_the_real_folder(tmp_path):
+    from mlgate.promote.confine import check_folder
+
+    root = _checkout(tmp_path)
+    via = tmp_path / "via-link"
+    via.symlink_to(root)   # the checkout itself may sit behind a symlink (a runner's /tmp)
+    assert check_folder(str(via), STAGING, "environment folder") == \
+        os.path.join(os.path.realpath(root), "apps", "churn", "staging")
+
+
+@pytest.mark.parametrize("link, target", [
+    (STAGING, "../../elsewhere/staging"),      # the folder itself
+    ("apps/churn", "../elsewhere"),            # a folder above it
+])
+def test_check_folder_refuses_a_symlink_on_the_way(tmp_path, link, target):
+    from mlgate.promote.confine import check_folder
+
+    root = _checkout(tmp_path)
+    moved = root / link
+    os.rename(moved, tmp_path / "moved")
+    if link == "apps/churn":
+        (root / "elsewhere/staging").mkdir(exist_ok=True)
+        os.makedirs(root / "elsewhere/churn/staging", exist_ok=True)
+        moved.symlink_to("../elsewhere/churn")
+    else:
+        moved.symlink_to(target)
+    with pytest.raises(BadInput) as info:
+        check_folder(str(root), STAGING, "--environment staging")
+    assert str(info.value) == (
+        f"--environment staging ({STAGING}): {link} is a symlink in the config repo; a promotion "
+        "writes only into a real folder, never through a symlink")
+
+
+def test_check_real_follows_symlinks_and_refuses_what_leaves_the_folder(tmp_path):
+    from mlgate.promote.confine import check_real
+
+    root = _checkout(tmp_path)
+    env = root / STAGING
+    (env / "same.yaml").symlink_to("values.yaml")
+    (env / "sub" / "up.yaml").symlink_to("../values.yaml")
+    (env / "prod.yaml").symlink_to("../production/values.yaml")
+    for rel in ("values.yaml", "same.yaml", "sub/up.yaml", "new.yaml"):
+        check_real(str(root), STAGING, f"{STAGING}/{rel}", "--set x")
+    with pytest.raises(BadInput) as info:
+        check_real(str(root), STAGING, f"{STAGING}/prod.yaml", "--set 'prod.yaml:a=1'")
+    assert str(info.value) == (
+        "--set 'prod.yaml:a=1': resolves to 'apps/churn/production/values.yaml' through a "
+        f"symlink, outside the environment folder {STAGING}; refusing")
+    (env / "self.yaml").symlink_to(".")
+    with pytest.raises(BadInput, match=f"resolves to '{STAGING}' through a symlink"):
+        check_real(str(root), STAGING, f"{STAGING}/self.yaml", "--set x")
+    (env / "far.yaml").symlink_to("../" * 4 + "x" * 250)
+    with pytest.raises(BadInput) as info:
+        check_real(str(root), STAGING, f"{STAGING}/far.yaml", "--set x")
+    assert f"resolves to '{'../' + 'x' * 197}' through" in str(info.value)
+    os.rename(env, tmp_path / "real-staging")
+    env.symlink_to(tmp_path / "real-staging")
+    with pytest.raises(BadInput) as info:
+        check_real(str(root), STAGING, f"{STAGING}/values.yaml", "--set x")
+    assert str(info.value) == (
+        f"environment folder ({STAGING}): {STAGING} is a symlink in the config repo; a "
+        "promotion writes only into a real folder, never through a symlink")

@@ -35,13 +35,13 @@ def is_inside(folder: str, path: str) -> bool:
     Pure and lexical: both are normalised first, so `..` and `.` segments count for what they
     resolve to; case is compared exactly (see the module docstring); a `.git` segment anywhere
     is never inside (git's own metadata is not a promotion's to edit)."""
-    if not folder or not path or any(c in path + folder for c in _FORBIDDEN_CHARS):
+    if any(c in path + folder for c in _FORBIDDEN_CHARS):
         return False
-    if posixpath.isabs(path) or posixpath.isabs(folder):
-        return False
+    # "" and "." read as "." and an absolute path starts with "/": neither is ever below a
+    # relative folder, so only the folder needs refusing when it is absolute or leaves the repo
     norm = posixpath.normpath(path)
     base = posixpath.normpath(folder)
-    if base in (".", "..") or base.startswith("../"):
+    if base == ".." or base.startswith(("../", "/")):
         return False
     if any(seg.casefold() == ".git" for seg in norm.split("/")):
         return False
@@ -50,9 +50,8 @@ def is_inside(folder: str, path: str) -> bool:
 
 def confine(folder: str, given: str, what: str) -> str:
     """`given` (relative to the environment folder, as `--set FILE:...` names it) as a
-    normalised repo-relative path inside `folder`; BadInput naming the input otherwise."""
-    if not given or posixpath.isabs(given) or any(c in given for c in _FORBIDDEN_CHARS):
-        raise BadInput(_outside(what, folder))
+    normalised repo-relative path inside `folder`; BadInput naming the input otherwise. An
+    empty, absolute (join drops the folder) or backslashed `given` fails is_inside too."""
     joined = posixpath.join(folder, given)
     if not is_inside(folder, joined):
         raise BadInput(_outside(what, folder))
@@ -76,7 +75,7 @@ def check_folder(checkout: str, folder: str, what: str) -> str:
         if os.path.islink(current):
             link = os.path.relpath(current, checkout).replace(os.sep, "/")
             raise BadInput(symlinked_folder(f"{what} ({folder})", link))
-    return os.path.join(os.path.realpath(checkout), *folder.split("/"))
+    return os.path.realpath(os.path.join(checkout, folder))  # no symlink left below checkout
 
 
 def check_real(checkout: str, folder: str, rel: str, what: str) -> None:

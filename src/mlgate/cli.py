@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "rewrite": "mlgate.commands.rewrite",
     "promote": "mlgate.commands.promote",
     "rollback": "mlgate.commands.rollback",
+    "sync-aliases": "mlgate.commands.sync_aliases",
     "scan": "mlgate.commands.scan",
     "validate": "mlgate.commands.validate",
     "benchmark": "mlgate.commands.benchmark",

@@ -37,6 +37,30 @@ class Recorded:
 
 
 def read_history(target: Target, app: str, environment: str) -> list[Recorded]:
+    out = []
+    for sha, body in _log(target, f"^Mlgate-App: {app}$"):
+        found = _parse(sha, body, app, environment)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def read_all(target: Target, app: str | None = None) -> dict[tuple[str, str], list[Recorded]]:
+    """Every mlgate commit at the head of the base branch, by (app, environment), newest
+    first: what each environment runs, for commands that look at all of them (sync-aliases)."""
+    out: dict[tuple[str, str], list[Recorded]] = {}
+    pattern = f"^Mlgate-App: {app}$" if app else "^Mlgate-App: "
+    for sha, body in _log(target, pattern):
+        values = dict(parse_trailers(body))
+        key = (values.get("Mlgate-App", ""), values.get("Mlgate-Environment", ""))
+        found = _parse(sha, body, *key) if all(key) else None
+        if found is not None and (app is None or key[0] == app):
+            out.setdefault(key, []).append(found)
+    return out
+
+
+def _log(target: Target, grep: str) -> list[tuple[str, str]]:
+    """(sha, message) of the base branch's commits matching `grep`, newest first."""
     private = private_tempdir("mlgate-history-")
     try:
         git = Git(private, target.credentials, private)
@@ -45,7 +69,7 @@ def read_history(target: Target, app: str, environment: str) -> list[Recorded]:
             git.run("clone", "--quiet", "--bare", "--single-branch", "--branch", target.base,
                     "--filter=tree:0", "--no-tags", "--", target.url, repo)
             log = git.run("log", f"-{MAX_COMMITS}", "--format=%H%x1f%B%x1e",
-                          f"--grep=^Mlgate-App: {app}$", "HEAD", cwd=repo).stdout
+                          f"--grep={grep}", "HEAD", cwd=repo).stdout
         except GitError as exc:
             raise ServiceError(describe_failure(exc, target.url)) from None
     finally:
@@ -53,11 +77,8 @@ def read_history(target: Target, app: str, environment: str) -> list[Recorded]:
     out = []
     for record in log.split("\x1e"):
         sha, sep, body = record.strip().partition("\x1f")
-        if not sep:
-            continue
-        found = _parse(sha, body, app, environment)
-        if found is not None:
-            out.append(found)
+        if sep:
+            out.append((sha, body))
     return out
 
 

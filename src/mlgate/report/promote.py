@@ -59,3 +59,34 @@ def present(result, target: Target, command: str = "promote") -> Presentation:
         secrets=secrets,
         result=data,
     )
+
+
+def sync_outputs(result) -> dict[str, str]:
+    moved = [a for a in result.aliases if a.changed]
+    return {
+        "changed": "true" if moved else "false",
+        "moved": "\n".join(f"{a.model}@{a.alias}={a.after}" for a in moved),
+        "aliases": str(len(result.aliases)),
+    }
+
+
+def present_sync(result, target: Target) -> Presentation:
+    """One table: each alias, the environment whose record names it, before and after."""
+    moved = sum(1 for a in result.aliases if a.changed)
+    verdict = f"{moved} moved" if moved else ("in sync" if result.aliases else "no alias recorded")
+    rows = tuple(
+        (f"{a.model}@{a.alias}", f"{a.app}/{a.environment}", a.before or "none",
+         a.after or "none", "moved" if a.changed else (a.note or "unchanged"), a.commit[:12])
+        for a in result.aliases)
+    secrets = (target.credentials.token,) if target.credentials else ()
+    return Presentation(
+        command="sync-aliases",
+        title=f"mlgate sync-aliases: {result.repo} ({result.base})",
+        verdict=verdict,
+        exit_code=0,
+        outputs=sync_outputs(result),
+        table=Table(("alias", "environment", "before", "after", "status", "config commit"),
+                    rows) if rows else None,
+        secrets=secrets,
+        result=dataclasses.asdict(result) | {"changed": result.changed},
+    )

@@ -471,7 +471,7 @@ def test_manifest_values_longer_than_512_characters_are_not_references():
     assert try_parse_reference("nginx") == parse_reference("nginx")
 
 
-# --------------------------------------------------------------------------- the messages a user reads
+# ------------------------------------------------------------------- the messages a user reads
 
 MESSAGES = [
     ("", "the image reference is empty"),

@@ -43,10 +43,20 @@ def test_github_ratelimit_reset_with_odd_digits_is_not_a_crash(reset):
 def test_gitlab_wait_headers_with_odd_digits_are_not_a_crash(header, value):
     from mlgate.promote.providers.gitlab import GitLabProvider
 
+    from mlgate.promote.providers.gitlab import RATE_LIMIT_WINDOW
+
     fake = SimpleNamespace(_retries_done=0)
-    wait, _ = GitLabProvider._planned_wait(fake, SimpleNamespace(headers={header: value}))
+
+    def answer(status: int, headers: dict) -> SimpleNamespace:
+        return SimpleNamespace(status_code=status, headers=headers)
+
+    # a 5xx with an unreadable hint: python-gitlab's short backoff, never a crash
+    wait, _ = GitLabProvider._planned_wait(fake, answer(503, {header: value}))
     assert 0 <= wait <= 1.0
-    wait, hinted = GitLabProvider._planned_wait(fake, SimpleNamespace(headers={"Retry-After": "7"}))
+    # a 429 with an unreadable hint waits a second at least, and at most GitLab's window
+    wait, _ = GitLabProvider._planned_wait(fake, answer(429, {header: value}))
+    assert 1.0 <= wait <= RATE_LIMIT_WINDOW
+    wait, hinted = GitLabProvider._planned_wait(fake, answer(429, {"Retry-After": "7"}))
     assert (wait, hinted) == (7.0, True)
 
 

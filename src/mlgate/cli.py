@@ -102,6 +102,12 @@ def input_name(param: click.Parameter) -> str:
     return param.name.replace("_", "-")
 
 
+def params_by_input(name: str) -> dict[str, click.Parameter]:
+    """A command's parameters by their action/template input name, the keys mlgate.yaml's
+    sections use."""
+    return {input_name(p): p for p in command_module(name).command.params if p.name is not None}
+
+
 def args_from_env(command: click.Command, environ: Mapping[str, str]) -> list[str]:
     """Build an argument list from MLGATE_IN_* variables.
 

@@ -75,10 +75,11 @@ def read_text(path: str, label: str, *, limit: int = MAX_BYTES,
 # --- YAML ----------------------------------------------------------------------------------
 
 
-def _loader_class():
+def loader_class():
+    """PyYAML's safe loader, libyaml's when present: parsing is the bulk of a rewrite's cost."""
     import yaml
 
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def check_yaml_depth(text: str, label: str, *, max_depth: int = MAX_DEPTH,
@@ -91,7 +92,7 @@ def check_yaml_depth(text: str, label: str, *, max_depth: int = MAX_DEPTH,
     import yaml
     from yaml.events import CollectionEndEvent, CollectionStartEvent
 
-    loader = _loader_class()(text)
+    loader = loader_class()(text)
     depth = 0
     try:
         while (event := loader.get_event()) is not None:
@@ -170,7 +171,7 @@ def parse_yaml(text: str, label: str, *, max_depth: int = MAX_DEPTH,
     import yaml
 
     check_yaml_depth(text, label, max_depth=max_depth, error=error)
-    loader = _loader_class()(text)
+    loader = loader_class()(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -20,13 +20,10 @@ from mlgate.errors import BadInput
 from mlgate.safe_load import check_alias_expansion, check_yaml_depth
 
 MAX_FILE_BYTES = safe_load.MAX_BYTES
-BOM = "\ufeff"
+BOM = safe_load.BOM
 STR_TAG = "tag:yaml.org,2002:str"
 
-try:  # libyaml when present: parsing is the bulk of the cost of a rewrite
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - pyyaml built without libyaml
-    _Loader = yaml.SafeLoader
+_Loader: Any = safe_load.loader_class()
 
 
 @dataclass

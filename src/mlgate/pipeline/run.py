@@ -62,10 +62,9 @@ class PipelineResult:
 
 def _args(command: str, section: Mapping[str, Any]) -> list[str]:
     """A config section as CLI arguments (`--name=value`, flags bare, lists repeated)."""
-    from mlgate.cli import command_module, input_name
+    from mlgate.cli import params_by_input
 
-    params = {input_name(p): p for p in command_module(command).command.params
-              if p.name is not None}
+    params = params_by_input(command)
     out: list[str] = []
     for key, value in section.items():
         param = params[key]   # the schema allows only known keys
@@ -109,14 +108,13 @@ def check_gate_outputs(cfg: PipelineConfig, gates: list[str]) -> None:
     from dataclasses import replace
 
     from mlgate.ci.base import check_destination
-    from mlgate.cli import command_module, input_name
+    from mlgate.cli import command_module, params_by_input
     from mlgate.commands.common import report_destinations
 
     for gate in gates:
-        cmd = command_module(gate).command
-        names = {input_name(p): p.name for p in cmd.params if p.name is not None}
-        params = {names[k]: v for k, v in cfg.sections[gate].items() if k in names}
-        for dest in report_destinations(cmd, params):
+        by_input = params_by_input(gate)
+        params = {by_input[k].name: v for k, v in cfg.sections[gate].items() if k in by_input}
+        for dest in report_destinations(command_module(gate).command, params):
             key = dest.label.lstrip("-")
             check_destination(replace(dest, label=f"{cfg.path.name}: {gate}.{key}"))
 

@@ -110,11 +110,10 @@ def option_problem(data: Any) -> tuple[tuple, str] | None:
 
 
 def _section_problem(command: str, section: dict) -> tuple[str, str] | None:
-    from mlgate.cli import command_module, input_name
+    from mlgate.cli import command_module, params_by_input
 
-    cmd = command_module(command).command
-    params = {input_name(p): p for p in cmd.params if p.name is not None}
-    ctx = click.Context(cmd)
+    params = params_by_input(command)
+    ctx = click.Context(command_module(command).command)
     for key, value in section.items():
         param = params.get(key)
         if param is None or key in CONTROLLED.get(command, ()):

@@ -1,6 +1,6 @@
 """Generate the input/output reference of every mlgate command from the CLI into the docs site.
 
-Each command in `mlgate.cli.COMMANDS` that is not local-only has a page,
+Each command in `mlgate.interface.COMMANDS` that is not local-only has a page,
 `docs/commands/<command>.md`, holding one block
 
     <!-- mlgate-docs:<command> start -->
@@ -40,7 +40,8 @@ if str(ROOT / "src") not in sys.path:
 import click  # noqa: E402
 import yaml  # noqa: E402
 
-from mlgate import cli  # noqa: E402
+from mlgate.interface import OUTPUTS as OUTPUTS_BY_COMMAND  # noqa: E402
+from mlgate import cli, interface  # noqa: E402
 from mlgate.ci.gitlab import variable_name  # noqa: E402
 
 RUNS_COMMAND = re.compile(r"--inputs-from-env\s+([a-z][a-z0-9-]*)")
@@ -55,7 +56,7 @@ MARKER = re.compile(
 
 def documented_commands() -> list[str]:
     """Every command that has an action or template: COMMANDS minus LOCAL_ONLY, in CLI order."""
-    return [name for name in cli.COMMANDS if name not in cli.LOCAL_ONLY]
+    return [name for name in interface.COMMANDS if name not in interface.LOCAL_ONLY]
 
 
 # --- where a command runs -----------------------------------------------------------------
@@ -168,12 +169,12 @@ def _plain_default(value: Any) -> str | None:
 
 
 def inputs_of(command: str) -> Iterator[Input]:
-    cmd: click.Command = cli.command_module(command).command
+    cmd: click.Command = cli.command(command)
     ctx = click.Context(cmd, info_name=command)
     for param in cmd.params:
         if param.name is None or getattr(param, "hidden", False):
             continue
-        name = cli.input_name(param)
+        name = interface.input_name(param)
         flag = isinstance(param, click.Option) and param.is_flag
         multiple = param.multiple if isinstance(param, click.Option) else param.nargs != 1
         if isinstance(param, click.Option):
@@ -184,7 +185,7 @@ def inputs_of(command: str) -> Iterator[Input]:
         yield Input(
             name=name,
             cli=usage,
-            env=cli.env_name(name),
+            env=interface.env_name(name),
             flag=flag,
             multiple=multiple,
             required=param.required,
@@ -210,7 +211,7 @@ def platform_help(name: str, *platforms: Platform) -> str:
 
 
 def outputs_of(command: str) -> dict[str, str]:
-    return dict(cli.command_module(command).OUTPUTS)
+    return dict(OUTPUTS_BY_COMMAND[command])
 
 
 # --- Markdown -----------------------------------------------------------------------------

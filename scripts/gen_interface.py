@@ -18,7 +18,8 @@ sys.path.insert(0, str(ROOT / "src"))
 import click  # noqa: E402
 
 from mlgate.ci.gitlab import SOURCE_REF, SOURCE_REPOSITORY_URL, default_install  # noqa: E402
-from mlgate.cli import command_module, env_name, input_name  # noqa: E402
+from mlgate.cli import command  # noqa: E402
+from mlgate.interface import OUTPUTS, env_name, input_name  # noqa: E402
 
 
 def params(command: click.Command):
@@ -49,13 +50,13 @@ def describe(help_text: str, is_flag: bool, multiple: bool, required: bool, defa
 
 
 def action(cmd_name: str, title: str, extras: str) -> str:
-    mod = command_module(cmd_name)
-    out = [f"name: {title}", "description: >-", wrap(mod.command.help or title, 2),
+    cmd = command(cmd_name)
+    out = [f"name: {title}", "description: >-", wrap(cmd.help or title, 2),
            "author: mlgate", "branding:", "  icon: shield", "  color: blue", "",
            "# Every input is one `mlgate " + cmd_name + "` input, checked against the CLI by",
            "# tests/unit/test_interface_drift.py.", "inputs:"]
     env = []
-    for name, p, is_flag, multiple, required, help_text, default in params(mod.command):
+    for name, p, is_flag, multiple, required, help_text, default in params(cmd):
         out.append(f"  {name}:")
         out.append("    description: |")
         out += [wrap(part, 6) for part in
@@ -66,7 +67,7 @@ def action(cmd_name: str, title: str, extras: str) -> str:
             out.append(f'    default: "{d}"')
         env.append(f"        {env_name(name)}: ${{{{ inputs.{name} }}}}")
     out += ["", "outputs:"]
-    for name, text in mod.OUTPUTS.items():
+    for name, text in OUTPUTS[cmd_name].items():
         out += [f"  {name}:", "    description: |", wrap(text, 6),
                 f"    value: ${{{{ steps.{cmd_name}.outputs.{name} }}}}"]
     out += ["", "runs:", "  using: composite", "  steps:", "    - name: Install mlgate",
@@ -80,12 +81,12 @@ def action(cmd_name: str, title: str, extras: str) -> str:
 
 
 def template(cmd_name: str, job: str, stage: str, image: str, install: str) -> str:
-    mod = command_module(cmd_name)
+    cmd = command(cmd_name)
     out = [f"# mlgate {cmd_name}: a GitLab CI/CD template in component style (`spec: inputs:`).",
            "# Every input except job-name, stage, job-image and install is one mlgate input and",
            "# reaches mlgate as a MLGATE_IN_* variable, never as text inside a script line.",
            "# Outputs: a dotenv report, mlgate-" + cmd_name + ".env:"]
-    for name, text in mod.OUTPUTS.items():
+    for name, text in OUTPUTS[cmd_name].items():
         var = f"MLGATE_{cmd_name.upper()}_{name.upper().replace('-', '_')}"
         out.append(f"#   {var}: {text}")
     out += ["spec:", "  inputs:",
@@ -101,7 +102,7 @@ def template(cmd_name: str, job: str, stage: str, image: str, install: str) -> s
             f"      default: {install}"]
     variables = [f"    MLGATE_REPOSITORY_URL: {SOURCE_REPOSITORY_URL}", f"    MLGATE_REF: {SOURCE_REF}",
                  "    MLGATE_INSTALL: $[[ inputs.install ]]"]
-    for name, p, is_flag, multiple, required, help_text, default in params(mod.command):
+    for name, p, is_flag, multiple, required, help_text, default in params(cmd):
         out += [f"    {name}:", "      description: |"]
         out += [wrap(part, 8) for part in
                 describe(help_text, is_flag, multiple, required, default).split("\n")]

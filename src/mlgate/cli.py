@@ -17,30 +17,30 @@ import click
 
 from mlgate import __version__
 from mlgate.errors import EXIT_BAD_INPUT, EXIT_REPORT, MlgateError
+from mlgate.interface import (
+    COMMANDS,
+    FALSE_WORDS,
+    LOCAL_ONLY,
+    TRUE_WORDS,
+    env_name,
+    input_name,
+)
 
-# name -> module holding `command` (a click.Command) and `OUTPUTS` (name -> description).
-COMMANDS: dict[str, str] = {
-    "rewrite": "mlgate.commands.rewrite",
-    "promote": "mlgate.commands.promote",
-    "rollback": "mlgate.commands.rollback",
-    "sync-aliases": "mlgate.commands.sync_aliases",
-    "scan": "mlgate.commands.scan",
-    "validate": "mlgate.commands.validate",
-    "benchmark": "mlgate.commands.benchmark",
+# Commands that compose stages (the stages themselves come from mlgate.stages.registry).
+COMPOSED: dict[str, str] = {
     "pipeline": "mlgate.commands.pipeline",
     "demo": "mlgate.commands.demo",
 }
 
-# Commands that are not actions or templates (the drift test leaves them out).
-LOCAL_ONLY = frozenset({"demo"})
 
-ENV_PREFIX = "MLGATE_IN_"
-TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
-FALSE_WORDS = frozenset({"false", "0", "no", "off", ""})
+def command(name: str) -> click.Command:
+    """The click command for `name`: a stage's, built from its parameters, or a composer's."""
+    if name in COMPOSED:
+        return importlib.import_module(COMPOSED[name]).command
+    from mlgate.commands.common import stage_command
+    from mlgate.stages.registry import stage
 
-
-def command_module(name: str):
-    return importlib.import_module(COMMANDS[name])
+    return stage_command(stage(name))
 
 
 class LazyGroup(click.Group):
@@ -52,11 +52,11 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        command = command_module(cmd_name).command
-        return command if cmd_name in LOCAL_ONLY else _checked(command)
+        found = command(cmd_name)
+        return found if cmd_name in LOCAL_ONLY else _checked(found)
 
 
-def _checked(command: click.Command) -> click.Command:
+def _checked(cmd: click.Command) -> click.Command:
     """`command` with its output destinations checked before its body runs.
 
     Done here, where every command passes, rather than in each command: a command cannot
@@ -65,7 +65,7 @@ def _checked(command: click.Command) -> click.Command:
     """
     from mlgate.commands.common import preflight
 
-    body = command.callback
+    body = cmd.callback
     assert body is not None
 
     @functools.wraps(body)
@@ -73,7 +73,7 @@ def _checked(command: click.Command) -> click.Command:
         preflight(click.get_current_context())
         return body(*args, **kwargs)
 
-    checked = copy.copy(command)
+    checked = copy.copy(cmd)
     checked.callback = run
     return checked
 
@@ -87,25 +87,6 @@ def cli() -> None:
     config (nothing written), 3 an outside service failed after retries, 4 the work was done
     (promotion landed, files rewritten, gate ran) but a report could not be written.
     """
-
-
-def env_name(param_name: str) -> str:
-    """The environment variable an action or template uses to pass one CLI input."""
-    return ENV_PREFIX + param_name.upper().replace("-", "_")
-
-
-def input_name(param: click.Parameter) -> str:
-    """The action/template input name for a CLI parameter: the long option without dashes."""
-    if isinstance(param, click.Option):
-        return max(param.opts, key=len).lstrip("-")
-    assert param.name is not None
-    return param.name.replace("_", "-")
-
-
-def params_by_input(name: str) -> dict[str, click.Parameter]:
-    """A command's parameters by their action/template input name, the keys mlgate.yaml's
-    sections use."""
-    return {input_name(p): p for p in command_module(name).command.params if p.name is not None}
 
 
 def args_from_env(command: click.Command, environ: Mapping[str, str]) -> list[str]:
@@ -148,7 +129,7 @@ def _expand_inputs_from_env(argv: list[str], environ: Mapping[str, str]) -> list
     if len(argv) < 2 or argv[1] not in COMMANDS:
         raise MlgateError("--inputs-from-env must be followed by a command name")
     name = argv[1]
-    return [name, *args_from_env(command_module(name).command, environ), *argv[2:]]
+    return [name, *args_from_env(command(name), environ), *argv[2:]]
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -195,17 +176,9 @@ def _error_report(command: str, message: str, code: int, args: list[str],
         return
     from mlgate.ci.detect import detect_kind
     from mlgate.ci.emit import emit
-    from mlgate.report.presentation import Presentation, Section
+    from mlgate.report.error import error_presentation
 
-    presentation = Presentation(
-        command=command,
-        title=f"mlgate {command}: error",
-        verdict="error",
-        exit_code=code,
-        outputs={},
-        sections=(Section("Error", message),),
-        result={"error": message},
-    )
+    presentation = error_presentation(command, message, code)
     json_path = _json_path(args)
     try:
         if detect_kind(env) == "local":

@@ -28,7 +28,8 @@ import pytest
 from harness import CHECKOUT_STEP, CiRun, github_collect_step, install_mlgate
 from support.mlmodels import classification_frame, fit, make_registry, save_skops, split
 
-from mlgate.commands.benchmark import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["benchmark"]
 
 pytestmark = pytest.mark.e2e
 

@@ -34,7 +34,8 @@ from harness import (
     write_files,
 )
 
-from mlgate.commands.rewrite import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["rewrite"]
 
 pytestmark = pytest.mark.e2e
 

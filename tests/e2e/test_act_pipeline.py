@@ -41,7 +41,8 @@ from harness import (
     secret_forms,
 )
 
-from mlgate.commands.pipeline import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["pipeline"]
 
 pytestmark = pytest.mark.e2e
 

@@ -25,8 +25,10 @@ from harness import (
     secret_forms,
 )
 
-from mlgate.commands.promote import OUTPUTS as PROMOTE_OUTPUTS
-from mlgate.commands.rollback import OUTPUTS as ROLLBACK_OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+PROMOTE_OUTPUTS = _ALL_OUTPUTS["promote"]
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+ROLLBACK_OUTPUTS = _ALL_OUTPUTS["rollback"]
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,8 @@ import json
 import pytest
 from harness import CHECKOUT_STEP, CHURN, github_collect_step
 
-from mlgate.commands.rewrite import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["rewrite"]
 
 pytestmark = pytest.mark.e2e
 

@@ -30,7 +30,8 @@ from harness import CHECKOUT_STEP, CiRun, github_collect_step
 from support.images import DEFAULT_PACKAGES, debian_image, planted_secret
 from support.trivyfix import build_db, trivy_bin
 
-from mlgate.commands.scan import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["scan"]
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from harness import CHECKOUT_STEP, github_collect_step
 
-from mlgate.commands.validate import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["validate"]
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,8 @@ from harness import gitlab_dotenv_job, install_mlgate
 from support.mlmodels import classification_frame, fit, save_skops, split
 
 from mlgate.ci.gitlab import variable_name
-from mlgate.commands.benchmark import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["benchmark"]
 
 pytestmark = pytest.mark.e2e
 

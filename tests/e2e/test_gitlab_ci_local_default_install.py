@@ -26,7 +26,8 @@ import pytest
 from harness import CHURN, REPO, clean_env, copy_checkout, git, gitlab_dotenv_job
 
 from mlgate.ci.gitlab import SOURCE_REF, variable_name
-from mlgate.commands.rewrite import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["rewrite"]
 
 pytestmark = pytest.mark.e2e
 

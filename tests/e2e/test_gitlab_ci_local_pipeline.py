@@ -40,7 +40,8 @@ from harness import (
 )
 
 from mlgate.ci.gitlab import dotenv_value, variable_name
-from mlgate.commands.pipeline import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["pipeline"]
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,8 @@ import pytest
 from harness import CHURN, gitlab_dotenv_job
 
 from mlgate.ci.gitlab import variable_name
-from mlgate.commands.rewrite import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["rewrite"]
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,8 @@ from support.images import DEFAULT_PACKAGES, debian_image, planted_secret
 from support.trivyfix import build_db, trivy_bin
 
 from mlgate.ci.gitlab import variable_name
-from mlgate.commands.scan import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["scan"]
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,8 @@ import pytest
 from harness import gitlab_dotenv_job
 
 from mlgate.ci.gitlab import variable_name
-from mlgate.commands.validate import OUTPUTS
+from mlgate.interface import OUTPUTS as _ALL_OUTPUTS  # noqa: E402
+OUTPUTS = _ALL_OUTPUTS["validate"]
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mlgate.cli import args_from_env, command_module, env_name, main
+from mlgate.cli import args_from_env, command as cli_command, env_name, main
 
 
 def test_env_names():
@@ -13,7 +13,7 @@ def test_env_names():
 
 
 def test_multi_line_flags_and_empty_values():
-    cmd = command_module("rewrite").command
+    cmd = cli_command("rewrite")
     args = args_from_env(cmd, {
         "MLGATE_IN_PATHS": "apps/a\n\n  apps/b  \n",
         "MLGATE_IN_IMAGE": "r.example.com/x:1\nr.example.com/y:2",

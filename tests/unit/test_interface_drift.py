@@ -3,7 +3,7 @@
 Every composite action (`actions/*/action.yml`) and GitLab template (`gitlab-templates/*.yml`)
 must declare exactly the inputs and outputs of the command it runs, pass every input as its
 MLGATE_IN_* variable, and never splice an input into shell text. A command added to
-`mlgate.cli.COMMANDS` is checked here without touching this file: it needs one action and one
+`mlgate.interface.COMMANDS` is checked here without touching this file: it needs one action and one
 template, found by the `--inputs-from-env <command>` they run.
 """
 
@@ -19,7 +19,8 @@ import click
 import pytest
 import yaml
 
-from mlgate import cli
+from mlgate.interface import OUTPUTS as OUTPUTS_BY_COMMAND  # noqa: E402
+from mlgate import cli, interface
 from mlgate.ci.gitlab import variable_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ PIPELINE_TEMPLATE_ONLY_INPUTS = frozenset(
 )
 
 # Commands with no action and no template (e.g. `demo`), declared beside COMMANDS.
-CI_COMMANDS = sorted(set(cli.COMMANDS) - set(cli.LOCAL_ONLY))
+CI_COMMANDS = sorted(set(interface.COMMANDS) - set(interface.LOCAL_ONLY))
 
 # Inputs a platform file may declare beyond the CLI's, per platform. Keep these small.
 ACTION_ONLY_INPUTS: frozenset[str] = frozenset()
@@ -75,10 +76,10 @@ class CliInput:
 
 def cli_inputs(command: str) -> dict[str, CliInput]:
     found: dict[str, CliInput] = {}
-    for param in cli.command_module(command).command.params:
+    for param in cli.command(command).params:
         if param.name is None or getattr(param, "hidden", False):
             continue
-        name = cli.input_name(param)
+        name = interface.input_name(param)
         flag = isinstance(param, click.Option) and param.is_flag
         if isinstance(param, click.Option):
             multiple = param.multiple
@@ -88,7 +89,7 @@ def cli_inputs(command: str) -> dict[str, CliInput]:
         plain_default = isinstance(default, (str, int, float)) and not isinstance(default, bool)
         found[name] = CliInput(
             name=name,
-            env=cli.env_name(name),
+            env=interface.env_name(name),
             flag=flag,
             multiple=multiple,
             required=param.required,
@@ -99,7 +100,7 @@ def cli_inputs(command: str) -> dict[str, CliInput]:
 
 
 def cli_outputs(command: str) -> dict[str, str]:
-    return dict(cli.command_module(command).OUTPUTS)
+    return dict(OUTPUTS_BY_COMMAND[command])
 
 
 def rel(path: Path) -> str:
@@ -275,8 +276,8 @@ def test_action_passes_every_input_as_its_env_var(path: Path, command: str) -> N
         assert env.get(spec.env) == f"${{{{ inputs.{name} }}}}", (
             f"{rel(path)}: input {name!r} must reach mlgate as {spec.env}: ${{{{ inputs.{name} }}}}"
         )
-    extra = {k for k in env if k.startswith(cli.ENV_PREFIX)} - {s.env for s in expected.values()}
-    assert not extra, f"{rel(path)}: unknown {cli.ENV_PREFIX}* variables {sorted(extra)}"
+    extra = {k for k in env if k.startswith(interface.ENV_PREFIX)} - {s.env for s in expected.values()}
+    assert not extra, f"{rel(path)}: unknown {interface.ENV_PREFIX}* variables {sorted(extra)}"
 
 
 @pytest.mark.parametrize(("path", "command"), mapped("action"))
@@ -388,10 +389,10 @@ def test_template_passes_every_input_as_a_variable(path: Path, command: str) -> 
         assert variables.get(spec.env) == f"$[[ inputs.{name} ]]", (
             f"{rel(path)}: input {name!r} must reach mlgate as {spec.env}: $[[ inputs.{name} ]]"
         )
-    extra = {k for k in variables if k.startswith(cli.ENV_PREFIX)} - {
+    extra = {k for k in variables if k.startswith(interface.ENV_PREFIX)} - {
         s.env for s in expected.values()
     }
-    assert not extra, f"{rel(path)}: unknown {cli.ENV_PREFIX}* variables {sorted(extra)}"
+    assert not extra, f"{rel(path)}: unknown {interface.ENV_PREFIX}* variables {sorted(extra)}"
     script = ['eval "$MLGATE_INSTALL"', f"mlgate --inputs-from-env {command}"]
     assert job["script"] == script, rel(path)
 
@@ -439,7 +440,7 @@ def test_template_values_are_inputs_or_literals(path: Path) -> None:
 def test_action_env_values_are_whole_expressions(path: Path) -> None:
     for step in action_steps(load(path)):
         for key, value in (step.get("env") or {}).items():
-            if key.startswith(cli.ENV_PREFIX):
+            if key.startswith(interface.ENV_PREFIX):
                 assert ACTION_INPUT.match(str(value)), f"{rel(path)}: {key}: {value!r}"
 
 
@@ -497,13 +498,13 @@ def test_pipeline_template_jobs() -> None:
         variables = job.get("variables") or {}
         assert variables.get("MLGATE_INSTALL") == "$[[ inputs.install ]]", where
         for name in cli_names:
-            assert variables.get(cli.env_name(name)) == f"$[[ inputs.{name} ]]", (
-                f"{where}: input {name!r} must reach mlgate as {cli.env_name(name)}"
+            assert variables.get(interface.env_name(name)) == f"$[[ inputs.{name} ]]", (
+                f"{where}: input {name!r} must reach mlgate as {interface.env_name(name)}"
             )
-        assert variables.get(cli.env_name("only")) == step, f"{where}: MLGATE_IN_ONLY"
-        known = {cli.env_name(n) for n in cli_inputs("pipeline")}
-        extra = {k for k in variables if k.startswith(cli.ENV_PREFIX)} - known
-        assert not extra, f"{where}: unknown {cli.ENV_PREFIX}* variables {sorted(extra)}"
+        assert variables.get(interface.env_name("only")) == step, f"{where}: MLGATE_IN_ONLY"
+        known = {interface.env_name(n) for n in cli_inputs("pipeline")}
+        extra = {k for k in variables if k.startswith(interface.ENV_PREFIX)} - known
+        assert not extra, f"{where}: unknown {interface.ENV_PREFIX}* variables {sorted(extra)}"
         assert job["script"] == ['eval "$MLGATE_INSTALL"', "mlgate --inputs-from-env pipeline"]
         artifacts = job.get("artifacts") or {}
         assert artifacts.get("when") == "always", f"{where}: keep the reports when it fails"

@@ -16,8 +16,8 @@ import yaml
 from support.configrepo import EXAMPLES, example_remote, git
 
 import mlgate.ci.emit as emit_module
-from mlgate.cli import COMMANDS, LOCAL_ONLY, command_module, main
-from mlgate.commands.common import OutputFile
+from mlgate.cli import COMMANDS, LOCAL_ONLY, command as cli_command, main
+from mlgate.stages.params import OutputFile
 from mlgate.errors import EXIT_REPORT
 from mlgate.pipeline import schema
 
@@ -146,7 +146,7 @@ def _required_args(command: click.Command) -> list[str]:
 REPORT_OPTIONS = [
     (name, max(param.opts, key=len))
     for name in sorted(set(COMMANDS) - LOCAL_ONLY)
-    for param in command_module(name).command.params
+    for param in cli_command(name).params
     if isinstance(param.type, OutputFile)
 ]
 
@@ -161,7 +161,7 @@ def test_every_command_has_a_checked_report_option():
 def test_report_path_options_use_the_checked_types():
     """An option that writes a file must be an OutputFile/OutputDir, or it escapes the check."""
     for name in set(COMMANDS) - LOCAL_ONLY:
-        for param in command_module(name).command.params:
+        for param in cli_command(name).params:
             help_text = (getattr(param, "help", None) or "").lower()
             if isinstance(param.type, click.Path) and help_text.startswith(("write", "where",
                                                                              "build")):
@@ -171,7 +171,7 @@ def test_report_path_options_use_the_checked_types():
 @pytest.mark.parametrize("name,option", REPORT_OPTIONS)
 def test_every_report_option_is_checked_before_the_command_runs(tmp_path, capsys, name,
                                                                 option):
-    command = command_module(name).command
+    command = cli_command(name)
     code = main([name, *_required_args(command), f"{option}=/etc/passwd/report"],
                 environ=ENV)
     line = assert_refused(code, capsys, f"{option} /etc/passwd/report")
@@ -180,7 +180,7 @@ def test_every_report_option_is_checked_before_the_command_runs(tmp_path, capsys
 
 @pytest.mark.parametrize("name", ["validate", "scan", "benchmark", "pipeline"])
 def test_gates_refuse_an_unwritable_github_output(tmp_path, capsys, name):
-    command = command_module(name).command
+    command = cli_command(name)
     code = main([name, *_required_args(command)],
                 environ={**ENV, "GITHUB_ACTIONS": "true",
                          "GITHUB_OUTPUT": "/nonexistent/dir/out"})

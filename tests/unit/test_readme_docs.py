@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from mlgate import cli
+from mlgate.interface import OUTPUTS as OUTPUTS_BY_COMMAND  # noqa: E402
+from mlgate import cli, interface
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "commands"
 SCRIPT = REPO / "scripts" / "gen_docs.py"
-CI_COMMANDS = sorted(set(cli.COMMANDS) - set(cli.LOCAL_ONLY))
+CI_COMMANDS = sorted(set(interface.COMMANDS) - set(interface.LOCAL_ONLY))
 FIX = "run `python scripts/gen_docs.py` and commit docs/commands/"
 
 
@@ -83,13 +84,13 @@ def test_block_names_every_input_and_output(command: str) -> None:
 
     body = gen_docs.render(command)
     rows = [line for line in body.splitlines() if line.startswith("| `")]
-    params = [p for p in cli.command_module(command).command.params
+    params = [p for p in cli.command(command).params
               if p.name is not None and not getattr(p, "hidden", False)]
-    outputs = cli.command_module(command).OUTPUTS
+    outputs = OUTPUTS_BY_COMMAND[command]
     assert len(rows) == len(params) + len(outputs)
     for param in params:
-        name = cli.input_name(param)
-        assert f"| `{name}` | " in body and f"`{cli.env_name(name)}`" in body, name
+        name = interface.input_name(param)
+        assert f"| `{name}` | " in body and f"`{interface.env_name(name)}`" in body, name
     for output in outputs:
         assert f"| `{output}` | `{variable_name(command, output)}` |" in body, output
     for row in rows:

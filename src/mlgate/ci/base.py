@@ -274,6 +274,7 @@ class Destination:
     label: str            # what the user set: --json, $GITHUB_OUTPUT, ...
     path: str
     kind: Literal["file", "dir", "append"] = "file"
+    shown: str | None = None   # the path as written, when it was relative to another folder
 
 
 def check_destination(dest: Destination) -> None:
@@ -284,7 +285,7 @@ def check_destination(dest: Destination) -> None:
     file is created and removed in the folder that will receive the report (or the nearest
     existing one that would hold the folders to create), so nothing is left behind.
     """
-    where = f"{dest.label} {dest.path}"
+    where = f"{dest.label} {dest.shown if dest.shown is not None else dest.path}"
     try:
         target = Path(dest.path)
         if dest.path.strip() == "" or "\x00" in dest.path:

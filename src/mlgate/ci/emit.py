@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, TextIO
 
@@ -42,26 +42,32 @@ def check_outputs(command: str, destinations: Iterable[Destination],
         check_destination(dest)
 
 
-def emit(p: Presentation, *, json_path: str | None, environ: Mapping[str, str]) -> None:
+def emit(p: Presentation, *, json_path: str | None, environ: Mapping[str, str]
+         ) -> bytes | None:
     """Write `p` for where this runs, then the --json report if one was asked for.
 
     Every destination is tried even when one fails, so a landed promotion's commit still
     reaches the outputs that can be written; then one ReportFailed (exit 4) says what was
-    done and which report failed.
+    done and which report failed. Returns the --json document's bytes as written (what a
+    promotion hashes as evidence), or None when none was asked for.
     """
     p = with_env_secrets(p, environ)
+    if p.log:
+        print_untrusted(p.log, environ)
     failed: list[str] = []
     try:
         detect(environ).emit(p)
     except ReportFailed as exc:
         failed.append(str(exc))
+    written = None
     if json_path:
         try:
-            write_json(p, json_path)
+            written = write_json(p, json_path)
         except ReportFailed as exc:
             failed.append(str(exc))
     if failed:
         raise ReportFailed(f"{done_line(p)}; only the report failed: {'; '.join(failed)}")
+    return written
 
 
 def done_line(p: Presentation) -> str:
@@ -100,13 +106,16 @@ def report(p: Presentation) -> dict[str, Any]:
     }
 
 
-def write_json(p: Presentation, path: str) -> None:
-    """Write the report atomically; a reader (an upload step, a later job) never sees half."""
-    text = json.dumps(report(p), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+def write_json(p: Presentation, path: str) -> bytes:
+    """Write the report atomically; a reader (an upload step, a later job) never sees half.
+    Returns the bytes written."""
+    data = (json.dumps(report(p), indent=2, ensure_ascii=False, allow_nan=False)
+            + "\n").encode("utf-8")
     try:
-        write_atomic(path, text.encode("utf-8"))
+        write_atomic(path, data)
     except OSError as exc:
         raise ReportFailed(f"--json {path}: cannot write: {exc.strerror or exc}") from exc
+    return data
 
 
 def print_untrusted(text: str, environ: Mapping[str, str], out: TextIO | None = None) -> None:
@@ -157,3 +166,30 @@ def emit_error(command: str, message: str, exit_code: int, environ: Mapping[str,
         return
     print(printable(line), file=sys.stderr)
     sys.stderr.flush()
+
+
+def progress_printer(environ: Mapping[str, str], out: TextIO | None = None
+                     ) -> Callable[[str], None]:
+    """The line printer a stage reports progress through (an attempt, a retry, a push).
+
+    Stages never print: this is the one place their progress reaches the log, with
+    secret-named environment values hidden and control characters made visible, as for every
+    other line mlgate prints.
+    """
+    fragments = secret_fragments(env_secrets(environ))
+    try:
+        github = detect_kind(environ) == "github"
+    except BadInput:
+        github = False
+
+    def say(line: str) -> None:
+        stream = out or sys.stdout
+        text = printable(redact_text(str(line), fragments))
+        if github:   # a line that looks like a workflow command must not act as one
+            from mlgate.ci.github import neutralize
+
+            text = neutralize(text)
+        print(text, file=stream)
+        stream.flush()
+
+    return say

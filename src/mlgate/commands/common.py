@@ -1,47 +1,13 @@
-"""Pieces every command shares: the --json option, report path types, the check of every
-output destination before a command does anything, and turning a result into output."""
+"""What every command shares: the environment it was given, the check of every output
+destination before it does anything, and the click command a stage is run through."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from typing import TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., object])
-
-
-class OutputFile(click.Path):
-    """A report file a command writes (--json, --junit, --sarif, ...).
-
-    Its own type so that the check before the command runs finds every report option by
-    itself: a new report option declared with it cannot be forgotten. click's own checks are
-    left to that check, which says what is wrong in one line instead of a usage block.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(dir_okay=False)
-
-    def convert(self, value, param, ctx):
-        return os.fsdecode(value) if isinstance(value, bytes) else str(value)
-
-
-class OutputDir(OutputFile):
-    """A folder a command writes reports into (--reports-dir, --data-docs)."""
-
-    def __init__(self) -> None:
-        click.Path.__init__(self, file_okay=False)
-
-
-def json_option(func: F) -> F:
-    return click.option(
-        "--json",
-        "json_path",
-        type=OutputFile(),
-        default=None,
-        help="Also write the typed result as JSON to this file.",
-    )(func)
+from mlgate.stages.stage import Stage
 
 
 def current_environ() -> dict[str, str]:
@@ -51,22 +17,6 @@ def current_environ() -> dict[str, str]:
     return dict(os.environ if environ is None else environ)
 
 
-def report_destinations(command: click.Command, params: dict) -> Iterator:
-    """Every report path given to `command`'s OutputFile / OutputDir options."""
-    from mlgate.ci.base import Destination
-
-    for param in command.params:
-        if not isinstance(param.type, OutputFile) or param.name is None:
-            continue
-        value = params.get(param.name)
-        values = value if isinstance(value, (list, tuple)) else (value,)
-        label = max(param.opts, key=len) if param.opts else param.name
-        kind = "dir" if isinstance(param.type, OutputDir) else "file"
-        for v in values:
-            if v:
-                yield Destination(label, os.fspath(v), kind)
-
-
 def preflight(ctx: click.Context) -> None:
     """Check every output destination of the command about to run (exit 2 if one is bad).
 
@@ -74,9 +24,10 @@ def preflight(ctx: click.Context) -> None:
     pushed when a report could not be written afterwards.
     """
     from mlgate.ci.emit import check_outputs
+    from mlgate.stages.params import report_destinations
 
     assert ctx.command.name is not None
-    check_outputs(ctx.command.name, report_destinations(ctx.command, ctx.params),
+    check_outputs(ctx.command.name, report_destinations(ctx.command.params, ctx.params),
                   current_environ())
 
 
@@ -89,3 +40,19 @@ def finish(presentation, json_path: str | None) -> int:
 
     emit(presentation, json_path=json_path, environ=current_environ())
     return presentation.exit_code
+
+
+def stage_command(stage: Stage) -> click.Command:
+    """The CLI face of a stage: its parameters plus --json; the body runs the stage once."""
+    from mlgate.stages.params import json_param
+
+    def body(json_path: str | None, **values) -> int:
+        from mlgate.ci.emit import progress_printer
+
+        environ = current_environ()
+        config = stage.config_from(values, environ)
+        result = stage.run(config, progress_printer(environ))
+        return finish(stage.present(result), json_path)
+
+    return click.Command(stage.name, params=[*stage.params, json_param()], callback=body,
+                         help=stage.help)

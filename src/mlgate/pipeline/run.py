@@ -1,29 +1,31 @@
 """`mlgate pipeline`: the environment's gates, independently, then the promotion.
 
-Each gate runs as its own mlgate command, in process, with its result written to
-`<reports-dir>/<gate>.json`: the same files a GitLab pipeline passes between jobs, so
-`--only promote` in a later job reads exactly what the gate jobs wrote. Gates never stop each
-other: a reviewer sees all three verdicts even when the first one fails. The promotion gets
-every gate's JSON as `--evidence`, so the commit carries what was checked.
+The pipeline composes stages directly: each gate's section of mlgate.yaml is converted by the
+gate's own parameters into its typed Config, the gate runs in process, and its Presentation is
+written to `<reports-dir>/<gate>.json`: the same files a GitLab pipeline passes between jobs,
+so `--only promote` in a later job reads exactly what the gate jobs wrote. Gates never stop
+each other: a reviewer sees all three verdicts even when the first one fails. The promotion
+gets every gate's result as evidence (hashed from the very bytes written), so the commit
+carries what was checked.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import time
-from collections.abc import Callable, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlgate import safe_load
-from mlgate.errors import EXIT_REPORT, BadInput
+from mlgate.errors import EXIT_REPORT, BadInput, MlgateError
+from mlgate.interface import GATES
 from mlgate.pipeline.config import Environment, PipelineConfig
-from mlgate.pipeline.schema import GATES
+from mlgate.report.presentation import Presentation
+from mlgate.stages.stage import Progress, Stage, silent
 
 STEPS = (*GATES, "promote")
-Cli = Callable[[list[str], Mapping[str, str]], int]
 
 
 @dataclass(frozen=True)
@@ -60,39 +62,20 @@ class PipelineResult:
         return self.exit_code == 0
 
 
-def _args(command: str, section: Mapping[str, Any]) -> list[str]:
-    """A config section as CLI arguments (`--name=value`, flags bare, lists repeated)."""
-    from mlgate.cli import params_by_input
+@dataclass(frozen=True)
+class StepRun:
+    """A step that ran here (or in an earlier job): its result line, and its JSON document's
+    bytes, which the promotion hashes as evidence (None when it could not be written)."""
 
-    params = params_by_input(command)
-    out: list[str] = []
-    for key, value in section.items():
-        param = params[key]   # the schema allows only known keys
-        opt = param.opts[0]
-        if getattr(param, "is_flag", False):
-            if value is True or str(value).lower() == "true":
-                out.append(opt)
-            continue
-        values = value if isinstance(value, list) else [value]
-        out += [f"{opt}={v}" for v in values]
-    return out
+    result: StepResult
+    json_bytes: bytes | None = None
 
+    def evidence(self):
+        """The promotion's record of this step, with the limits of any --evidence file."""
+        from mlgate.promote.message import evidence_from
 
-@contextmanager
-def _cwd(path: Path):
-    before = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
-def _read_report(path: Path) -> dict[str, Any] | None:
-    try:   # the step's own report, but a step can be any command: read it with the limits
-        return safe_load.load_json(str(path), str(path))
-    except BadInput:
-        return None
+        assert self.json_bytes is not None and self.result.report is not None
+        return evidence_from(self.result.report, self.json_bytes)
 
 
 def _verdict(doc: dict | None, code: int) -> str:
@@ -102,50 +85,99 @@ def _verdict(doc: dict | None, code: int) -> str:
             4: "done, but its report could not be written"}.get(code, "error")
 
 
-def check_gate_outputs(cfg: PipelineConfig, gates: list[str]) -> None:
-    """Every report path the gates' sections name, checked before the first gate runs: a bad
-    one is exit 2 naming the file and key, not a failure after other gates spent their time."""
-    from dataclasses import replace
+def _values(stage: Stage, given: Mapping[str, Any], cfg: PipelineConfig, where: str
+            ) -> dict[str, Any]:
+    """A section's values as the stage's parameters convert them, paths relative to
+    mlgate.yaml's folder."""
+    from mlgate.stages.params import values_from
 
-    from mlgate.ci.base import check_destination
-    from mlgate.cli import command_module, params_by_input
-    from mlgate.commands.common import report_destinations
+    return values_from(stage.params, given, where=f"{cfg.path.name}: {where}",
+                       base=cfg.base_dir, paths=getattr(stage, "paths", frozenset()),
+                       name_or_path=getattr(stage, "name_or_path", frozenset()))
 
+
+def gate_values(cfg: PipelineConfig, gates: list[str], reports: Path
+                ) -> dict[str, dict[str, Any]]:
+    """Every gate's values, and every report path they name checked, before the first gate
+    runs: a bad one is exit 2 naming the file and key, not a failure after other gates spent
+    their time."""
+    from mlgate.ci.base import Destination, check_destination
+    from mlgate.stages.params import report_destinations, values_from
+    from mlgate.stages.registry import stage
+
+    out = {}
     for gate in gates:
-        by_input = params_by_input(gate)
-        params = {by_input[k].name: v for k, v in cfg.sections[gate].items() if k in by_input}
-        for dest in report_destinations(command_module(gate).command, params):
+        section = dict(cfg.sections[gate])
+        if gate == "benchmark" and "report" not in section:
+            section["report"] = str(reports / "benchmark.md")
+        params = stage(gate).params
+        values = _values(stage(gate), section, cfg, gate)
+        written = values_from(params, section, where=f"{cfg.path.name}: {gate}")
+        for dest, as_written in zip(report_destinations(params, values),
+                                    report_destinations(params, written)):
             key = dest.label.lstrip("-")
-            check_destination(replace(dest, label=f"{cfg.path.name}: {gate}.{key}"))
+            check_destination(Destination(f"{cfg.path.name}: {gate}.{key}", dest.path,
+                                          dest.kind, shown=as_written.path))
+        out[gate] = values
+    return out
 
 
-def run_gate(gate: str, cfg: PipelineConfig, reports: Path, cli: Cli,
-             environ: Mapping[str, str]) -> StepResult:
-    out = reports / f"{gate}.json"
+def run_step(stage: Stage, values: Mapping[str, Any], out: Path, environ: Mapping[str, str],
+             progress: Progress, adjust=None) -> StepRun:
+    """Run one stage in process and write its `<step>.json`, whatever way it ends.
+
+    An error (bad input, a service down) ends this step only, reported the way the CLI
+    reports it: one line on stderr and a JSON result saying error. The step's own emitter is
+    the quiet one: the pipeline emits one combined result for where it runs.
+    """
+    from mlgate.ci.emit import emit, emit_error
+    from mlgate.errors import ReportFailed
+    from mlgate.report.error import error_presentation
+
     if out.exists():
         out.unlink()      # a stale result from an earlier run must never count
-    section = dict(cfg.sections[gate])
-    if gate == "benchmark" and "report" not in section:
-        section["report"] = str(reports / "benchmark.md")
-    args = [gate, *_args(gate, section), f"--json={out}"]
+    quiet = {**environ, "MLGATE_CI": "quiet"}
     started = time.perf_counter()
-    code = cli(args, environ)
-    doc = _read_report(out)
-    return StepResult(gate, code, _verdict(doc, code), str(out) if out.exists() else None,
-                      dict((doc or {}).get("outputs") or {}),
-                      round(time.perf_counter() - started, 2))
+    try:
+        config = stage.config_from(values, environ)
+        if adjust is not None:
+            config = adjust(config)
+        presentation: Presentation = stage.present(stage.run(config, progress))
+    except MlgateError as exc:
+        emit_error(stage.name, str(exc), exc.exit_code, quiet)
+        if exc.exit_code == EXIT_REPORT:   # the work was done; its reports were tried
+            return StepRun(StepResult(stage.name, EXIT_REPORT, _verdict(None, EXIT_REPORT),
+                                      None, {}, round(time.perf_counter() - started, 2)))
+        presentation = error_presentation(stage.name, str(exc), exc.exit_code)
+    try:
+        written = emit(presentation, json_path=str(out), environ=quiet)
+        code = presentation.exit_code
+    except ReportFailed as exc:
+        emit_error(stage.name, str(exc), exc.exit_code, quiet)
+        written, code = None, exc.exit_code
+    doc = safe_load.parse_json(written, str(out)) if written else None
+    result = StepResult(stage.name, code, _verdict(doc, code),
+                        str(out) if out.exists() else None,
+                        dict((doc or {}).get("outputs") or {}),
+                        round(time.perf_counter() - started, 2))
+    return StepRun(result, written)
 
 
-def gate_from_report(gate: str, reports: Path) -> StepResult:
+def gate_from_report(gate: str, reports: Path) -> StepRun:
     """A gate another job ran (`--only promote`): its JSON must be there and say passed."""
     out = reports / f"{gate}.json"
-    doc = _read_report(out)
-    if doc is None:
+    try:   # another job's file: read with the shared loader's limits
+        data = safe_load.read_bytes(str(out), str(out))
+        doc = safe_load.parse_json(data, str(out))
+    except BadInput:
+        doc = None
+    if not isinstance(doc, dict):
         raise BadInput(f"--only promote: {out} is missing or unreadable; the {gate} gate's job "
                        "must run first and pass it on as an artifact")
     code = int(doc.get("exit_code", 2))
-    return StepResult(gate, code, _verdict(doc, code), str(out),
-                      dict(doc.get("outputs") or {}), note="from an earlier job")
+    return StepRun(StepResult(gate, code, _verdict(doc, code), str(out),
+                              dict(doc.get("outputs") or {}), note="from an earlier job"),
+                   data)
 
 
 def _model_version(cfg: PipelineConfig, env: Environment, environ: Mapping[str, str]
@@ -165,29 +197,30 @@ def _model_version(cfg: PipelineConfig, env: Environment, environ: Mapping[str, 
     return cfg.model_version
 
 
-def promote_args(cfg: PipelineConfig, env: Environment, version: str | None,
-                 evidence: list[str], out: Path) -> list[str]:
-    args = ["promote", *_args("promote", env.promote), f"--app={cfg.app}",
-            f"--environment={env.name}"]
+def promote_inputs(cfg: PipelineConfig, env: Environment, version: str | None
+                   ) -> dict[str, Any]:
+    """The promote stage's inputs for this environment: its section plus what the pipeline
+    sets itself (app, environment, images, values, the registry alias)."""
+    given: dict[str, Any] = {**env.promote, "app": cfg.app, "environment": env.name}
     if env.source:
-        args.append(f"--from-environment={env.source}")
+        given["from-environment"] = env.source
         # with --from-environment an image is just the repository to copy
-        args += [f"--image={_repository(i)}" for i in env.images]
+        given["image"] = [_repository(i) for i in env.images]
     else:
-        args += [f"--image={i}" for i in env.images]
+        given["image"] = list(env.images)
+    sets = []
     for s in env.set:
         if "{version}" in s:
             if version is None:
                 raise BadInput(f"environments {env.name}: set uses {{version}} but no model "
                                "version is known")
             s = s.replace("{version}", version)
-        args.append(f"--set={s}")
-    args += [f"--evidence={e}" for e in evidence]
+        sets.append(s)
+    given["set"] = sets
     if env.alias and cfg.model_name and version:
-        args += [f"--registry-model={cfg.model_name}", f"--registry-version={version}",
-                 f"--registry-alias={env.alias}"]
-    args.append(f"--json={out}")
-    return args
+        given.update({"registry-model": cfg.model_name, "registry-version": version,
+                      "registry-alias": env.alias})
+    return given
 
 
 def _repository(image: str) -> str:
@@ -198,59 +231,50 @@ def _repository(image: str) -> str:
     return parse_user_reference(image, "mlgate.yaml image", need_version=False).name
 
 
-def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path, cli: Cli,
-                 environ: Mapping[str, str], only: str | None = None,
-                 promote: bool = True) -> PipelineResult:
+def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path,
+                 environ: Mapping[str, str], only: str | None = None, promote: bool = True,
+                 progress: Progress = silent) -> PipelineResult:
+    from mlgate.stages.registry import stage
+
     reports.mkdir(parents=True, exist_ok=True)
-    sub_env = {**environ, "MLGATE_CI": "quiet"}
-    steps: list[StepResult] = []
+    runs: list[StepRun] = []
     if only in GATES and only not in env.gates:
         # a CI template has one job per gate; an environment without this gate skips it
         skipped = StepResult(only, None, f"skipped: environment {env.name} does not list "
                                          "this gate", note="skipped")
         return PipelineResult(str(cfg.path), cfg.app, env.name, (skipped,), 0, False, None,
                               only=only)
-    with _cwd(cfg.base_dir):
-        if only != "promote":
-            check_gate_outputs(cfg, [g for g in GATES if g in env.gates and only in (None, g)])
-        for gate in GATES:
-            if only not in (None, gate, "promote"):
-                continue
-            if gate not in env.gates:
-                continue
-            if only == "promote":
-                steps.append(gate_from_report(gate, reports))
-            else:
-                steps.append(run_gate(gate, cfg, reports, cli, sub_env))
-        gate_codes = [s.exit_code for s in steps]
-        reasons = [f"{s.step}: {s.verdict}" for s in steps if not s.passed]
-        version = None
-        want_promote = promote and only in (None, "promote")
-        if want_promote and all(c == 0 for c in gate_codes):
-            version = _model_version(cfg, env, environ)
-            out = reports / "promote.json"
-            if out.exists():
-                out.unlink()
-            args = promote_args(cfg, env, version, [s.report for s in steps if s.report], out)
-            started = time.perf_counter()
-            code = cli(args, sub_env)
-            doc = _read_report(out)
-            steps.append(StepResult("promote", code, _verdict(doc, code),
-                                    str(out) if out.exists() else None,
-                                    dict((doc or {}).get("outputs") or {}),
-                                    round(time.perf_counter() - started, 2)))
-            if code != 0:
-                reasons.append(f"promote: {_verdict(doc, code)}")
-        elif want_promote:
-            steps.append(StepResult("promote", None, "not run: a gate did not pass",
-                                    note="blocked"))
+    gates = [g for g in GATES if g in env.gates and only in (None, g, "promote")]
+    if only == "promote":
+        runs = [gate_from_report(g, reports) for g in gates]
+    else:
+        values = gate_values(cfg, gates, reports)
+        runs = [run_step(stage(g), values[g], reports / f"{g}.json", environ, progress)
+                for g in gates]
+    steps = [r.result for r in runs]
+    reasons = [f"{s.step}: {s.verdict}" for s in steps if not s.passed]
+    version = None
+    want_promote = promote and only in (None, "promote")
+    if want_promote and all(s.exit_code == 0 for s in steps):
+        version = _model_version(cfg, env, environ)
+        promoter = stage("promote")
+        values = _values(promoter, promote_inputs(cfg, env, version), cfg, "promote")
+
+        def with_evidence(config):
+            evidence = tuple(r.evidence() for r in runs if r.json_bytes is not None)
+            return dataclasses.replace(config, evidence=evidence)
+
+        step = run_step(promoter, values, reports / "promote.json", environ, progress,
+                        adjust=with_evidence).result
+        steps.append(step)
+        if step.exit_code != 0:
+            reasons.append(f"promote: {step.verdict}")
+    elif want_promote:
+        steps.append(StepResult("promote", None, "not run: a gate did not pass",
+                                note="blocked"))
     codes = [s.exit_code for s in steps if s.exit_code is not None]
     exit_code = next((c for c in (2, 3, 1) if c in codes), max(codes, default=0))
     # exit 4: the promotion landed and only its report failed; it did land
     promoted = any(s.step == "promote" and s.exit_code in (0, EXIT_REPORT) for s in steps)
     return PipelineResult(str(cfg.path), cfg.app, env.name, tuple(steps), exit_code, promoted,
                           version, tuple(reasons), only)
-
-
-
-

@@ -15,8 +15,9 @@ from typing import Any
 
 import click
 
+from mlgate.interface import GATES
+
 SCHEMA_FILE = Path(__file__).with_name("mlgate.schema.json")
-GATES = ("validate", "benchmark", "scan")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 # Options the pipeline sets itself: a section may not set them.
@@ -110,10 +111,11 @@ def option_problem(data: Any) -> tuple[tuple, str] | None:
 
 
 def _section_problem(command: str, section: dict) -> tuple[str, str] | None:
-    from mlgate.cli import command_module, params_by_input
+    from mlgate.stages.params import by_input
+    from mlgate.stages.registry import stage
 
-    params = params_by_input(command)
-    ctx = click.Context(command_module(command).command)
+    params = by_input(stage(command).params)
+    ctx = click.Context(click.Command(command))
     for key, value in section.items():
         param = params.get(key)
         if param is None or key in CONTROLLED.get(command, ()):
@@ -136,7 +138,7 @@ def _value_problem(ctx: click.Context, param: click.Parameter, value: Any) -> st
             return f"{v!r} is not a single value"
         if isinstance(v, bool) and not isinstance(param.type, click.types.BoolParamType):
             return f"{v!r} is not {_expected(param.type)}"
-    texts = [str(v) for v in values]   # the pipeline passes `--name=<str(value)>`
+    texts = [str(v) for v in values]   # the pipeline converts each value's text
     try:
         param.process_value(ctx, tuple(texts) if getattr(param, "multiple", False) else texts[0])
     except click.BadParameter as exc:
@@ -171,12 +173,12 @@ def _click_message(param: click.Parameter, values: list, texts: list[str],
 
 def section_schema(command: str, *, required: bool = True) -> dict[str, Any]:
     """The schema of one command's section: its options, minus those the pipeline sets."""
-    from mlgate.cli import command_module, input_name
+    from mlgate.interface import input_name
+    from mlgate.stages.registry import stage
 
-    cmd = command_module(command).command
     props: dict[str, Any] = {}
     needed: list[str] = []
-    for param in cmd.params:
+    for param in stage(command).params:
         if param.name is None or getattr(param, "hidden", False):
             continue
         name = input_name(param)

@@ -71,25 +71,30 @@ class Promotion:
 
 
 def load_evidence(paths: tuple[str, ...]) -> tuple[Evidence, ...]:
-    out = []
-    for path in paths:
-        # the shared loader: size, UTF-8, depth limits; the hash is of the bytes it read
-        data = safe_load.read_bytes(path, f"--evidence {path}", limit=MAX_EVIDENCE_BYTES)
-        doc = safe_load.parse_json(data, f"--evidence {path}")
-        if not isinstance(doc, dict) or "command" not in doc:
-            raise BadInput(f"--evidence {path!r}: not an mlgate result (no 'command')")
-        code = doc.get("exit_code")
-        out.append(
-            Evidence(
-                file=os.path.basename(path),
-                sha256=hashlib.sha256(data).hexdigest(),
-                command=str(doc.get("command")),
-                verdict=str(doc.get("verdict", "")),
-                exit_code=code if isinstance(code, int) else None,
-                title=str(doc.get("title", "")),
-            )
-        )
-    return tuple(out)
+    # the shared loader: size, UTF-8, depth limits; the hash is of the bytes it read
+    return tuple(evidence_from(path, safe_load.read_bytes(path, f"--evidence {path}",
+                                                          limit=MAX_EVIDENCE_BYTES))
+                 for path in paths)
+
+
+def evidence_from(path: str, data: bytes) -> Evidence:
+    """A gate's JSON result as the promotion records it: the hash is of exactly these bytes
+    (a file read from disk, or what the pipeline just wrote), refused past the same limits."""
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise BadInput(f"--evidence {path}: over the {MAX_EVIDENCE_BYTES // (1024 * 1024)} MiB "
+                       "size limit")
+    doc = safe_load.parse_json(data, f"--evidence {path}")
+    if not isinstance(doc, dict) or "command" not in doc:
+        raise BadInput(f"--evidence {path!r}: not an mlgate result (no 'command')")
+    code = doc.get("exit_code")
+    return Evidence(
+        file=os.path.basename(path),
+        sha256=hashlib.sha256(data).hexdigest(),
+        command=str(doc.get("command")),
+        verdict=str(doc.get("verdict", "")),
+        exit_code=code if isinstance(code, int) else None,
+        title=str(doc.get("title", "")),
+    )
 
 
 def _short(ref: str) -> str:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from mlgate.interface import GATES, OUTPUTS
 from mlgate.report.presentation import Annotation, Presentation, Section, Table
 
 ICON = {True: "✅", False: "❌", None: "⏭️"}
 
 
 def outputs(result, reports_dir: str) -> dict[str, str]:
-    from mlgate.commands.pipeline import OUTPUTS
-
-    out = {k: "" for k in OUTPUTS}
+    out = {k: "" for k in OUTPUTS["pipeline"]}
     out.update({
         "passed": "true" if result.passed else "false",
         "environment": result.environment,
@@ -25,7 +24,7 @@ def outputs(result, reports_dir: str) -> dict[str, str]:
             key = f"{step.step}-{name}"
             if key in out:
                 out[key] = value
-    if result.only in ("validate", "benchmark", "scan"):
+    if result.only in GATES:
         # a gate's own job: its outputs and the pipeline's, not forty empty ones
         prefix = f"{result.only}-"
         out = {k: v for k, v in out.items() if "-" not in k or k.startswith(prefix)

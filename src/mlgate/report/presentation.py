@@ -51,3 +51,6 @@ class Presentation:
     annotations: tuple[Annotation, ...] = ()
     secrets: tuple[str, ...] = ()
     result: dict[str, Any] = field(default_factory=dict)
+    # Text the command did not write (a dry run's diff of user YAML): the emitter prints it
+    # to the log before the result, the way untrusted text must be printed.
+    log: str = ""

@@ -57,6 +57,7 @@ def present(result: RewriteResult) -> Presentation:
         sections=tuple(sections),
         table=Table(("where", "path", "old", "new"), rows),
         result=result.to_dict(),
+        log=result.diff if result.dry_run and result.diff else "",
     )
 
 

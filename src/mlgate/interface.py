@@ -1,0 +1,152 @@
+"""mlgate's interface facts: the commands, their outputs, and how inputs travel as variables.
+
+The bottom floor, so every layer that needs these facts reads them from here: the CLI (the top),
+the pipeline and its mlgate.yaml schema, the emitters, and the test that keeps every action.yml
+and GitLab template equal to the CLI. A command's *inputs* are its stage's click parameters
+(mlgate.stages); its *outputs* are declared below, because the pipeline's outputs are built
+from every stage's and the presenters fill them in.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+# The stages, in the order `mlgate --help` and the docs list them; each is one module in
+# mlgate.stages (registered in mlgate.stages.registry).
+STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
+                           "benchmark")
+# The gates a pipeline environment may list, in the order they run.
+GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
+# Every subcommand: the stages plus the two that compose them.
+COMMANDS: tuple[str, ...] = (*STAGES, "pipeline", "demo")
+# Commands that are not actions or templates (the drift test leaves them out).
+LOCAL_ONLY = frozenset({"demo"})
+
+ENV_PREFIX = "MLGATE_IN_"
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off", ""})
+
+
+class Named(Protocol):
+    """What input_name needs of a click parameter (kept structural: no click import here)."""
+
+    name: str | None
+    opts: list[str]
+
+
+def env_name(input_: str) -> str:
+    """The environment variable an action or template uses to pass one CLI input."""
+    return ENV_PREFIX + input_.upper().replace("-", "_")
+
+
+def input_name(param: Named) -> str:
+    """The action/template input (and mlgate.yaml key) for a CLI parameter: the long option
+    without dashes, or an argument's name."""
+    options = [o for o in param.opts if o.startswith("-")]
+    if options:
+        return max(options, key=len).lstrip("-")
+    assert param.name is not None
+    return param.name.replace("_", "-")
+
+
+_PROMOTE = {
+    "changed": "true when a commit or request was made, false when the environment already "
+               "had these values.",
+    "commit": "The commit sha on the config repo (the request branch's head in pull-request "
+              "mode); empty when unchanged.",
+    "pr-url": "URL of the pull/merge request (pull-request mode), else empty.",
+    "previous": "The first image's reference (or first --set value) before the promotion.",
+    "new": "The first image's reference (or first --set value) after the promotion.",
+    "attempts": "How many tries it took (more than 1 when another promotion landed first).",
+}
+
+_STAGE_OUTPUTS: dict[str, dict[str, str]] = {
+    "rewrite": {
+        "changed": "true when at least one value was changed (or would be, with --dry-run), "
+                   "else false.",
+        "files": "JSON array of the files changed, relative to --root.",
+        "changes": "JSON array of {file, line, path, kind, old, new}, one per value changed.",
+    },
+    "promote": _PROMOTE,
+    "rollback": {
+        **_PROMOTE,
+        "previous": "The first image's reference (or value) before the rollback.",
+        "new": "The first image's reference (or value) the rollback restored.",
+    },
+    "sync-aliases": {
+        "changed": "true when at least one alias was moved, else false.",
+        "moved": "The aliases moved, one 'model@alias=version' per line; empty when none.",
+        "aliases": "How many aliases the config repo's records name (moved or not).",
+    },
+    "scan": {
+        "passed": "true when no finding blocks the promotion, else false.",
+        "critical": "Number of CRITICAL findings (ignored ones not counted).",
+        "high": "Number of HIGH findings.",
+        "medium": "Number of MEDIUM findings.",
+        "low": "Number of LOW findings.",
+        "unknown": "Number of findings of UNKNOWN severity.",
+        "max-cvss": "Highest CVSS v3 base score among the findings not ignored, or empty.",
+        "sarif": "Path of the SARIF report, when --sarif was given.",
+        "gitlab-report": "Path of the GitLab container-scanning report, when --gitlab-report "
+                         "was given.",
+        "junit": "Path of the JUnit report, when --junit was given.",
+    },
+    "validate": {
+        "passed": "true when no failed expectation or drift finding is at or above --fail-on.",
+        "evaluated": "Number of expectations evaluated.",
+        "failed": "Number of expectations that failed, whatever their severity.",
+        "success-percent": "Share of expectations met, in percent (e.g. 95.00).",
+        "drifted": "Number of columns whose distribution drifted, when --reference was given.",
+        "junit": "Path of the JUnit report, when --junit was given.",
+        "data-docs": "Path of the Data Docs index.html, when --data-docs was given.",
+    },
+    "benchmark": {
+        "passed": "true when every metric, slice and latency rule holds, else false.",
+        "champion-missing": "true when there was no champion to compare against (judged on "
+                            "absolute thresholds alone).",
+        "metric": "Name of the first gated metric (the one the next outputs describe).",
+        "champion": "That metric's value for the champion (empty without a champion).",
+        "candidate": "That metric's value for the candidate.",
+        "delta": "candidate - champion for that metric.",
+        "ci-low": "Lower end of the bootstrap confidence interval of the delta.",
+        "ci-high": "Upper end of the bootstrap confidence interval of the delta.",
+        "p-value": "p-value of McNemar's exact test (classifiers) or Wilcoxon's signed-rank "
+                   "test (losses) for that metric.",
+        "metrics": "Every metric as compact JSON: {name: {champion, candidate, delta, low, "
+                   "high, p_value, passed}}.",
+        "report": "Path of the Markdown report, when --report was given.",
+        "html-report": "Path of the HTML report, when --html-report was given.",
+        "metrics-file": "Path of the OpenMetrics file for GitLab, when --metrics-file was "
+                        "given.",
+    },
+}
+
+# The steps a pipeline reports outputs for, each prefixed by its name.
+PIPELINE_STEPS: tuple[str, ...] = (*GATES, "promote")
+
+
+def _pipeline_outputs() -> dict[str, str]:
+    """The pipeline's own outputs plus every gate's and the promotion's, prefixed by step."""
+    out = {
+        "passed": "true when every gate passed and the promotion (if run) landed, else false.",
+        "environment": "The environment this run was for.",
+        "promoted": "true when the promotion ran and landed (or changed nothing), else false.",
+        "model-version": "The model version promoted (empty when unknown).",
+        "reports-dir": "Directory holding each step's JSON result (<step>.json).",
+    }
+    # most important first: a GitLab dotenv report keeps 20 variables
+    first = ["validate-passed", "benchmark-passed", "scan-passed", "promote-changed",
+             "promote-commit", "promote-new", "promote-previous", "promote-pr-url"]
+    rest = {f"{step}-{name}": f"{step}: {text}"
+            for step in PIPELINE_STEPS for name, text in _STAGE_OUTPUTS[step].items()}
+    out.update({k: rest[k] for k in first})
+    out.update({k: v for k, v in rest.items() if k not in first})
+    return out
+
+
+# Every command's outputs: name -> description (what actions and templates declare).
+OUTPUTS: dict[str, dict[str, str]] = {
+    **_STAGE_OUTPUTS,
+    "pipeline": _pipeline_outputs(),
+    "demo": {},
+}

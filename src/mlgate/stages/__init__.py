@@ -1,0 +1,1 @@
+"""The stages: one module per command, each implementing mlgate.stages.stage.Stage."""

@@ -11,7 +11,7 @@ from mlgate.errors import BadInput
 
 
 def _write(path: str, text: str, option: str) -> None:
-    from mlgate.ci.base import write_atomic
+    from mlgate.atomic import write_atomic
 
     try:
         write_atomic(path, text.encode("utf-8"))

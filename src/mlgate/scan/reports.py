@@ -9,7 +9,7 @@ from mlgate.scan.model import ScanResult
 
 
 def _write(path: str, text: str, what: str) -> None:
-    from mlgate.ci.base import write_atomic
+    from mlgate.atomic import write_atomic
 
     try:
         write_atomic(path, text.encode("utf-8"))

@@ -9,7 +9,7 @@ from mlgate.validate.result import ValidationResult
 def write_reports(result: ValidationResult, *, junit: str | None) -> dict[str, str]:
     written: dict[str, str] = {}
     if junit:
-        from mlgate.ci.base import write_atomic
+        from mlgate.atomic import write_atomic
         from mlgate.validate.report_junit import junit as build
 
         try:

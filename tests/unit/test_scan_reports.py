@@ -20,12 +20,12 @@ import pytest
 from support.tools import missing_tool
 
 from mlgate.escape import escape_markdown
-from mlgate.scan import report_sarif
+from mlgate.report import scan_sarif
+from mlgate.report.scan_gitlab import gitlab_container_scanning
+from mlgate.report.scan_junit import junit
+from mlgate.report.scan_markdown import MAX_ROWS, markdown
+from mlgate.report.scan_sarif import default_category, sarif
 from mlgate.scan.model import Finding, IgnoreNote, Policy, ScanResult
-from mlgate.scan.report_gitlab import gitlab_container_scanning
-from mlgate.scan.report_junit import junit
-from mlgate.scan.report_markdown import MAX_ROWS, markdown
-from mlgate.scan.report_sarif import default_category, sarif
 
 REPO = Path(__file__).resolve().parents[2]
 SARIF_SCHEMA = REPO / "tests" / "schemas" / "sarif-2.1.0.json"
@@ -383,7 +383,7 @@ def test_sarif_default_category_is_stable_across_image_versions():
 
 
 def test_sarif_keeps_githubs_result_limit(monkeypatch, sarif_validator):
-    monkeypatch.setattr(report_sarif, "MAX_RESULTS", 4)
+    monkeypatch.setattr(scan_sarif, "MAX_RESULTS", 4)
     log = sarif(every_kind())
     sarif_validator.validate(log)
     run = log["runs"][0]

@@ -102,7 +102,7 @@ def _fraction(ctx, param, value):
               help="Log the figures and reports to the candidate's MLflow run.")
 @json_option
 def command(**kw) -> int:
-    from mlgate.benchmark.reports import write_reports
+    from mlgate.report.benchmark_files import write_reports
     from mlgate.benchmark.run import BenchmarkConfig, LatencyLimits, run
     from mlgate.report.benchmark import present
 

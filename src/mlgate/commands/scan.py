@@ -69,7 +69,7 @@ def command(**kw) -> int:
     from mlgate.errors import BadInput
     from mlgate.report.scan import present
     from mlgate.scan.model import Policy
-    from mlgate.scan.reports import write_reports
+    from mlgate.report.scan_files import write_reports
     from mlgate.scan.run import ScanConfig, scan
 
     targets = [(k, kw[v]) for k, v in (("image", "image"), ("input", "input_"), ("fs", "fs"),

@@ -66,7 +66,7 @@ SEVERITY = click.Choice(["critical", "warning", "info"], case_sensitive=False)
 def command(**kw) -> int:
     from mlgate.report.validate import present
     from mlgate.validate.drift import DriftPolicy
-    from mlgate.validate.reports import write_reports
+    from mlgate.report.validate_files import write_reports
     from mlgate.validate.run import ValidateConfig, validate
 
     fail_on = kw["fail_on"].lower()

@@ -7,8 +7,8 @@ case where they disagree is the one to look at), then slices, latency and where 
 from. Only aggregates are shown: no data row ever reaches a report.
 
 Every value that came from the user or a model (URIs, names, slice values, metric names,
-class labels) goes through `escape_markdown`; the Mermaid chart keeps to the characters its grammar
-reads literally. The only markup is the fixed scaffolding written here.
+class labels) goes through `escape_markdown`; the Mermaid chart keeps to the characters its
+grammar reads literally. The only markup is the fixed scaffolding written here.
 """
 
 from __future__ import annotations

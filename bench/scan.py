@@ -67,7 +67,8 @@ def bench_reports() -> None:
     from mlgate.report.scan_junit import junit
     from mlgate.report.scan_markdown import markdown
     from mlgate.report.scan_sarif import sarif
-    from mlgate.scan.model import Finding, IgnoreNote, Policy, ScanResult
+    from mlgate.scan.config import Policy
+    from mlgate.scan.result import Finding, IgnoreNote, ScanResult
 
     severities = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
     statuses = ("blocking", "allowed", "ignored", "unfixed-ignored")

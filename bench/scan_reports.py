@@ -23,7 +23,8 @@ from mlgate.report.scan_gitlab import gitlab_container_scanning
 from mlgate.report.scan_junit import junit
 from mlgate.report.scan_markdown import markdown
 from mlgate.report.scan_sarif import sarif
-from mlgate.scan.model import Finding, Policy, ScanResult
+from mlgate.scan.config import Policy
+from mlgate.scan.result import Finding, ScanResult
 
 TARGET_SECONDS = 2.0
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")

@@ -25,7 +25,8 @@ from mlgate.report.scan_gitlab import gitlab_container_scanning
 from mlgate.report.scan_junit import junit
 from mlgate.report.scan_markdown import MAX_ROWS, markdown
 from mlgate.report.scan_sarif import default_category, sarif
-from mlgate.scan.model import Finding, IgnoreNote, Policy, ScanResult
+from mlgate.scan.config import Policy
+from mlgate.scan.result import Finding, IgnoreNote, ScanResult
 
 REPO = Path(__file__).resolve().parents[2]
 SARIF_SCHEMA = REPO / "tests" / "schemas" / "sarif-2.1.0.json"

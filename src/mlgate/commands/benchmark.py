@@ -102,9 +102,10 @@ def _fraction(ctx, param, value):
               help="Log the figures and reports to the candidate's MLflow run.")
 @json_option
 def command(**kw) -> int:
-    from mlgate.report.benchmark_files import write_reports
-    from mlgate.benchmark.run import BenchmarkConfig, LatencyLimits, run
+    from mlgate.benchmark.config import BenchmarkConfig, LatencyLimits
+    from mlgate.benchmark.run import run
     from mlgate.report.benchmark import present
+    from mlgate.report.benchmark_files import write_reports
 
     cfg = BenchmarkConfig(
         candidate=kw["candidate"], champion=kw["champion"] or None, data=kw["data"],

@@ -68,9 +68,9 @@ OUTPUTS: dict[str, str] = {
 def command(**kw) -> int:
     from mlgate.errors import BadInput
     from mlgate.report.scan import present
-    from mlgate.scan.model import Policy
     from mlgate.report.scan_files import write_reports
-    from mlgate.scan.run import ScanConfig, scan
+    from mlgate.scan.config import Policy, ScanConfig
+    from mlgate.scan.run import scan
 
     targets = [(k, kw[v]) for k, v in (("image", "image"), ("input", "input_"), ("fs", "fs"),
                                         ("config", "config")) if kw[v]]

@@ -65,9 +65,9 @@ SEVERITY = click.Choice(["critical", "warning", "info"], case_sensitive=False)
 @json_option
 def command(**kw) -> int:
     from mlgate.report.validate import present
-    from mlgate.validate.drift import DriftPolicy
     from mlgate.report.validate_files import write_reports
-    from mlgate.validate.run import ValidateConfig, validate
+    from mlgate.validate.config import DriftPolicy, ValidateConfig
+    from mlgate.validate.run import validate
 
     fail_on = kw["fail_on"].lower()
     cfg = ValidateConfig(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from mlgate.report.presentation import Annotation, Presentation, Section, Table
-from mlgate.scan.model import ScanResult
+from mlgate.scan.result import ScanResult
 
 MAX_ROWS = 40
 

@@ -6,7 +6,7 @@ import json
 
 from mlgate.atomic import write_atomic
 from mlgate.errors import BadInput
-from mlgate.scan.model import ScanResult
+from mlgate.scan.result import ScanResult
 
 
 def _write(path: str, text: str, what: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import urllib.parse
 
 from mlgate.escape import escape_markdown
-from mlgate.scan.model import SEVERITIES, Finding, IgnoreNote, ScanResult, severity_rank
+from mlgate.scan.result import SEVERITIES, Finding, IgnoreNote, ScanResult, severity_rank
 
 MAX_ROWS = 100  # per table (blocking, allowed) and per list (ignored findings, ignore rules)
 _CELL_CHARS = 200

@@ -24,7 +24,7 @@ import urllib.parse
 
 from mlgate import __version__
 from mlgate.escape import escape_markdown
-from mlgate.scan.model import Finding, ScanResult, severity_rank
+from mlgate.scan.result import Finding, ScanResult, severity_rank
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = (

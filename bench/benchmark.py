@@ -39,7 +39,8 @@ def main() -> int:
     from sklearn.naive_bayes import GaussianNB
 
     from mlgate.benchmark.metrics import get_metric
-    from mlgate.benchmark.run import BenchmarkConfig, run
+    from mlgate.benchmark.config import BenchmarkConfig
+    from mlgate.benchmark.run import run
     from mlgate.benchmark.stats import paired_bootstrap
     from support.mlmodels import classification_frame, fit, regression_frame, split
 

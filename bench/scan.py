@@ -63,11 +63,12 @@ def bench_scan(tmp: Path) -> None:
 
 
 def bench_reports() -> None:
-    from mlgate.scan.model import Finding, IgnoreNote, Policy, ScanResult
-    from mlgate.scan.report_gitlab import gitlab_container_scanning
-    from mlgate.scan.report_junit import junit
-    from mlgate.scan.report_markdown import markdown
-    from mlgate.scan.report_sarif import sarif
+    from mlgate.report.scan_gitlab import gitlab_container_scanning
+    from mlgate.report.scan_junit import junit
+    from mlgate.report.scan_markdown import markdown
+    from mlgate.report.scan_sarif import sarif
+    from mlgate.scan.config import Policy
+    from mlgate.scan.result import Finding, IgnoreNote, ScanResult
 
     severities = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
     statuses = ("blocking", "allowed", "ignored", "unfixed-ignored")
@@ -82,7 +83,7 @@ def bench_reports() -> None:
                         (IgnoreNote("CVE-2099-00002", ".trivyignore"),))
     start = time.perf_counter()
     markdown(result)
-    json.dumps(sarif(result), separators=(",", ":"))  # as scan/reports.py writes them
+    json.dumps(sarif(result), separators=(",", ":"))  # as report/scan_files.py writes them
     json.dumps(gitlab_container_scanning(result), separators=(",", ":"))
     junit(result)
     json.dumps(dataclasses.asdict(result))

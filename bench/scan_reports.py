@@ -19,11 +19,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
-from mlgate.scan.model import Finding, Policy, ScanResult
-from mlgate.scan.report_gitlab import gitlab_container_scanning
-from mlgate.scan.report_junit import junit
-from mlgate.scan.report_markdown import markdown
-from mlgate.scan.report_sarif import sarif
+from mlgate.report.scan_gitlab import gitlab_container_scanning
+from mlgate.report.scan_junit import junit
+from mlgate.report.scan_markdown import markdown
+from mlgate.report.scan_sarif import sarif
+from mlgate.scan.config import Policy
+from mlgate.scan.result import Finding, ScanResult
 
 TARGET_SECONDS = 2.0
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
@@ -63,7 +64,7 @@ REPORTS = (
     ("gitlab", gitlab_container_scanning),
     ("junit", junit),
 )
-# How src/mlgate/scan/reports.py serialises the JSON reports today (indent=1, which makes
+# How src/mlgate/report/scan_files.py serialises the JSON reports today (indent=1, which makes
 # json use its pure-Python encoder), and compact JSON (json's C encoder), for comparison.
 SERIALISE = {
     "indent=1": lambda obj: json.dumps(obj, indent=1),

@@ -128,6 +128,7 @@ def median_of(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
 def in_process_split(data: Path, suite: Path) -> tuple[float, float, float]:
     """mlgate's own run in this process: (read, GX run, total) seconds, imports already done."""
     from mlgate.validate import run as vrun
+    from mlgate.validate.config import ValidateConfig
     from mlgate.validate.data import find_files, read_pandas
 
     vrun.import_gx()
@@ -135,7 +136,7 @@ def in_process_split(data: Path, suite: Path) -> tuple[float, float, float]:
     read_pandas(find_files(str(data)))
     read = time.perf_counter() - start
     start = time.perf_counter()
-    result = vrun.validate(vrun.ValidateConfig(data=str(data), suite=str(suite)))
+    result = vrun.validate(ValidateConfig(data=str(data), suite=str(suite)))
     total = time.perf_counter() - start
     return read, result.duration_s - read, total
 

@@ -90,7 +90,7 @@ def test_trivy_install_version_is_ascii_whole(tmp_path, version):
 
 
 def test_sarif_start_time_is_ascii_whole():
-    from mlgate.scan.report_sarif import _ISO_UTC
+    from mlgate.report.scan_sarif import _ISO_UTC
 
     assert _ISO_UTC.fullmatch("2024-05-01T10:00:00Z")
     for text in ("2024-05-01T10:00:00Z\n", "\u0662\u0660\u0662\u0664-05-01T10:00:00Z"):
@@ -112,6 +112,6 @@ def test_flux_policy_is_ascii_whole():
     ("token \u00e9ghp_" + "A" * 36 + " leaked", "ghp_" + "A" * 36),
 ])
 def test_redaction_is_not_stopped_by_unicode_spaces_or_letters(text, secret):
-    from mlgate.ci.base import redact_text
+    from mlgate.redact import redact_text
 
     assert secret not in redact_text(text, ())

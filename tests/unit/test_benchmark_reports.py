@@ -15,10 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.benchmark.report_html import html
-from mlgate.benchmark.report_markdown import NO_CHAMPION_NOTE, markdown, mermaid_label
-from mlgate.benchmark.report_openmetrics import openmetrics
-from mlgate.benchmark.reports import write_reports
 from mlgate.benchmark.result import (
     BenchmarkResult,
     Check,
@@ -32,6 +28,10 @@ from mlgate.benchmark.result import (
 )
 from mlgate.errors import BadInput
 from mlgate.report.benchmark import OUTPUT_KEYS, outputs, present
+from mlgate.report.benchmark_files import write_reports
+from mlgate.report.benchmark_html import html
+from mlgate.report.benchmark_markdown import NO_CHAMPION_NOTE, markdown, mermaid_label
+from mlgate.report.benchmark_openmetrics import openmetrics
 
 NASTY = 'evil <script>alert(1)</script> "q" | `t` [x](javascript:alert(1))\nline2 #h \\b'
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlgate.benchmark.run import BenchmarkConfig, LatencyLimits, run
+from mlgate.benchmark.config import BenchmarkConfig, LatencyLimits
+from mlgate.benchmark.run import run
 from mlgate.errors import BadInput
 from support.mlmodels import (
     classification_frame,

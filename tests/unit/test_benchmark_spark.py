@@ -18,8 +18,9 @@ pytest.importorskip("mlflow")
 pytest.importorskip("skops")
 
 from mlgate.benchmark import spark_engine
+from mlgate.benchmark.config import BenchmarkConfig
 from mlgate.benchmark.metrics import get_metric
-from mlgate.benchmark.run import BenchmarkConfig, run
+from mlgate.benchmark.run import run
 from mlgate.errors import BadInput
 
 

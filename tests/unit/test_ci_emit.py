@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from mlgate.ci.base import env_secrets, redact_text, secret_fragments
+from mlgate.redact import env_secrets, redact_text, secret_fragments
 from mlgate.ci.detect import detect, detect_kind
 from mlgate.ci.emit import emit, emit_error
 from mlgate.ci.github import GitHubEmitter

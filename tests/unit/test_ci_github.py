@@ -27,7 +27,8 @@ from mlgate.ci.github import (
     neutralize,
     write_outputs,
 )
-from mlgate.report.markdown import TRUNCATION_NOTE, escape_text, fit_summary, render_summary
+from mlgate.escape import escape_markdown
+from mlgate.report.markdown import TRUNCATION_NOTE, fit_summary, render_summary
 from mlgate.report.presentation import Annotation, Presentation, Section, Table
 
 REGISTERED = {
@@ -414,8 +415,8 @@ def test_render_summary_without_a_limit_is_whole():
     assert "a" * 2_000_000 in render_summary(p, None)
 
 
-def test_escape_text_makes_untrusted_text_literal():
-    text = escape_text("![img](http://x) <b>&</b> *a* | `c`\nnext")
+def test_escape_markdown_makes_untrusted_text_literal():
+    text = escape_markdown("![img](http://x) <b>&</b> *a* | `c`\nnext")
     assert "\n" not in text
     for raw in ("![", "<b>", "](", "`c`", "*a*"):
         assert raw not in text

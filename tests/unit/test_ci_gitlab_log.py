@@ -90,11 +90,11 @@ def test_the_markdown_report_keeps_the_markdown(tmp_path: Path) -> None:
 
 
 def test_a_validate_report_renders_in_the_log(tmp_path: Path) -> None:
-    """The real validate Markdown (report_markdown's escapes), as the job log shows it."""
-    from mlgate.report.markdown import escape_text  # what the reports escape with
+    """The real validate Markdown (mlgate.escape's escapes), as the job log shows it."""
+    from mlgate.escape import escape_markdown  # what the reports escape with
 
     name = "suites/breast_cancer.yaml"
-    md = f"✅ **Passed**\n\nsuite: {escape_text(name)}\n"
+    md = f"✅ **Passed**\n\nsuite: {escape_markdown(name)}\n"
     assert "\\_" in md
     p = Presentation(command="validate", title="t", verdict="passed", exit_code=0, outputs={},
                      sections=(Section("Expectations", md),))

@@ -8,7 +8,8 @@ import pytest
 
 from mlgate.errors import BadInput
 from mlgate.scan import ignores, parse
-from mlgate.scan.model import Finding, Policy
+from mlgate.scan.config import Policy
+from mlgate.scan.result import Finding
 from mlgate.scan.policy import decide
 
 TODAY = dt.date(2026, 11, 23)

@@ -132,7 +132,8 @@ def test_reports_junit_markdown_and_data_docs(tmp_path, suite):
 
 def test_markdown_summary_escapes_and_lists_expectations(tmp_path, suite):
     from mlgate.report.validate import present
-    from mlgate.validate.run import ValidateConfig, validate
+    from mlgate.validate.config import ValidateConfig
+    from mlgate.validate.run import validate
 
     data_path = broken(tmp_path, plan=lambda s: s.replace("pro", "<b>[x](javascript:1)</b>"))
     result = validate(ValidateConfig(data=str(data_path), suite=str(suite), fail_on="info"))

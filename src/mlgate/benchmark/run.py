@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mlgate.benchmark.config import BenchmarkConfig, LatencyLimits
 from mlgate.benchmark.data import (
     check_features_agree,
     feature_columns,
@@ -20,7 +21,7 @@ from mlgate.benchmark.data import (
     read_table,
     union_labels,
 )
-from mlgate.benchmark.decide import MIN_SLICE_ROWS, judge_metric, judge_slices
+from mlgate.benchmark.decide import judge_metric, judge_slices
 from mlgate.benchmark.metrics import CLASSIFICATION, REGRESSION
 from mlgate.benchmark.models import LoadedModel, load_model
 from mlgate.benchmark.result import (
@@ -35,41 +36,6 @@ from mlgate.benchmark.spec import MetricSpec, parse_specs
 from mlgate.errors import BadInput
 
 MAX_SLICES = 100
-# The fewest rows a benchmark judges by default: the same rule of thumb as a slice (below ~30
-# paired rows a bootstrap interval is mostly noise; on 3 rows it is [0, 0] and "passes").
-MIN_ROWS = MIN_SLICE_ROWS
-
-
-@dataclass(frozen=True)
-class LatencyLimits:
-    max_p95_ms: float | None = None
-    max_regression: float | None = None   # fraction: 0.10 = candidate p95 <= 1.1 x champion's
-
-
-@dataclass
-class BenchmarkConfig:
-    candidate: str
-    data: str
-    target: str
-    champion: str | None = None
-    task: str | None = None
-    metrics: tuple[str, ...] = ()
-    confidence: float = 0.95
-    resamples: int = 1000
-    seed: int = 0
-    slice_column: str | None = None
-    min_slice_rows: int = MIN_SLICE_ROWS
-    min_rows: int = MIN_ROWS
-    ignore_columns: tuple[str, ...] = ()
-    latency: bool = False
-    latency_samples: int = 200
-    limits: LatencyLimits = field(default_factory=LatencyLimits)
-    engine: str = "pandas"
-    spark_master: str | None = None
-    trust_pickle: bool = False
-    trusted_types: tuple[str, ...] = ()
-    workers: int | None = None
-    curves: bool = False          # the HTML report will want ROC / PR curves (probabilities)
 
 
 @dataclass

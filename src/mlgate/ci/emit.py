@@ -13,20 +13,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, TextIO
 
-from mlgate.ci.base import (
-    Destination,
-    check_destination,
-    env_secrets,
-    one_line,
-    output_text,
-    printable,
-    redact,
-    redact_text,
-    secret_fragments,
-    write_atomic,
-)
+from mlgate.atomic import write_atomic
+from mlgate.ci.base import Destination, check_destination, output_text, redact
 from mlgate.ci.detect import detect, detect_kind
 from mlgate.errors import BadInput, ReportFailed
+from mlgate.escape import one_line, printable
+from mlgate.redact import env_secrets, redact_text, secret_fragments
 from mlgate.report.presentation import Presentation
 
 

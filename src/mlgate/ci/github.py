@@ -15,8 +15,9 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TextIO
 
-from mlgate.ci.base import Destination, output_text, redact, secret_fragments
+from mlgate.ci.base import Destination, output_text, redact
 from mlgate.errors import ReportFailed
+from mlgate.redact import secret_fragments
 from mlgate.report.markdown import fit_summary
 from mlgate.report.presentation import Annotation, Presentation
 

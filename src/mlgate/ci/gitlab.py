@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import TextIO
 
 from mlgate import __version__
-from mlgate.ci.base import Destination, printable, redact, write_atomic
+from mlgate.atomic import write_atomic
+from mlgate.ci.base import Destination, redact
 from mlgate.ci.local import print_presentation
-from mlgate.report.markdown import render_summary
 from mlgate.errors import ReportFailed
+from mlgate.escape import printable
+from mlgate.report.markdown import render_summary
 from mlgate.report.presentation import Presentation
 
 # Where the GitLab templates install mlgate from by default: this project's git repository at

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-from mlgate.ci.base import Destination, printable, redact
+from mlgate.ci.base import Destination, redact
+from mlgate.escape import printable
 from mlgate.report.presentation import Presentation
 
 _VERDICT_STYLES = {0: "bold green", 1: "bold red"}

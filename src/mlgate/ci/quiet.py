@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
-from mlgate.ci.base import Destination, one_line, printable, redact
+from mlgate.ci.base import Destination, redact
+from mlgate.escape import one_line, printable
 from mlgate.report.presentation import Presentation
 
 

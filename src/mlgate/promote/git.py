@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mlgate.errors import BadInput, ServiceError
+from mlgate.redact import mask_secrets, redact_url, strip_userinfo
 
 ASKPASS_SCRIPT = """#!/bin/sh
 case "$1" in
@@ -71,17 +72,6 @@ def check_repo_url(url: str) -> str:
     if probe.returncode != 0:
         raise BadInput(f"--repo {url!r}: not a git repository")
     return "file://" + path  # file:// so that --depth is honoured for local repositories
-
-
-def redact_url(url: str) -> str:
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        netloc = host + (f":{parts.port}" if parts.port else "")
-        return parts._replace(netloc=netloc).geturl()
-    return url
 
 
 def check_branch(name: str, what: str) -> str:
@@ -158,9 +148,7 @@ class Git:
         return proc
 
     def scrub(self, text: str) -> str:
-        if self.credentials and self.credentials.token:
-            text = text.replace(self.credentials.token, "***")
-        return text
+        return mask_secrets(text, (self.credentials.token,)) if self.credentials else text
 
 
 def _write_askpass(directory: str) -> str:
@@ -214,7 +202,6 @@ _UNREACHABLE = ("ssh: connect to host", "ssh: could not resolve hostname", "conn
 # git's closing boilerplate, never the reason
 _BOILERPLATE = ("please make sure you have the correct access rights", "and the repository exists",
                 "failed to push some refs", "could not read from remote repository")
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]*@", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_REASON = 300
 
@@ -228,7 +215,7 @@ def remote_message(stderr: str) -> str:
 
 
 def _clean(line: str) -> str:
-    return _USERINFO.sub(r"\1", _CONTROL.sub(" ", line)).strip()
+    return strip_userinfo(_CONTROL.sub(" ", line)).strip()
 
 
 def _first_line(text: str, needles: tuple[str, ...]) -> str:

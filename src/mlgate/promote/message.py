@@ -191,7 +191,7 @@ def _github_repo_url(environ: Mapping[str, str]) -> str | None:
     if _REPO_SLUG.fullmatch(repository):  # not .match: "$" also matches before a final \n
         return f"{environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{repository}"
     if "://" in repository:
-        from mlgate.promote.git import redact_url
+        from mlgate.redact import redact_url
 
         return redact_url(repository).removesuffix(".git")
     return None

@@ -14,11 +14,11 @@ from mlgate.manifests.reference import ImageRef, parse_user_reference
 from mlgate.manifests.result import Change
 from mlgate.promote import message as msg
 from mlgate.promote.confine import check_folder, check_real, confine, confine_recorded
-from mlgate.promote.git import redact_url
 from mlgate.promote.history import Recorded, read_history
 from mlgate.promote.landing import Landed, Options, Planned, Target, land
 from mlgate.promote.settings import provider_factory
 from mlgate.promote.types import ChangeRequestResult
+from mlgate.redact import redact_url
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from mlgate.errors import BadInput, GateFailed, MlgateError, ServiceError
+from mlgate.redact import mask_secrets, strip_userinfo
 
 __all__ = [
     "HTTP_RETRY_DEFAULTS",
@@ -47,7 +48,6 @@ __all__ = [
     "current_version",
     "move_alias",
     "restore_alias",
-    "strip_userinfo",
 ]
 
 TAG_CONFIG_COMMIT = "mlgate.config_commit"
@@ -73,7 +73,6 @@ _ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}", re.ASCII)
 _RESERVED_ALIAS_RE = re.compile(r"latest|[vV][0-9]+", re.IGNORECASE | re.ASCII)
 _VERSION_RE = re.compile(r"[0-9]{1,18}", re.ASCII)
 # scheme://user:password@  -> scheme://   (greedy to the last '@' before the path)
-_USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@]*@", re.ASCII)
 _MAX_DETAIL = 400
 
 _T = TypeVar("_T")
@@ -327,15 +326,7 @@ class _Registry:
         return text
 
     def redact(self, text: str) -> str:
-        text = strip_userinfo(text)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
-
-
-def strip_userinfo(text: str) -> str:
-    """Remove ``user:password@`` from every URI in ``text`` (messages, tag values)."""
-    return _USERINFO_RE.sub(r"\1", text)
+        return mask_secrets(strip_userinfo(text), self.secrets)
 
 
 def _secrets_of(*uris: str | None) -> tuple[str, ...]:

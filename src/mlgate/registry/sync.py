@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlgate.errors import BadInput
-from mlgate.promote.git import redact_url
 from mlgate.promote.history import Recorded, live_promotions, read_all
 from mlgate.promote.landing import Target
+from mlgate.redact import redact_url
 
 # "model@alias before -> after", as promote writes it (_registry_trailer)
 _TRAILER = re.compile(r"(?P<model>.+)@(?P<alias>[A-Za-z0-9_-]{1,255}) "

@@ -78,7 +78,7 @@ def _finite(value: Any) -> Any:
 
 
 def present(result: BenchmarkResult, paths: dict[str, str]) -> Presentation:
-    from mlgate.benchmark.report_markdown import TABLE_HEADERS, markdown, model_label, table_rows
+    from mlgate.report.benchmark_markdown import TABLE_HEADERS, markdown, model_label, table_rows
 
     champion = model_label(result.champion) if result.champion else None
     title = (f"mlgate benchmark: {model_label(result.candidate)} vs {champion} on "

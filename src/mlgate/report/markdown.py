@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 
+from mlgate.escape import escape_markdown
 from mlgate.report.presentation import Annotation, Presentation, Section
 
 TRUNCATION_NOTE = "… truncated, see the JSON report"
@@ -18,22 +19,7 @@ _ICONS = {0: "✅", 1: "❌"}
 _OTHER_ICON = "⚠️"
 _TITLE_CHARS = 500
 _CELL_CHARS = 300
-# Backslash-escapable ASCII punctuation that starts inline Markdown constructs (emphasis,
-# links, images, code, tables, strikethrough, raw HTML) in GitHub- and GitLab-flavoured
-# Markdown. '<' and '&' are written as entities because escaping them is not reliable in HTML.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-
-
-def escape_text(text: str) -> str:
-    """Untrusted text (file names, image references, messages) shown literally in Markdown.
-
-    Commands building Section.markdown should pass every value they did not write through
-    this, so a crafted name cannot add links, images or HTML to a summary.
-    """
-    flat = " ".join(str(text).splitlines()).strip()
-    flat = flat.replace("&", "&amp;").replace("<", "&lt;")
-    return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
 def render_summary(p: Presentation, limit_bytes: int | None = None) -> str:
@@ -59,8 +45,8 @@ def fit_summary(p: Presentation, limit_bytes: int | None) -> tuple[str, bool]:
 
 def _header(p: Presentation) -> str:
     icon = _ICONS.get(p.exit_code, _OTHER_ICON)
-    title = escape_text(_shorten(p.title, _TITLE_CHARS)) or escape_text(f"mlgate {p.command}")
-    verdict = escape_text(_shorten(p.verdict, _TITLE_CHARS))
+    title = escape_markdown(_shorten(p.title, _TITLE_CHARS)) or escape_markdown(f"mlgate {p.command}")
+    verdict = escape_markdown(_shorten(p.verdict, _TITLE_CHARS))
     return f"## {title}\n\n{icon} **{verdict}** (exit code {p.exit_code})\n"
 
 
@@ -80,7 +66,7 @@ def _all_sections(p: Presentation) -> list[Section]:
 
 
 def _outputs_table(outputs: dict[str, str]) -> str:
-    rows = [f"| {escape_text(k)} | {_cell(v)} |" for k, v in outputs.items()]
+    rows = [f"| {escape_markdown(k)} | {_cell(v)} |" for k, v in outputs.items()]
     return "\n".join(["| Output | Value |", "| --- | --- |", *rows])
 
 
@@ -91,12 +77,12 @@ def _annotations_table(annotations: tuple[Annotation, ...]) -> str:
         if a.file and a.line:
             where = f"{a.file}:{a.line}"
         message = f"{a.title}: {a.message}" if a.title else a.message
-        rows.append(f"| {escape_text(a.level)} | {_cell(where)} | {_cell(message)} |")
+        rows.append(f"| {escape_markdown(a.level)} | {_cell(where)} | {_cell(message)} |")
     return "\n".join(["| Level | Where | Message |", "| --- | --- | --- |", *rows])
 
 
 def _cell(value: str) -> str:
-    return escape_text(_shorten(str(value), _CELL_CHARS))
+    return escape_markdown(_shorten(str(value), _CELL_CHARS))
 
 
 def _shorten(text: str, chars: int) -> str:
@@ -108,7 +94,7 @@ def _section_md(section: Section) -> str:
     if section.fold:
         summary = html.escape(" ".join(section.title.splitlines()), quote=False)
         return f"\n<details><summary>{summary}</summary>\n\n{body}\n\n</details>\n"
-    return f"\n### {escape_text(section.title)}\n\n{body}\n"
+    return f"\n### {escape_markdown(section.title)}\n\n{body}\n"
 
 
 def _join(header: str, sections: list[Section]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from mlgate.report.presentation import Annotation, Presentation, Section, Table
-from mlgate.scan.model import ScanResult
+from mlgate.scan.result import ScanResult
 
 MAX_ROWS = 40
 
@@ -34,7 +34,7 @@ def _without_title(md: str) -> str:
 
 
 def present(result: ScanResult, paths: dict[str, str]) -> Presentation:
-    from mlgate.scan.report_markdown import markdown
+    from mlgate.report.scan_markdown import markdown
 
     blocking = result.blocking
     rows = tuple((f.id, f.severity, f"{f.cvss:.1f}" if f.cvss is not None else "", f.package,

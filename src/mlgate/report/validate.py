@@ -40,7 +40,7 @@ def _verdict(result: ValidationResult) -> str:
 
 
 def present(result: ValidationResult, paths: dict[str, str]) -> Presentation:
-    from mlgate.validate.report_markdown import markdown
+    from mlgate.report.validate_markdown import markdown
 
     shown = sorted(result.failed, key=lambda o: (not o.blocking, o.index))
     rows = tuple((str(o.index), o.severity, "blocks" if o.blocking else "allowed", o.column,

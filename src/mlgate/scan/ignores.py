@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mlgate import safe_load
 from mlgate.errors import BadInput
-from mlgate.scan.model import Finding
+from mlgate.scan.result import Finding
 
 _YAML_SECTIONS = {"vulnerabilities": "vulnerability", "misconfigurations": "misconfiguration",
                   "secrets": "secret", "licenses": "license"}

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 
+from mlgate.atomic import write_atomic
 from mlgate.errors import BadInput, ServiceError
 
 DEFAULT_BASE = "https://github.com/aquasecurity/trivy/releases/download/v{version}"
@@ -48,11 +49,7 @@ def install(version: str, cache_dir: str, environ: Mapping[str, str]) -> str:
                            f"checksums file says {expected}; refusing it")
     os.makedirs(target_dir, exist_ok=True)
     data = _extract_binary(archive, name)
-    temp = binary + ".tmp"
-    with open(temp, "wb") as fh:
-        fh.write(data)
-    os.chmod(temp, 0o755)
-    os.replace(temp, binary)
+    write_atomic(binary, data, mode=0o755)  # a concurrent job never runs half a binary
     return binary
 
 

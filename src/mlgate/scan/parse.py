@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.errors import ServiceError
-from mlgate.scan.model import SEVERITIES, Finding
+from mlgate.scan.result import SEVERITIES, Finding
 
 
 def _s(value: Any, limit: int = 4000) -> str:

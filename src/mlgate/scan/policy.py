@@ -7,7 +7,8 @@ import dataclasses
 import datetime as dt
 
 from mlgate.scan.ignores import Rule
-from mlgate.scan.model import Finding, IgnoreNote, Policy, severity_rank
+from mlgate.scan.config import Policy
+from mlgate.scan.result import Finding, IgnoreNote, severity_rank
 
 
 def decide(

@@ -8,36 +8,19 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from mlgate import safe_load
 from mlgate.errors import BadInput
 from mlgate.scan import ignores as ignore_rules
 from mlgate.scan import parse
 from mlgate.scan import policy as gate
-from mlgate.scan.model import SEVERITIES, Policy, ScanResult
+from mlgate.scan.config import ScanConfig
+from mlgate.scan.result import SEVERITIES, ScanResult
 from mlgate.scan.trivy import Trivy, check_version, locate, run_json
 
 SCANNERS = ("vuln", "secret", "misconfig", "license")
 # ASCII digits only: Unicode \d would take "١٠m" (Arabic-Indic digits) as a duration
 _DURATION = re.compile(r"([0-9]+)(s|m|h)", re.ASCII)
-
-
-@dataclass(frozen=True)
-class ScanConfig:
-    kind: str  # image | input | fs | config
-    target: str
-    scanners: tuple[str, ...]
-    policy: Policy
-    ignore_files: tuple[str, ...] = ()
-    vex: tuple[str, ...] = ()
-    db_repositories: tuple[str, ...] = ()
-    offline: bool = False
-    cache_dir: str | None = None
-    timeout: str = "10m"
-    trivy: str | None = None
-    install_trivy: str | None = None
-    environ: Mapping[str, str] | None = None
 
 
 def parse_timeout(text: str) -> float:

@@ -13,8 +13,8 @@ from mlgate.stages.params import OutputFile
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
+    from mlgate.benchmark.config import BenchmarkConfig
     from mlgate.benchmark.result import BenchmarkResult
-    from mlgate.benchmark.run import BenchmarkConfig
 
 
 def _fraction(ctx, param, value):
@@ -90,7 +90,7 @@ class Benchmark:
 
     def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]
                     ) -> BenchmarkStageConfig:
-        from mlgate.benchmark.run import BenchmarkConfig, LatencyLimits
+        from mlgate.benchmark.config import BenchmarkConfig, LatencyLimits
 
         v = values
         core = BenchmarkConfig(
@@ -108,7 +108,7 @@ class Benchmark:
                                     v["log_to_mlflow"])
 
     def run(self, config: BenchmarkStageConfig, progress: Progress) -> BenchmarkOutcome:
-        from mlgate.benchmark.reports import write_reports
+        from mlgate.report.benchmark_files import write_reports
         from mlgate.benchmark.run import run
 
         outcome = run(config.core)

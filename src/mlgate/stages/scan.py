@@ -13,8 +13,8 @@ from mlgate.stages.params import OutputFile
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
-    from mlgate.scan.model import ScanResult
-    from mlgate.scan.run import ScanConfig
+    from mlgate.scan.config import ScanConfig
+    from mlgate.scan.result import ScanResult
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,7 @@ class Scan:
     def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]
                     ) -> ScanStageConfig:
         from mlgate.errors import BadInput
-        from mlgate.scan.model import Policy
-        from mlgate.scan.run import ScanConfig
+        from mlgate.scan.config import Policy, ScanConfig
 
         targets = [(k, values[v]) for k, v in (("image", "image"), ("input", "input_"),
                                                ("fs", "fs"), ("config", "config")) if values[v]]
@@ -97,7 +96,7 @@ class Scan:
                                values["junit_path"])
 
     def run(self, config: ScanStageConfig, progress: Progress) -> ScanOutcome:
-        from mlgate.scan.reports import write_reports
+        from mlgate.report.scan_files import write_reports
         from mlgate.scan.run import scan
 
         result = scan(config.core)

@@ -13,8 +13,8 @@ from mlgate.stages.params import OutputDir, OutputFile
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
+    from mlgate.validate.config import ValidateConfig
     from mlgate.validate.result import ValidationResult
-    from mlgate.validate.run import ValidateConfig
 
 SEVERITY = click.Choice(["critical", "warning", "info"], case_sensitive=False)
 
@@ -65,8 +65,7 @@ class Validate:
 
     def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]
                     ) -> ValidateStageConfig:
-        from mlgate.validate.drift import DriftPolicy
-        from mlgate.validate.run import ValidateConfig
+        from mlgate.validate.config import DriftPolicy, ValidateConfig
 
         fail_on = values["fail_on"].lower()
         core = ValidateConfig(
@@ -84,7 +83,7 @@ class Validate:
         return ValidateStageConfig(core, values["junit_path"])
 
     def run(self, config: ValidateStageConfig, progress: Progress) -> ValidateOutcome:
-        from mlgate.validate.reports import write_reports
+        from mlgate.report.validate_files import write_reports
         from mlgate.validate.run import validate
 
         result = validate(config.core)

@@ -15,21 +15,12 @@ is 0.1. Missing values are left out of both statistics. Works on pandas frames; 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+from mlgate.validate.config import DriftPolicy
 from mlgate.validate.result import ColumnDrift, SchemaChange, blocks
 
 PSI_BINS = 10
 _EPS = 1e-4  # floor for a bin's share, so an empty bin adds a large but finite term
-
-
-@dataclass(frozen=True)
-class DriftPolicy:
-    method: str = "psi"
-    psi_threshold: float = 0.2
-    ks_threshold: float = 0.1
-    severity: str = "warning"
-    fail_on: str = "critical"
 
 
 def type_family(dtype) -> str:

@@ -17,13 +17,13 @@ import shutil
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlgate.errors import BadInput, ServiceError
 from mlgate.validate.data import DataFiles, find_files, read_pandas, read_spark
-from mlgate.validate.drift import DriftPolicy, column_drift, schema_changes
+from mlgate.validate.config import DriftPolicy, ValidateConfig
+from mlgate.validate.drift import column_drift, schema_changes
 from mlgate.validate.result import (
     MAX_UNEXPECTED_VALUES,
     DriftReport,
@@ -36,19 +36,6 @@ from mlgate.validate.suite import SuiteSpec, build_suite, load_suite
 RESULT_FORMATS = ("BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE")
 _VALUE_CHARS = 80
 _OBSERVED_CHARS = 200
-
-
-@dataclass(frozen=True)
-class ValidateConfig:
-    data: str
-    suite: str
-    engine: str = "pandas"
-    spark_master: str | None = None
-    reference: str | None = None
-    fail_on: str = "critical"
-    result_format: str = "SUMMARY"
-    data_docs: str | None = None
-    drift: DriftPolicy = field(default_factory=DriftPolicy)
 
 
 def validate(cfg: ValidateConfig) -> ValidationResult:

@@ -46,6 +46,7 @@ from mlgate.promote.types import (
     Identity,
     marker,
 )
+from mlgate.redact import mask_secrets
 
 if TYPE_CHECKING:
     from github.GithubException import GithubException
@@ -726,4 +727,4 @@ class GitHubProvider:
 
     def _scrub(self, text: str) -> str:
         """Belt and braces: no message leaves with the token in it, whatever a server echoed."""
-        return text.replace(self._token, "***") if self._token else text
+        return mask_secrets(text, (self._token,))

@@ -66,6 +66,7 @@ from mlgate.promote.types import (
     Identity,
     marker,
 )
+from mlgate.redact import mask_secrets
 
 if TYPE_CHECKING:
     import gitlab
@@ -334,10 +335,7 @@ class GitLabProvider:
 
     def _scrub(self, text: str) -> str:
         """No message ever carries the token, raw or URL-encoded."""
-        for form in {self._token, quote(self._token, safe="")}:
-            if form:
-                text = text.replace(form, "***")
-        return text
+        return mask_secrets(text, {self._token, quote(self._token, safe="")})
 
     def _call_opts(self) -> dict[str, Any]:
         return {"max_retries": self.retries, "obey_rate_limit": True}

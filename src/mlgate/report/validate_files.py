@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlgate.atomic import write_atomic
 from mlgate.errors import BadInput
 from mlgate.validate.result import ValidationResult
 
@@ -9,8 +10,7 @@ from mlgate.validate.result import ValidationResult
 def write_reports(result: ValidationResult, *, junit: str | None) -> dict[str, str]:
     written: dict[str, str] = {}
     if junit:
-        from mlgate.ci.base import write_atomic
-        from mlgate.validate.report_junit import junit as build
+        from mlgate.report.validate_junit import junit as build
 
         try:
             write_atomic(junit, build(result).encode("utf-8"))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import urllib.parse
 
-from mlgate.scan.model import SEVERITIES, Finding, IgnoreNote, ScanResult, severity_rank
+from mlgate.escape import escape_markdown
+from mlgate.scan.result import SEVERITIES, Finding, IgnoreNote, ScanResult, severity_rank
 
 MAX_ROWS = 100  # per table (blocking, allowed) and per list (ignored findings, ignore rules)
 _CELL_CHARS = 200
@@ -184,30 +185,13 @@ def _ignore_rules(notes: tuple[IgnoreNote, ...], findings: tuple[Finding, ...]) 
 
 # --------------------------------------------------------------------------- escaping
 
-# The same escaping as mlgate.report.markdown.escape_text (one line; '&' and '<' as entities;
-# a backslash before the ASCII punctuation that starts Markdown constructs, '|' included), done
-# with str.replace, several times faster than a regex or a translation table: reports for
-# thousands of findings escape every cell.
-_SPECIAL = "`*_{}[]()#+-.!|~>"
-
-
-def md_escape(text: object) -> str:
-    """Untrusted text shown literally in Markdown: it cannot close a table cell, start a link,
-    an image, code or emphasis, or emit HTML."""
-    s = " ".join(str(text).splitlines()).strip()
-    s = s.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;")
-    for c in _SPECIAL:
-        if c in s:
-            s = s.replace(c, "\\" + c)
-    return s
-
 
 def _text(value: object, limit: int) -> str:
     """Untrusted text, one line, shortened, safe inside a table cell or a list item."""
     s = str(value) if value is not None else ""
     if len(s) > limit:
         s = s[: limit - 1] + "…"
-    return md_escape(s)
+    return escape_markdown(s)
 
 
 def _link(url: str) -> str:

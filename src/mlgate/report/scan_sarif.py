@@ -23,8 +23,8 @@ import re
 import urllib.parse
 
 from mlgate import __version__
-from mlgate.scan.model import Finding, ScanResult, severity_rank
-from mlgate.scan.report_markdown import md_escape
+from mlgate.escape import escape_markdown
+from mlgate.scan.result import Finding, ScanResult, severity_rank
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = (
@@ -186,7 +186,7 @@ def _help_text(f: Finding, url: str) -> str:
 
 
 def _help_markdown(f: Finding, url: str) -> str:
-    e = md_escape
+    e = escape_markdown
     rows = [("Severity", e(f.severity))]
     if f.cvss is not None:
         rows.append(("CVSS v3", f"{f.cvss:.1f}"))

@@ -7,8 +7,8 @@ case where they disagree is the one to look at), then slices, latency and where 
 from. Only aggregates are shown: no data row ever reaches a report.
 
 Every value that came from the user or a model (URIs, names, slice values, metric names,
-class labels) goes through `escape_text`; the Mermaid chart keeps to the characters its grammar
-reads literally. The only markup is the fixed scaffolding written here.
+class labels) goes through `escape_markdown`; the Mermaid chart keeps to the characters its
+grammar reads literally. The only markup is the fixed scaffolding written here.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mlgate.benchmark.result import (
     ModelInfo,
     SliceResult,
 )
-from mlgate.report.markdown import escape_text
+from mlgate.escape import escape_markdown
 
 NO_CHAMPION_NOTE = "No champion: judged on absolute thresholds alone"
 TABLE_HEADERS = ("metric", "champion", "candidate", "delta", "CI", "p-value", "verdict")
@@ -350,4 +350,4 @@ def _text(value: object, limit: int) -> str:
     s = str(value) if value is not None else ""
     if len(s) > limit:
         s = s[: limit - 1] + "…"
-    return escape_text(s)
+    return escape_markdown(s)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mlgate.scan.config import Policy
+
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 Kind = Literal["vulnerability", "secret", "misconfiguration", "license"]
 Status = Literal["blocking", "allowed", "ignored", "unfixed-ignored"]
@@ -50,13 +52,6 @@ class IgnoreNote:
     expired_at: str | None = None
     statement: str = ""
     matched: int = 0
-
-
-@dataclass(frozen=True)
-class Policy:
-    fail_on_severity: str | None = "HIGH"
-    max_cvss: float | None = None
-    ignore_unfixed: bool = False
 
 
 @dataclass(frozen=True)

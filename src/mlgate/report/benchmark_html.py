@@ -18,7 +18,8 @@ import io
 import math
 from typing import TYPE_CHECKING, Any
 
-from mlgate.benchmark.report_markdown import (
+from mlgate.benchmark.result import BenchmarkResult, Curve, Curves
+from mlgate.report.benchmark_markdown import (
     TABLE_HEADERS,
     chart_deltas,
     check_verdicts,
@@ -33,7 +34,6 @@ from mlgate.benchmark.report_markdown import (
     table_rows,
     verdict_word,
 )
-from mlgate.benchmark.result import BenchmarkResult, Curve, Curves
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

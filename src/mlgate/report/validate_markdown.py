@@ -9,7 +9,7 @@ start a link or emit HTML.
 
 from __future__ import annotations
 
-from mlgate.report.markdown import escape_text
+from mlgate.escape import escape_markdown
 from mlgate.validate.result import (
     ColumnDrift,
     Outcome,
@@ -36,7 +36,7 @@ def _t(value: object, limit: int = _CELL) -> str:
     s = "" if value is None else str(value)
     if len(s) > limit:
         s = s[: limit - 1] + "…"
-    return escape_text(s)
+    return escape_markdown(s)
 
 
 def _header(r: ValidationResult) -> str:

@@ -6,13 +6,12 @@ reviewer opens them.
 
 from __future__ import annotations
 
+from mlgate.atomic import write_atomic
 from mlgate.benchmark.result import BenchmarkResult, Curves
 from mlgate.errors import BadInput
 
 
 def _write(path: str, text: str, option: str) -> None:
-    from mlgate.ci.base import write_atomic
-
     try:
         write_atomic(path, text.encode("utf-8"))
     except OSError as exc:
@@ -28,17 +27,17 @@ def write_reports(result: BenchmarkResult, curves: Curves | None, *, markdown_pa
     """
     written: dict[str, str] = {}
     if markdown_path:
-        from mlgate.benchmark.report_markdown import markdown
+        from mlgate.report.benchmark_markdown import markdown
 
         _write(markdown_path, markdown(result), "--report")
         written["report"] = markdown_path
     if html_path:
-        from mlgate.benchmark.report_html import html
+        from mlgate.report.benchmark_html import html
 
         _write(html_path, html(result, curves or Curves()), "--html-report")
         written["html-report"] = html_path
     if metrics_path:
-        from mlgate.benchmark.report_openmetrics import openmetrics
+        from mlgate.report.benchmark_openmetrics import openmetrics
 
         _write(metrics_path, openmetrics(result), "--metrics-file")
         written["metrics-file"] = metrics_path

@@ -21,8 +21,8 @@ import urllib.parse
 import uuid
 
 from mlgate import __version__
-from mlgate.scan.model import Finding, ScanResult
-from mlgate.scan.report_sarif import http_url
+from mlgate.report.scan_sarif import http_url
+from mlgate.scan.result import Finding, ScanResult
 
 SCHEMA_VERSION = "15.0.7"
 SCHEMA_URL = ("https://gitlab.com/gitlab-org/security-products/security-report-schemas/-/raw/"

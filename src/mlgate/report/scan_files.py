@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
+from mlgate.atomic import write_atomic
 from mlgate.errors import BadInput
-from mlgate.scan.model import ScanResult
+from mlgate.scan.result import ScanResult
 
 
 def _write(path: str, text: str, what: str) -> None:
-    from mlgate.ci.base import write_atomic
-
     try:
         write_atomic(path, text.encode("utf-8"))
     except OSError as exc:
@@ -21,17 +20,17 @@ def write_reports(result: ScanResult, *, sarif: str | None, gitlab: str | None,
                   junit: str | None) -> dict[str, str]:
     written: dict[str, str] = {}
     if sarif:
-        from mlgate.scan.report_sarif import sarif as build
+        from mlgate.report.scan_sarif import sarif as build
 
         _write(sarif, json.dumps(build(result), separators=(",", ":")), "--sarif")
         written["sarif"] = sarif
     if gitlab:
-        from mlgate.scan.report_gitlab import gitlab_container_scanning
+        from mlgate.report.scan_gitlab import gitlab_container_scanning
 
         _write(gitlab, json.dumps(gitlab_container_scanning(result), separators=(",", ":")), "--gitlab-report")
         written["gitlab-report"] = gitlab
     if junit:
-        from mlgate.scan.report_junit import junit as build_junit
+        from mlgate.report.scan_junit import junit as build_junit
 
         _write(junit, build_junit(result), "--junit")
         written["junit"] = junit

@@ -303,3 +303,41 @@ def test_a_bad_report_path_in_any_gate_stops_the_pipeline_before_the_first_gate(
     assert "Traceback" not in err
     assert not any(reports.glob("*.json")), "a gate ran before the bad path was refused"
     assert git(remote, "for-each-ref") == before
+
+
+def test_the_commit_records_the_hash_of_each_gate_result_as_written_and_cwd_is_left_alone(
+        project: Path, tmp_path: Path, monkeypatch) -> None:
+    """The pipeline composes stages in process: it never changes the working directory (paths
+    in mlgate.yaml resolve against its folder) and the evidence it hands the promotion is
+    hashed from the very bytes of `<gate>.json`, not re-read or re-serialised."""
+    import hashlib
+
+    def refuse(path):   # any chdir during the run would be a shared-process side effect
+        raise AssertionError(f"the pipeline changed directory to {path}")
+
+    remote = example_remote(tmp_path)
+    monkeypatch.chdir(tmp_path)            # far from the project: relative paths must still work
+    monkeypatch.setattr(os, "chdir", refuse)
+    code, doc = run(project, policy(project, remote), tmp_path, "--environment", "staging")
+    assert code == 0, doc
+    assert Path.cwd() == tmp_path
+    body = git(remote, "log", "-1", "--format=%B", "main")
+    recorded = sorted(line.split(": ", 1)[1] for line in body.splitlines()
+                      if line.startswith("Mlgate-Evidence-Sha256: "))
+    reports = tmp_path / "reports"
+    expected = sorted(f"{hashlib.sha256((reports / name).read_bytes()).hexdigest()} {name}"
+                      for name in ("validate.json", "benchmark.json"))
+    assert recorded == expected
+
+
+def test_a_yaml_number_is_converted_as_its_text_not_truncated(project: Path,
+                                                              tmp_path: Path) -> None:
+    """mlgate.yaml values go through each option's own click type, as the CLI's text would:
+    1.5 for an integer option is refused naming the key, never truncated to 1."""
+    remote = example_remote(tmp_path)
+    cfg = policy(project, remote)
+    cfg["benchmark"]["bootstrap"] = 1.5
+    path = project / f"mlgate-{tmp_path.name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(BadInput, match=r"benchmark\.bootstrap"):
+        load(path, {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgate.commands.common import OutputFile, finish, json_option
+from mlgate.commands.common import OutputFile, current_environ, finish, json_option
 
 OUTPUTS: dict[str, str] = {
     "passed": "true when every metric, slice and latency rule holds, else false.",
@@ -106,6 +106,7 @@ def command(**kw) -> int:
     from mlgate.benchmark.run import BenchmarkConfig, LatencyLimits, run
     from mlgate.report.benchmark import present
 
+    environ = current_environ()
     cfg = BenchmarkConfig(
         candidate=kw["candidate"], champion=kw["champion"] or None, data=kw["data"],
         target=kw["target"], task=kw["task"], metrics=tuple(kw["metrics"]),
@@ -116,7 +117,9 @@ def command(**kw) -> int:
         latency_samples=kw["latency_samples"],
         limits=LatencyLimits(kw["max_latency_p95_ms"], kw["max_latency_regression"]),
         engine=kw["engine"], spark_master=kw["spark_master"], trust_pickle=kw["trust_pickle"],
-        trusted_types=tuple(kw["trusted_types"]), curves=bool(kw["html_path"]))
+        trusted_types=tuple(kw["trusted_types"]), curves=bool(kw["html_path"]),
+        tracking_uri=environ.get("MLFLOW_TRACKING_URI") or None,
+        registry_uri=environ.get("MLFLOW_REGISTRY_URI") or None)
     outcome = run(cfg)
     result = outcome.result
     paths = write_reports(result, outcome.curves() if kw["html_path"] else None,

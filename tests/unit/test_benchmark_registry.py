@@ -67,6 +67,24 @@ def test_alias_and_version_uris(world, env, tmp_path: Path) -> None:
     assert res["metrics"][0]["name"] == "accuracy" and res["metrics"][0]["delta"] > 0
 
 
+def test_the_registry_comes_from_the_environ_mapping_given(world, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """The demo (and any caller of main) passes the registry in `environ`, not os.environ."""
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "GITHUB_ACTIONS", "GITLAB_CI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # MLflow's default registry would be ./mlflow.db: not this one
+    env = {**os.environ, "MLGATE_CI": "local", "MLFLOW_TRACKING_URI": world["reg"].uri,
+           "MLFLOW_REGISTRY_URI": world["reg"].uri}
+    code, res = bench(env, "--candidate", f"models:/{MODEL}/{world['v2']}", "--champion",
+                      f"models:/{MODEL}@champion", "--data", str(world["data"]), "--target",
+                      "label", out=tmp_path / "r.json")
+    assert code == 0, res
+    assert (res["candidate"]["version"], res["champion"]["version"]) == (world["v2"],
+                                                                         world["v1"])
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+
+
 def test_missing_alias_means_no_champion(world, env, tmp_path: Path) -> None:
     code, res = bench(env, "--candidate", f"models:/{MODEL}/{world['v2']}", "--champion",
                       f"models:/{MODEL}@production", "--data", str(world["data"]), "--target",

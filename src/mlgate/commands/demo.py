@@ -6,8 +6,6 @@ import click
 
 from mlgate.commands.common import current_environ
 
-OUTPUTS: dict[str, str] = {}
-
 
 @click.command("demo", help="Run mlgate end to end on the bundled example, offline, in a "
                             "temporary directory: train a champion and a better candidate, "
@@ -21,15 +19,13 @@ OUTPUTS: dict[str, str] = {}
               help="Show the inner commands' own output (by default it goes to "
                    "<workdir>/reports/logs/).")
 def command(workdir: str | None, verbose: bool) -> int:
-    from mlgate.cli import main
     from mlgate.demo import run_demo
 
     environ = current_environ()
     # the demo's inner commands report to the terminal, not to a CI it may be run inside
     for name in ("GITHUB_ACTIONS", "GITLAB_CI"):
         environ.pop(name, None)
-    result = run_demo(workdir, click.echo, lambda args, env: main(args, environ=env), environ,
-                      verbose=verbose)
+    result = run_demo(workdir, click.echo, environ, verbose=verbose)
     click.echo("")
     click.echo(f"Config repo history ({result.config_repo}):")
     click.echo(result.log.rstrip())

@@ -1,5 +1,6 @@
-"""Running the demo: set the fixtures up, then `mlgate pipeline` for staging and production and
-`mlgate rollback` for production, each an inner command given an explicit environ mapping.
+"""Running the demo: set the fixtures up, then the pipeline for staging and production and the
+rollback stage for production, each run in process (mlgate.pipeline.invoke) with an explicit
+environ mapping.
 
 Inner commands' own output goes to <workdir>/reports/logs/ (printed with --verbose); the demo
 prints one line per step and a summary of each gate.
@@ -33,10 +34,9 @@ from mlgate.demo.fixtures import (
 )
 from mlgate.demo.summary import gate_lines, load_json, write_summary
 from mlgate.errors import EXIT_GATE, EXIT_SERVICE, BadInput, GateFailed, MlgateError, ServiceError
+from mlgate.pipeline.invoke import run_pipeline_file, run_stage
 
 STEPS = 8
-
-Cli = Callable[[list[str], Mapping[str, str]], int]
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ class DemoResult:
 class _Steps:
     """The demo's progress lines and its inner commands, each logged to reports/logs/."""
 
-    def __init__(self, logs: Path, say: Callable[[str], None], cli: Cli, verbose: bool) -> None:
-        self.logs, self.say, self.cli, self.verbose = logs, say, cli, verbose
+    def __init__(self, logs: Path, say: Callable[[str], None], verbose: bool) -> None:
+        self.logs, self.say, self.verbose = logs, say, verbose
         self.step = 0
 
     def progress(self, text: str) -> None:
@@ -64,15 +64,15 @@ class _Steps:
     def detail(self, text: str) -> None:
         self.say(f"      {text}")
 
-    def run(self, args: list[str], env: Mapping[str, str], log_name: str) -> int:
+    def run(self, call: Callable[[], int], log_name: str) -> int:
         """Run one inner command; its output goes to reports/logs/<log_name>.log (to the
         terminal with --verbose)."""
         if self.verbose:
-            return self.cli(args, env)
+            return call()
         buf = io.StringIO()
         try:
             with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-                return self.cli(args, env)
+                return call()
         finally:
             (self.logs / f"{log_name}.log").write_text(buf.getvalue(), encoding="utf-8")
 
@@ -94,8 +94,8 @@ def step_failed(message: str, code: int) -> MlgateError:
     return kind(message)
 
 
-def run_demo(workdir: str | None, say: Callable[[str], None], cli: Cli,
-             environ: Mapping[str, str], *, verbose: bool = False) -> DemoResult:
+def run_demo(workdir: str | None, say: Callable[[str], None], environ: Mapping[str, str], *,
+             verbose: bool = False) -> DemoResult:
     """The whole demo in `workdir` (a new temporary directory when None). `environ` is the
     environment everything starts from: git and Trivy get it, and the inner commands get it
     with the demo's registry and config repo added; os.environ and the cwd are left alone."""
@@ -104,7 +104,7 @@ def run_demo(workdir: str | None, say: Callable[[str], None], cli: Cli,
     base = Path(workdir or tempfile.mkdtemp(prefix="mlgate-demo-")).resolve()
     base.mkdir(parents=True, exist_ok=True)
     ws = Workspace(base, dict(environ))
-    steps = _Steps(ws.logs, say, cli, verbose)
+    steps = _Steps(ws.logs, say, verbose)
 
     config = copy_project(ws)
     app = str(config.get("app") or "churn")
@@ -164,9 +164,9 @@ def run_demo(workdir: str | None, say: Callable[[str], None], cli: Cli,
         else:
             steps.progress("mlgate pipeline --environment production: exactly what staging "
                            "runs, no new gates")
-        code = steps.run(["pipeline", "--config", str(ws.project / "mlgate.yaml"),
-                          "--environment", name, "--reports-dir", str(folder),
-                          "--json", str(folder / "pipeline.json")], env, f"pipeline-{name}")
+        code = steps.run(lambda: run_pipeline_file(
+            ws.project / "mlgate.yaml", name, folder, env,
+            json_path=str(folder / "pipeline.json")), f"pipeline-{name}")
         for line in gate_lines(folder, staging_gates if name == "staging" else []):
             steps.detail(line)
         steps.check(code, f"pipeline-{name}", f"mlgate pipeline --environment {name}")
@@ -185,11 +185,11 @@ def run_demo(workdir: str | None, say: Callable[[str], None], cli: Cli,
 
     steps.progress(f"mlgate rollback {app} in production: back to what it ran before, and "
                    f"{model_name}@champion back to its previous version")
-    code = steps.run(["rollback", "--repo", str(ws.remote), "--app", app,
-                      "--environment", "production", "--path", env_path,
-                      "--tracking-uri", ws.registry_uri,
-                      "--json", str(ws.reports / "rollback-production.json")],
-                     env, "rollback-production")
+    inputs = {"repo": str(ws.remote), "app": app, "environment": "production",
+              "path": env_path, "tracking-uri": ws.registry_uri}
+    code = steps.run(lambda: run_stage(
+        "rollback", inputs, env, json_path=str(ws.reports / "rollback-production.json")),
+        "rollback-production")
     steps.check(code, "rollback-production", "mlgate rollback --environment production")
     rolled = load_json(ws.reports / "rollback-production.json")
     if rolled:

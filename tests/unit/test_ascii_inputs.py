@@ -44,7 +44,7 @@ def test_github_ratelimit_reset_with_odd_digits_is_not_a_crash(reset):
 def test_gitlab_wait_headers_with_odd_digits_are_not_a_crash(header, value):
     from mlgate.promote.providers.gitlab import GitLabProvider
 
-    from mlgate.promote.providers.gitlab import RATE_LIMIT_WINDOW
+    from mlgate.promote.providers.gitlab_client import RATE_LIMIT_WINDOW
 
     fake = SimpleNamespace(_retries_done=0)
 

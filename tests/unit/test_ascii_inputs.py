@@ -15,7 +15,7 @@ ODD_NUMBERS = ["\u00b2", "\u0663", "\uff13", "3\n4", "inf", "nan", "1e9", "1_0",
 
 @pytest.mark.parametrize("value", ODD_NUMBERS)
 def test_github_retry_after_takes_ascii_seconds_only(value):
-    from mlgate.promote.providers.github import _retry_after_seconds
+    from mlgate.promote.providers.github_client import _retry_after_seconds
 
     assert _retry_after_seconds("30", 0.0) == 30.0
     assert _retry_after_seconds(" 2.5 ", 0.0) == 2.5
@@ -26,7 +26,8 @@ def test_github_retry_after_takes_ascii_seconds_only(value):
 def test_github_ratelimit_reset_with_odd_digits_is_not_a_crash(reset):
     from github import GithubException
 
-    from mlgate.promote.providers.github import RESET_MARGIN, GitHubProvider
+    from mlgate.promote.providers.github import GitHubProvider
+    from mlgate.promote.providers.github_client import RESET_MARGIN
 
     exc = GithubException(403, {"message": "API rate limit exceeded"},
                           headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset})
@@ -43,7 +44,7 @@ def test_github_ratelimit_reset_with_odd_digits_is_not_a_crash(reset):
 def test_gitlab_wait_headers_with_odd_digits_are_not_a_crash(header, value):
     from mlgate.promote.providers.gitlab import GitLabProvider
 
-    from mlgate.promote.providers.gitlab import RATE_LIMIT_WINDOW
+    from mlgate.promote.providers.gitlab_client import RATE_LIMIT_WINDOW
 
     fake = SimpleNamespace(_retries_done=0)
 

@@ -20,7 +20,8 @@ from standins.github_api import (  # noqa: F401 - github_standin is a fixture, u
 
 from mlgate.errors import EXIT_BAD_INPUT, EXIT_SERVICE, BadInput, ServiceError
 from mlgate.promote.providers.base import ApiProvider
-from mlgate.promote.providers.github import RESET_MARGIN, GitHubProvider, parse_repo_url
+from mlgate.promote.providers.github import GitHubProvider, parse_repo_url
+from mlgate.promote.providers.github_client import RESET_MARGIN
 from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, Identity, marker
 
 SEED = {

@@ -16,8 +16,9 @@ import pytest
 from standins.gitlab_api import GitLabApiServer, Grant
 
 from mlgate.errors import EXIT_BAD_INPUT, EXIT_SERVICE, BadInput, ServiceError
-from mlgate.promote.providers import gitlab as gitlab_provider
-from mlgate.promote.providers.gitlab import PIPELINE_BACKOFF, GitLabProvider, parse_repo_url
+from mlgate.promote.providers import gitlab_merge_requests
+from mlgate.promote.providers.gitlab import GitLabProvider, parse_repo_url
+from mlgate.promote.providers.gitlab_merge_requests import PIPELINE_BACKOFF
 from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, Identity, marker
 
 PROJECT = "platform/deploy/config"
@@ -49,7 +50,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     asked: list[float] = []
     monkeypatch.setattr(gitlab.utils, "time", types.SimpleNamespace(sleep=asked.append,
                                                                      time=time.time))
-    monkeypatch.setattr(gitlab_provider, "_sleep", asked.append)
+    monkeypatch.setattr(gitlab_merge_requests, "_sleep", asked.append)
     return asked
 
 

@@ -108,7 +108,7 @@ def test_read_only_token_is_exit_3_and_never_printed(forge, tmp_path, capsys):
 @pytest.fixture
 def quick(monkeypatch):
     """5xx backoff in hundredths of a second (the schedule itself is tested in the provider)."""
-    monkeypatch.setattr("mlgate.promote.providers.github.BACKOFF_BASE", 0.01)
+    monkeypatch.setattr("mlgate.promote.providers.github_client.BACKOFF_BASE", 0.01)
 
 
 def git(bare, *args):

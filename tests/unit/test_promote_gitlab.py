@@ -116,12 +116,12 @@ def waits(monkeypatch):
 
     import gitlab.utils
 
-    from mlgate.promote.providers import gitlab as gitlab_provider
+    from mlgate.promote.providers import gitlab_merge_requests
 
     asked = []
     monkeypatch.setattr(gitlab.utils, "time", types.SimpleNamespace(sleep=asked.append,
                                                                      time=time.time))
-    monkeypatch.setattr(gitlab_provider, "_sleep", asked.append)
+    monkeypatch.setattr(gitlab_merge_requests, "_sleep", asked.append)
     return asked
 
 

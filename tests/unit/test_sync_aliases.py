@@ -64,11 +64,11 @@ def forge(git_server, monkeypatch):  # noqa: F811
 
     import gitlab.utils
 
-    from mlgate.promote.providers import gitlab as gitlab_provider
+    from mlgate.promote.providers import gitlab_merge_requests
 
     monkeypatch.setattr(gitlab.utils, "time", types.SimpleNamespace(sleep=lambda _s: None,
                                                                      time=time.time))
-    monkeypatch.setattr(gitlab_provider, "_sleep", lambda _s: None)
+    monkeypatch.setattr(gitlab_merge_requests, "_sleep", lambda _s: None)
     git_server.add_user("writer", TOKEN, "write")
     with GitLabApiServer(git_server.root, tokens={TOKEN: "write"}) as api:
         api.create_project("platform/config", tree_files(EXAMPLES))

@@ -19,9 +19,10 @@ from standins.github_api import (  # noqa: F401 - github_standin is a fixture, u
 )
 
 from mlgate.errors import EXIT_BAD_INPUT, EXIT_SERVICE, BadInput, ServiceError
+from mlgate.promote.config import Identity
 from mlgate.promote.providers.base import ApiProvider
 from mlgate.promote.providers.github import RESET_MARGIN, GitHubProvider, parse_repo_url
-from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, Identity, marker
+from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, marker
 
 SEED = {
     "README.md": "config repo\n",

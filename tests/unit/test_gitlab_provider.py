@@ -16,9 +16,10 @@ import pytest
 from standins.gitlab_api import GitLabApiServer, Grant
 
 from mlgate.errors import EXIT_BAD_INPUT, EXIT_SERVICE, BadInput, ServiceError
+from mlgate.promote.config import Identity
 from mlgate.promote.providers import gitlab as gitlab_provider
 from mlgate.promote.providers.gitlab import PIPELINE_BACKOFF, GitLabProvider, parse_repo_url
-from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, Identity, marker
+from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, marker
 
 PROJECT = "platform/deploy/config"
 VALUES = "apps/churn/production/values.yaml"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlgate.commands.common import current_environ
-from mlgate.promote.landing import Options, Target
+from mlgate.promote.config import Options, Target
 
 
 def build_common(kw: dict, verb: str) -> tuple[dict[str, str], Target, Options]:

@@ -45,8 +45,9 @@ OUTPUTS: dict[str, str] = {
 def command(**kw) -> int:
     from mlgate.commands.landing_context import build_common
     from mlgate.errors import BadInput
+    from mlgate.promote.config import PromoteConfig, RegistrySpec
     from mlgate.promote.message import load_evidence
-    from mlgate.promote.promote import PromoteConfig, RegistrySpec, promote
+    from mlgate.promote.promote import promote
     from mlgate.promote.settings import check_name, environment_path
     from mlgate.report.promote import present
 

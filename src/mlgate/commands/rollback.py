@@ -30,7 +30,8 @@ OUTPUTS: dict[str, str] = {
 @json_option
 def command(**kw) -> int:
     from mlgate.commands.landing_context import build_common
-    from mlgate.promote.rollback import RollbackConfig, rollback
+    from mlgate.promote.config import RollbackConfig
+    from mlgate.promote.rollback import rollback
     from mlgate.promote.settings import environment_path
     from mlgate.report.promote import present
 

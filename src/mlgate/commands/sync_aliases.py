@@ -36,7 +36,8 @@ OUTPUTS: dict[str, str] = {
 def command(**kw) -> int:
     from mlgate.commands.common import current_environ
     from mlgate.promote.settings import build_target, check_name
-    from mlgate.registry.sync import SyncConfig, sync_aliases
+    from mlgate.promote.alias_sync import sync_aliases
+    from mlgate.promote.config import SyncConfig
     from mlgate.report.promote import present_sync
 
     environ = current_environ()

@@ -37,15 +37,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlgate.errors import BadInput, ServiceError
-from mlgate.promote.types import (
-    CallCounter,
-    ChangeRequestResult,
-    ChangeRequestSpec,
-    Conflict,
-    FileChange,
-    Identity,
-    marker,
-)
+from mlgate.promote.config import Identity
+from mlgate.promote.result import ChangeRequestResult
+from mlgate.promote.types import CallCounter, ChangeRequestSpec, Conflict, FileChange, marker
 
 if TYPE_CHECKING:
     from github.GithubException import GithubException

@@ -57,15 +57,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from mlgate.errors import BadInput, ServiceError
-from mlgate.promote.types import (
-    CallCounter,
-    ChangeRequestResult,
-    ChangeRequestSpec,
-    Conflict,
-    FileChange,
-    Identity,
-    marker,
-)
+from mlgate.promote.config import Identity
+from mlgate.promote.result import ChangeRequestResult
+from mlgate.promote.types import CallCounter, ChangeRequestSpec, Conflict, FileChange, marker
 
 if TYPE_CHECKING:
     import gitlab

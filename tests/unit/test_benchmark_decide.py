@@ -14,7 +14,13 @@ import math
 
 import pytest
 
-from mlgate.benchmark.decide import MIN_SLICE_ROWS, judge_metric, judge_slices
+from mlgate.benchmark.decide import (
+    MAX_SLICES,
+    MIN_SLICE_ROWS,
+    check_slice_count,
+    judge_metric,
+    judge_slices,
+)
 from mlgate.benchmark.metrics import MetricError
 from mlgate.benchmark.result import Check, MetricResult
 from mlgate.benchmark.spec import parse_spec
@@ -396,3 +402,11 @@ def test_lower_is_better_undefined_metric_keeps_its_direction() -> None:
     [out] = judge_slices([parse_spec("log_loss:margin=0.125")],
                          [("eu", Broken({}, rows=100))], "region", **SETTINGS)
     assert out.metrics[0].greater_is_better is False
+
+
+def test_more_than_max_slices_is_bad_input_naming_the_column() -> None:
+    check_slice_count("region", MAX_SLICES)    # exactly the limit is fine
+    with pytest.raises(BadInput) as exc:
+        check_slice_count("region", MAX_SLICES + 1)
+    assert str(exc.value) == (f"--slice region: more than {MAX_SLICES} distinct values; "
+                              "slice by a coarser column")

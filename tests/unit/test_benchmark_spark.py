@@ -17,10 +17,9 @@ pyspark = pytest.importorskip("pyspark")
 pytest.importorskip("mlflow")
 pytest.importorskip("skops")
 
-from mlgate.benchmark import spark_engine
-from mlgate.benchmark.config import BenchmarkConfig
+from mlgate.benchmark import spark_session, spark_stats
 from mlgate.benchmark.metrics import get_metric
-from mlgate.benchmark.run import run
+from mlgate.benchmark.run import BenchmarkConfig, run
 from mlgate.errors import BadInput
 
 
@@ -39,8 +38,8 @@ CONFUSION = {"accuracy", "balanced_accuracy", "f1", "precision_macro", "recall_w
 
 @pytest.fixture(scope="module")
 def spark():
-    warnings.filterwarnings("ignore", message=spark_engine._PANDAS_WARNING)
-    session = spark_engine.get_session("local[2]")
+    warnings.filterwarnings("ignore", message=spark_session._PANDAS_WARNING)
+    session = spark_session.get_session("local[2]")
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
     session.stop()
@@ -247,7 +246,7 @@ def test_regression_matches_pandas(spark, regression, tmp_path, monkeypatch):
         assert [c.passed for c in b.checks] == [c.passed for c in a.checks], name
     assert s.passed == p.passed
     # the distributed Wilcoxon (exact ranks in Spark, scipy's normal approximation)
-    monkeypatch.setattr(spark_engine, "WILCOXON_COLLECT_MAX_ROWS", 0)
+    monkeypatch.setattr(spark_stats, "WILCOXON_COLLECT_MAX_ROWS", 0)
     for name in ("mae", "rmse"):
         got = spark_run.scores.significance(get_metric(name))
         assert got[0] == "wilcoxon"

@@ -22,7 +22,8 @@ from mlgate.errors import EXIT_BAD_INPUT, EXIT_SERVICE, BadInput, ServiceError
 from mlgate.promote.providers.base import ApiProvider
 from mlgate.promote.providers.github import GitHubProvider, parse_repo_url
 from mlgate.promote.providers.github_client import RESET_MARGIN
-from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, Identity, marker
+from mlgate.promote.config import Identity
+from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, marker
 
 SEED = {
     "README.md": "config repo\n",

@@ -19,7 +19,8 @@ from mlgate.errors import EXIT_BAD_INPUT, EXIT_SERVICE, BadInput, ServiceError
 from mlgate.promote.providers import gitlab_merge_requests
 from mlgate.promote.providers.gitlab import GitLabProvider, parse_repo_url
 from mlgate.promote.providers.gitlab_merge_requests import PIPELINE_BACKOFF
-from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, Identity, marker
+from mlgate.promote.config import Identity
+from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, marker
 
 PROJECT = "platform/deploy/config"
 VALUES = "apps/churn/production/values.yaml"

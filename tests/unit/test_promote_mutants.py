@@ -24,17 +24,11 @@ from mlgate.manifests.config import ImageTarget, RewriteConfig, SetTarget, parse
 from mlgate.manifests.reference import parse_user_reference
 from mlgate.manifests.result import Change, RewriteResult
 from mlgate.promote.git import Credentials
-from mlgate.promote.landing import Landed, Options, Planned, Target
+from mlgate.promote.config import Identity, Options, PromoteConfig, RegistrySpec, Target
+from mlgate.promote.landing import Landed, Planned
 from mlgate.promote.message import Evidence, Promotion, SetChange
-from mlgate.promote.promote import (
-    PromoteConfig,
-    PromoteResult,
-    RegistrySpec,
-    build_result,
-    make_planner,
-    promote,
-)
-from mlgate.promote.types import ChangeRequestResult, Identity
+from mlgate.promote.promote import build_result, make_planner, promote
+from mlgate.promote.result import ChangeRequestResult, PromoteResult
 from mlgate.report.markdown import render_summary
 from mlgate.report.promote import present
 

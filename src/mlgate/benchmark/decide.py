@@ -19,6 +19,7 @@ from mlgate.benchmark.spec import MetricSpec
 from mlgate.errors import BadInput
 
 MIN_SLICE_ROWS = 30
+MAX_SLICES = 100
 
 
 def _fmt(v: float) -> str:
@@ -98,6 +99,15 @@ def judge_metric(spec: MetricSpec, scores: Scores, *, resamples: int, confidence
         metric.name, spec.greater_is_better, candidate, champion, interval.delta,
         interval.low, interval.high, sig[0] if sig else None, sig[1] if sig else None,
         gated=spec.gated, checks=tuple(checks), passed=all(c.passed for c in checks))
+
+
+def check_slice_count(column: str | None, count: int) -> None:
+    """Refuse more than MAX_SLICES distinct slice values (each slice is judged with its own
+    bootstrap). The one check for both engines: the pandas path counts its slices, the Spark
+    engine counts distinct keys (capped at MAX_SLICES + 1) before it aggregates per slice."""
+    if count > MAX_SLICES:
+        raise BadInput(f"--slice {column}: more than {MAX_SLICES} distinct values; "
+                       "slice by a coarser column")
 
 
 def judge_slices(specs: list[MetricSpec], slices: list[tuple[str, Scores]], column: str, *,

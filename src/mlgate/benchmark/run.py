@@ -1,9 +1,9 @@
 """One benchmark run: load, score, judge, time. The command and the pipeline call `run`.
 
 The pandas engine reads the file once, predicts with both models once, and then works on label
-codes and probability arrays only; the Spark engine (`spark_engine`) answers the same questions
-from Spark aggregates. Both end in the same `decide` calls, so a decision never depends on the
-engine beyond the bootstrap's random draws.
+codes and probability arrays only; the Spark engine (`spark_scoring` scores the data,
+`spark_scores` answers) answers the same questions from Spark aggregates. Both end in the same
+`decide` calls, so a decision never depends on the engine beyond the bootstrap's random draws.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ from mlgate.benchmark.data import (
     read_table,
     union_labels,
 )
-from mlgate.benchmark.decide import judge_metric, judge_slices
+from mlgate.benchmark.decide import (
+    check_slice_count,
+    judge_metric,
+    judge_slices,
+)
 from mlgate.benchmark.metrics import CLASSIFICATION, REGRESSION
 from mlgate.benchmark.models import LoadedModel, load_model
 from mlgate.benchmark.result import (
@@ -35,7 +39,6 @@ from mlgate.benchmark.scores import ArrayScores, ModelOutput, Scores
 from mlgate.benchmark.spec import MetricSpec, parse_specs
 from mlgate.errors import BadInput
 
-MAX_SLICES = 100
 
 
 @dataclass
@@ -248,7 +251,7 @@ def run(cfg: BenchmarkConfig, *, workdir: Path | None = None) -> Outcome:
                                         if champion else None)
         x = None
         if cfg.engine == "spark":
-            from mlgate.benchmark.spark_engine import spark_scores
+            from mlgate.benchmark.spark_scoring import spark_scores
 
             scores: Scores = spark_scores(cfg, candidate, champion, features, workdir)
         else:
@@ -320,9 +323,7 @@ def _judge(cfg: BenchmarkConfig, scores: Scores, candidate: LoadedModel,
                          "not judged.")
         slice_specs = specs if champion is None or not gated else gated
         parts = scores.slices()
-        if len(parts) > MAX_SLICES:
-            raise BadInput(f"--slice {cfg.slice_column}: more than {MAX_SLICES} distinct values; "
-                           "slice by a coarser column")
+        check_slice_count(cfg.slice_column, len(parts))
         slices = judge_slices(slice_specs, parts, cfg.slice_column, resamples=cfg.resamples,
                               confidence=cfg.confidence, seed=cfg.seed,
                               min_rows=cfg.min_slice_rows)

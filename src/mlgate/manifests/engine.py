@@ -14,11 +14,11 @@ from yaml.nodes import MappingNode, ScalarNode
 
 from mlgate.errors import BadInput, GateFailed
 from mlgate.manifests.config import ImageTarget, RewriteConfig
-from mlgate.manifests.files import Candidate, Skipped, collect, resolve_inside, resolve_root
+from mlgate.manifests.files import Candidate, collect, resolve_inside, resolve_root
 from mlgate.manifests.kinds.base import Found
 from mlgate.manifests.kinds.flux_markers import MARKER, find_markers
 from mlgate.manifests.kinds.set_path import find_set
-from mlgate.manifests.result import Change, RewriteResult
+from mlgate.manifests.result import Change, RewriteResult, Skipped
 from mlgate.manifests.verify import Expected, expected_for, verify_nodes
 from mlgate.manifests.walker import walk
 from mlgate.manifests.writer import write_all

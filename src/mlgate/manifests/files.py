@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from mlgate.errors import BadInput
+from mlgate.manifests.result import Skipped
 
 YAML_SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__"})
@@ -20,12 +21,6 @@ class Candidate:
     path: str  # real path
     rel: str  # relative to root, for messages and outputs
     explicit: bool  # named directly (not found by walking a directory)
-
-
-@dataclass(frozen=True)
-class Skipped:
-    file: str
-    reason: str
 
 
 def resolve_root(root: str) -> str:

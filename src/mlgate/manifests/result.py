@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlgate.manifests.files import Skipped
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file the rewrite looked at and left alone, and why (a Helm template, a symlinked
+    directory...)."""
+
+    file: str
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import shutil
 from dataclasses import dataclass
 
 from mlgate.errors import ServiceError
+from mlgate.promote.config import Target
 from mlgate.promote.git import Git, GitError, describe_failure, private_tempdir
-from mlgate.promote.landing import Target
 from mlgate.promote.message import parse_trailers
 
 MAX_COMMITS = 5000

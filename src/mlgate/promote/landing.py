@@ -19,40 +19,12 @@ from dataclasses import dataclass
 from mlgate.errors import BadInput, ServiceError
 from mlgate.manifests.config import RewriteConfig
 from mlgate.manifests.result import RewriteResult
+from mlgate.promote.config import Options, Target
 from mlgate.promote.confine import check_changed, check_real, symlinked_folder
-from mlgate.promote.git import Credentials, Git, GitError, describe_failure, private_tempdir
+from mlgate.promote.git import Git, GitError, describe_failure, private_tempdir
 from mlgate.promote.message import Promotion, commit_message
-from mlgate.promote.types import (
-    ChangeRequestResult,
-    ChangeRequestSpec,
-    Conflict,
-    FileChange,
-    Identity,
-    marker,
-)
-
-
-@dataclass(frozen=True)
-class Target:
-    url: str
-    provider: str  # git | github | gitlab
-    mode: str  # push | pull-request
-    base: str
-    credentials: Credentials | None
-    api_url: str | None = None
-
-
-@dataclass(frozen=True)
-class Options:
-    author: Identity
-    committer: Identity
-    signing_key: str | None = None
-    signing_format: str = "ssh"
-    max_attempts: int = 10
-    labels: tuple[str, ...] = ()
-    reviewers: tuple[str, ...] = ()
-    auto_merge: bool = False
-    verb: str = "promote"
+from mlgate.promote.result import ChangeRequestResult
+from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, marker
 
 
 @dataclass(frozen=True)

@@ -4,70 +4,21 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 
 from mlgate.errors import BadInput
 from mlgate.manifests.config import ImageTarget, RewriteConfig, SetTarget, format_path, parse_set
 from mlgate.manifests.inspect import current_references, current_value, single_version
 from mlgate.manifests.reference import ImageRef, parse_user_reference
-from mlgate.manifests.result import Change
 from mlgate.promote import message as msg
+from mlgate.promote.config import PromoteConfig, RegistrySpec
 from mlgate.promote.confine import check_folder, check_real, confine, confine_recorded
 from mlgate.promote.history import Recorded, read_history
-from mlgate.promote.landing import Landed, Options, Planned, Target, land
+from mlgate.promote.landing import Landed, Planned, land
+from mlgate.promote.result import PromoteResult
 from mlgate.promote.settings import provider_factory
-from mlgate.promote.types import ChangeRequestResult
 from mlgate.redact import redact_url
-
-
-@dataclass(frozen=True)
-class RegistrySpec:
-    model: str
-    version: str | None  # None: the version the promoted values name is not known; required
-    alias: str
-    tracking_uri: str | None = None
-
-
-@dataclass(frozen=True)
-class PromoteConfig:
-    target: Target
-    options: Options
-    app: str
-    environment: str
-    env_path: str
-    images: tuple[str, ...] = ()
-    sets: tuple[str, ...] = ()
-    expect_current: tuple[str, ...] = ()
-    evidence: tuple[msg.Evidence, ...] = ()
-    from_environment: str | None = None
-    from_path: str | None = None
-    registry: RegistrySpec | None = None
-    environ: Mapping[str, str] = field(default_factory=dict)
-    rollback_of: str | None = None
-    from_commit: str | None = None  # the source's promotion copied (set by from_last_promotion)
-    from_evidence: tuple[str, ...] = ()  # its evidence hashes, carried along
-
-
-@dataclass(frozen=True)
-class PromoteResult:
-    app: str
-    environment: str
-    provider: str
-    mode: str
-    base: str
-    changed: bool
-    commit: str | None
-    pr_url: str | None
-    previous: str
-    new: str
-    attempts: int
-    changes: tuple[Change, ...]
-    promotion: msg.Promotion | None
-    request: ChangeRequestResult | None = None
-    registry: object | None = None
-    message: str = ""
-    notes: tuple[str, ...] = ()
 
 
 def image_targets(texts: tuple[str, ...], name_only_ok: bool) -> list[ImageRef]:

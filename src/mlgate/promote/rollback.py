@@ -7,41 +7,19 @@ landing as a promotion, guarded by the values the promotion set (--expect-curren
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from mlgate.errors import BadInput, GateFailed
 from mlgate.manifests.config import ImageTarget, RewriteConfig, parse_set
 from mlgate.manifests.reference import ImageRef, parse_user_reference
 from mlgate.promote import message as msg
+from mlgate.promote.config import PromoteConfig, RollbackConfig
 from mlgate.promote.confine import check_real, confine_recorded
 from mlgate.promote.history import Recorded, live_promotions, read_history
-from mlgate.promote.landing import Options, Planned, Target, land
-from mlgate.promote.promote import (
-    PromoteConfig,
-    PromoteResult,
-    _existing_dir,
-    _value_or_none,
-    build_result,
-)
+from mlgate.promote.landing import Planned, land
+from mlgate.promote.promote import _existing_dir, _value_or_none, build_result
+from mlgate.promote.result import PromoteResult
 from mlgate.promote.settings import environment_path, provider_factory
-
-
-@dataclass(frozen=True)
-class RollbackConfig:
-    target: Target
-    options: Options
-    app: str
-    environment: str
-    env_path: str
-    steps: int = 1
-    to: str | None = None
-    tracking_uri: str | None = None
-    environ: Mapping[str, str] = field(default_factory=dict)
-    # --path and --layout left at their defaults: use the folder the promotion recorded
-    # (Mlgate-Folder), as the promotion found it from its own --path/--layout
-    recorded_folder: bool = False
-    allow_unknown: bool = False  # --to a version never recorded in this environment
 
 
 def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) -> PromoteResult:

@@ -8,9 +8,8 @@ import re
 from collections.abc import Mapping
 
 from mlgate.errors import BadInput
+from mlgate.promote.config import Identity, Options, Target
 from mlgate.promote.git import Credentials, check_branch, check_repo_url
-from mlgate.promote.landing import Options, Target
-from mlgate.promote.types import Identity
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 DEFAULT_USERNAMES = {"github": "x-access-token", "gitlab": "oauth2", "git": "mlgate"}

@@ -1,4 +1,6 @@
-"""Typed values shared by the promotion core and the forge providers."""
+"""The forge vocabulary shared by the landing and the forge providers: a conflict, a file
+change, a request to open, the API call counter. The package's inputs are in `config.py`, its
+results in `result.py`."""
 
 from __future__ import annotations
 
@@ -10,12 +12,6 @@ class Conflict(Exception):
 
     Not an exit code: the promotion re-applies its rewrite on the new head and tries again.
     """
-
-
-@dataclass(frozen=True)
-class Identity:
-    name: str
-    email: str
 
 
 @dataclass(frozen=True)
@@ -43,17 +39,6 @@ class ChangeRequestSpec:
     # the commit mlgate just pushed to source_branch: auto-merge and merges are pinned to it,
     # because a forge can report the previous head for a moment after a push
     head_sha: str = ""
-
-
-@dataclass(frozen=True)
-class ChangeRequestResult:
-    url: str
-    number: int
-    created: bool
-    superseded: tuple[int, ...] = ()  # older mlgate requests for the same app/environment closed
-    auto_merge: bool = False
-    merged: bool = False  # merged at once (nothing left to wait for, so no auto-merge)
-    note: str = ""  # what happened to --auto-merge when it is not simply "enabled", in plain words
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mlgate.promote.landing import Target
+from mlgate.promote.config import Target
 from mlgate.promote.message import evidence_markdown
 from mlgate.report.presentation import Presentation, Section, Table
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mlgate.promote.landing import Options, Target
+from mlgate.promote.config import Options, Target
 
 PARAMS: tuple[click.Parameter, ...] = (
     click.Option(["--repo"], required=True, metavar="URL_OR_PATH",

@@ -13,7 +13,8 @@ from mlgate.stages import landing
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
-    from mlgate.promote.promote import PromoteConfig, PromoteResult
+    from mlgate.promote.config import PromoteConfig
+    from mlgate.promote.result import PromoteResult
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Promote:
                     ) -> PromoteConfig:
         from mlgate.errors import BadInput
         from mlgate.promote.message import load_evidence
-        from mlgate.promote.promote import PromoteConfig, RegistrySpec
+        from mlgate.promote.config import PromoteConfig, RegistrySpec
         from mlgate.promote.settings import check_name
 
         target, options = landing.target_and_options(values, environ, verb="promote")

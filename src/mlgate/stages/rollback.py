@@ -13,7 +13,7 @@ from mlgate.stages import landing
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
-    from mlgate.promote.rollback import RollbackConfig
+    from mlgate.promote.config import RollbackConfig
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Rollback:
 
     def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]
                     ) -> RollbackConfig:
-        from mlgate.promote.rollback import RollbackConfig
+        from mlgate.promote.config import RollbackConfig
 
         target, options = landing.target_and_options(values, environ, verb="rollback")
         return RollbackConfig(

@@ -12,8 +12,8 @@ from mlgate.report.presentation import Presentation
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
-    from mlgate.promote.landing import Target
-    from mlgate.registry.sync import SyncConfig, SyncResult
+    from mlgate.promote.config import SyncConfig, Target
+    from mlgate.promote.result import SyncResult
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class SyncAliases:
 
     def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]) -> SyncConfig:
         from mlgate.promote.settings import build_target, check_name
-        from mlgate.registry.sync import SyncConfig
+        from mlgate.promote.config import SyncConfig
 
         for key, what in (("app", "--app"), ("environment", "--environment")):
             if values[key] is not None:
@@ -57,7 +57,7 @@ class SyncAliases:
                           or environ.get("MLFLOW_TRACKING_URI"))
 
     def run(self, config: SyncConfig, progress: Progress) -> SyncOutcome:
-        from mlgate.registry.sync import sync_aliases
+        from mlgate.promote.alias_sync import sync_aliases
 
         return SyncOutcome(sync_aliases(config, say=progress), config.target)
 

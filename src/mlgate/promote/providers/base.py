@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from mlgate.promote.types import (
-    CallCounter,
-    ChangeRequestResult,
-    ChangeRequestSpec,
-    FileChange,
-    Identity,
-)
+from mlgate.promote.config import Identity
+from mlgate.promote.result import ChangeRequestResult
+from mlgate.promote.types import CallCounter, ChangeRequestSpec, FileChange
 
 
 class ApiProvider(Protocol):

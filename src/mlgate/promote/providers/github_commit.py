@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlgate.errors import BadInput
 from mlgate.promote.providers.github_client import GitHubClient, _Budget, _detail
-from mlgate.promote.types import Conflict, FileChange, Identity
+from mlgate.promote.config import Identity
+from mlgate.promote.types import Conflict, FileChange
 
 if TYPE_CHECKING:
     from github.GitRef import GitRef

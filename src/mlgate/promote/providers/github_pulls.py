@@ -20,7 +20,8 @@ from mlgate.promote.providers.github_client import (
     _detail,
     _graphql_error_types,
 )
-from mlgate.promote.types import ChangeRequestResult, ChangeRequestSpec, Conflict, marker
+from mlgate.promote.result import ChangeRequestResult
+from mlgate.promote.types import ChangeRequestSpec, Conflict, marker
 
 if TYPE_CHECKING:
     from github.PullRequest import PullRequest

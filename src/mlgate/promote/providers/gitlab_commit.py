@@ -36,7 +36,8 @@ from typing import Any
 
 from mlgate.errors import BadInput
 from mlgate.promote.providers.gitlab_client import GitLabClient
-from mlgate.promote.types import Conflict, FileChange, Identity
+from mlgate.promote.config import Identity
+from mlgate.promote.types import Conflict, FileChange
 
 # 400 answers of the commits API that mean "someone changed these files first".
 _CONFLICT_MESSAGES = (

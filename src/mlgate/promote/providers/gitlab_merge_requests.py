@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from mlgate.errors import BadInput, ServiceError
 from mlgate.promote.providers.gitlab_client import _TRANSIENT, GitLabClient
-from mlgate.promote.types import ChangeRequestResult, ChangeRequestSpec, Conflict, marker
+from mlgate.promote.result import ChangeRequestResult
+from mlgate.promote.types import ChangeRequestSpec, Conflict, marker
 
 _AUTO_MERGE_REFUSALS = frozenset([405, 406, 409, 422])
 # Pipelines are created asynchronously after a push (gitlab-org/gitlab#353984): how long to wait

@@ -21,21 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlgate.errors import BadInput
+from mlgate.promote.config import SyncConfig
 from mlgate.promote.history import Recorded, live_promotions, read_all
-from mlgate.promote.landing import Target
+from mlgate.promote.result import AliasSync, SyncResult
 from mlgate.redact import redact_url
 
 # "model@alias before -> after", as promote writes it (_registry_trailer)
 _TRAILER = re.compile(r"(?P<model>.+)@(?P<alias>[A-Za-z0-9_-]{1,255}) "
                       r"(?P<before>none|[0-9]{1,18}) -> (?P<after>[0-9]{1,18})")
-
-
-@dataclass(frozen=True)
-class SyncConfig:
-    target: Target
-    app: str | None = None
-    environment: str | None = None
-    tracking_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,30 +41,6 @@ class Wanted:
     alias: str
     version: str | None  # None: mlgate found it absent before its first move; left alone
     commit: str
-
-
-@dataclass(frozen=True)
-class AliasSync:
-    app: str
-    environment: str
-    model: str
-    alias: str
-    before: str | None
-    after: str | None
-    commit: str
-    changed: bool
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    repo: str
-    base: str
-    aliases: tuple[AliasSync, ...]
-
-    @property
-    def changed(self) -> bool:
-        return any(a.changed for a in self.aliases)
 
 
 def parse_registry(text: str) -> tuple[str, str, str | None, str] | None:

@@ -1,0 +1,96 @@
+"""The promote package's inputs: where the config repo is and how to land on it (`Target`,
+`Options`), and one Config per command (`PromoteConfig`, `RollbackConfig`, `SyncConfig`).
+
+Built by the commands from their options (and by the pipeline from mlgate.yaml); the cores only
+read them. The results are in `result.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mlgate.promote.git import Credentials
+from mlgate.promote.message import Evidence
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    provider: str  # git | github | gitlab
+    mode: str  # push | pull-request
+    base: str
+    credentials: Credentials | None
+    api_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    author: Identity
+    committer: Identity
+    signing_key: str | None = None
+    signing_format: str = "ssh"
+    max_attempts: int = 10
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    auto_merge: bool = False
+    verb: str = "promote"
+
+
+@dataclass(frozen=True)
+class RegistrySpec:
+    model: str
+    version: str | None  # None: the version the promoted values name is not known; required
+    alias: str
+    tracking_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class PromoteConfig:
+    target: Target
+    options: Options
+    app: str
+    environment: str
+    env_path: str
+    images: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    expect_current: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    from_environment: str | None = None
+    from_path: str | None = None
+    registry: RegistrySpec | None = None
+    environ: Mapping[str, str] = field(default_factory=dict)
+    rollback_of: str | None = None
+    from_commit: str | None = None  # the source's promotion copied (set by from_last_promotion)
+    from_evidence: tuple[str, ...] = ()  # its evidence hashes, carried along
+
+
+@dataclass(frozen=True)
+class RollbackConfig:
+    target: Target
+    options: Options
+    app: str
+    environment: str
+    env_path: str
+    steps: int = 1
+    to: str | None = None
+    tracking_uri: str | None = None
+    environ: Mapping[str, str] = field(default_factory=dict)
+    # --path and --layout left at their defaults: use the folder the promotion recorded
+    # (Mlgate-Folder), as the promotion found it from its own --path/--layout
+    recorded_folder: bool = False
+    allow_unknown: bool = False  # --to a version never recorded in this environment
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    target: Target
+    app: str | None = None
+    environment: str | None = None
+    tracking_uri: str | None = None

@@ -33,11 +33,11 @@ from mlgate.registry.mlflow_alias import (
     TAG_CONFIG_COMMIT,
     TAG_CONFIG_REPO,
     TAG_PROMOTED_ALIAS,
-    AliasMove,
     current_version,
     move_alias,
     restore_alias,
 )
+from mlgate.registry.result import AliasMove
 
 MODEL = "churn"
 ALIAS = "champion"

@@ -32,19 +32,18 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from mlgate.errors import BadInput, GateFailed, MlgateError, ServiceError
 from mlgate.redact import mask_secrets, strip_userinfo
+from mlgate.registry.result import AliasMove
 
 __all__ = [
     "HTTP_RETRY_DEFAULTS",
     "TAG_CONFIG_COMMIT",
     "TAG_CONFIG_REPO",
     "TAG_PROMOTED_ALIAS",
-    "AliasMove",
     "current_version",
     "move_alias",
     "restore_alias",
@@ -76,22 +75,6 @@ _VERSION_RE = re.compile(r"[0-9]{1,18}", re.ASCII)
 _MAX_DETAIL = 400
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class AliasMove:
-    """What a move or a restore did to one alias.
-
-    ``previous_version`` is where the alias pointed before the call (None: it did not exist);
-    ``new_version`` is where it points after (None only after ``restore_alias`` deleted it).
-    ``changed`` is False when the alias already pointed there (a re-run).
-    """
-
-    model: str
-    alias: str
-    previous_version: str | None
-    new_version: str | None
-    changed: bool
 
 
 def move_alias(

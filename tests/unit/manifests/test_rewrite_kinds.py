@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rewrite_helpers import read, run, write_tree
+from .rewrite_helpers import read, run, write_tree
 
 REPO = "registry.example.com/team/churn"
 NEW = f"{REPO}:v2.0.0"

@@ -18,7 +18,7 @@ import yaml
 from mlgate import __version__
 from mlgate.ci.gitlab import SOURCE_REF, SOURCE_REPOSITORY_URL, default_install
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TEMPLATES = sorted((REPO / "gitlab-templates").glob("*.yml"))
 INSTALL = re.compile(r'pip install --quiet "mlgate(?:\[([a-z0-9,]+)\])? @ git\+\$\{MLGATE_'
                      r'REPOSITORY_URL\}@\$\{MLGATE_REF\}"')

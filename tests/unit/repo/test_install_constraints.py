@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FILE = REPO / "actions" / "_shared" / "constraints.txt"
 EXPORT = ["uv", "export", "--frozen", "--no-hashes", "--no-emit-project", "--all-extras",
           "--no-header", "--no-annotate", "-q"]

@@ -16,7 +16,7 @@ import pytest
 
 from mlgate import cli
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DOCS = REPO / "docs" / "commands"
 SCRIPT = REPO / "scripts" / "gen_docs.py"
 CI_COMMANDS = sorted(set(cli.COMMANDS) - set(cli.LOCAL_ONLY))

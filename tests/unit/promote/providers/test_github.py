@@ -441,7 +441,7 @@ def test_unreachable_api_is_retried_then_a_service_error():
 def test_importing_the_provider_does_not_import_pygithub():
     code = ("import sys, mlgate.promote.providers.github; "
             "sys.exit('github' in sys.modules or 'requests' in sys.modules)")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[4] / "src")}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support.configrepo import bare_from_tree, git, many_apps, show
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(Path(__file__).resolve().parents[3] / "src")
 
 
 def run_promote(remote: str, app: str, image: str, *extra: str, env: dict | None = None):

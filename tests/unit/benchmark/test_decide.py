@@ -4,7 +4,7 @@
 for the engine's `Scores`), so each case can sit exactly on a rule's limit: a candidate exactly
 at the threshold, a bound exactly at the margin, a lower-is-better metric whose change must be
 flipped before it is compared. The figures are binary fractions (0.25, 0.125...) so that the
-boundaries are exact in floating point. `test_benchmark_run.py` covers the same rules end to end
+boundaries are exact in floating point. `test_run.py` covers the same rules end to end
 on real models.
 """
 

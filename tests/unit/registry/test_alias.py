@@ -41,7 +41,7 @@ from mlgate.registry.mlflow_alias import (
 
 MODEL = "churn"
 ALIAS = "champion"
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(Path(__file__).resolve().parents[3] / "src")
 
 # MLflow's sqlalchemy store trips a deprecation in SQLAlchemy 2.1 when its mappers load.
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from support.tools import REQUIRE_TOOLS_ENV, missing_tool
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BASH = shutil.which("bash") or "/bin/bash"
 
 

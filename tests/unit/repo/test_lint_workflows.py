@@ -18,7 +18,7 @@ from typing import NoReturn
 import pytest
 from support.tools import missing_tool
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NODE_BIN = REPO / ".ci" / "node" / "node_modules" / ".bin"
 
 

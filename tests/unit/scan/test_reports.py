@@ -27,7 +27,7 @@ from mlgate.scan.report_junit import junit
 from mlgate.scan.report_markdown import MAX_ROWS, markdown, md_escape
 from mlgate.scan.report_sarif import default_category, sarif
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SARIF_SCHEMA = REPO / "tests" / "schemas" / "sarif-2.1.0.json"
 MULTITOOL = REPO / ".ci" / "node" / "node_modules" / ".bin" / "sarif-multitool"
 IMAGE = "registry.example.com/ml/churn:1.4.2"

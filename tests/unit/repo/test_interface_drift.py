@@ -22,7 +22,7 @@ import yaml
 from mlgate import cli
 from mlgate.ci.gitlab import variable_name
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # Files that may run no single command (the whole pipeline); they still get the injection checks.
 NO_COMMAND = frozenset({"action.yml", "gitlab-templates/pipeline.yml"})

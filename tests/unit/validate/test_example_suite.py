@@ -14,7 +14,7 @@ from mlgate.cli import main
 pytest.importorskip("great_expectations", reason="the validate extra is not installed")
 datasets = pytest.importorskip("sklearn.datasets", reason="scikit-learn is not installed")
 
-SUITE = Path(__file__).resolve().parents[2] / "examples" / "model-project" / "suites" \
+SUITE = Path(__file__).resolve().parents[3] / "examples" / "model-project" / "suites" \
     / "breast_cancer.yaml"
 
 

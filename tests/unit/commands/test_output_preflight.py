@@ -313,7 +313,7 @@ def test_pipeline_reports_a_landed_promotion_whose_report_failed(remote, tmp_pat
 # --------------------------------------------------------------------------- mlgate.yaml types
 
 
-SUITE = Path(__file__).resolve().parents[2] / "examples" / "model-project" / "suites" / \
+SUITE = Path(__file__).resolve().parents[3] / "examples" / "model-project" / "suites" / \
     "breast_cancer.yaml"
 
 

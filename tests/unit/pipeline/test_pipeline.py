@@ -18,7 +18,7 @@ from mlgate.pipeline.config import load
 from support.configrepo import example_remote, git, show
 from support.mlmodels import fit, save_skops
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SUITE = REPO / "examples" / "model-project" / "suites" / "breast_cancer.yaml"
 
 

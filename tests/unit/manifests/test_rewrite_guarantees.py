@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rewrite_helpers import read, run, write_tree
+from .rewrite_helpers import read, run, write_tree
 
 REPO = "registry.example.com/team/churn"
 NEW = f"{REPO}:v2.0.0"
@@ -272,7 +272,8 @@ def test_rewrite_imports_nothing_heavy(tmp_path):
         "main(['rewrite', '--help'], environ={})\n"
         f"assert not [m for m in {heavy!r} if m in sys.modules]\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..", "src"))
+    env = dict(os.environ,
+               PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..", "..", "src"))
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 

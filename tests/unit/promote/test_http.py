@@ -16,7 +16,7 @@ from support.fixtures import git_server  # noqa: F401
 from mlgate.cli import main
 
 IMG = "registry.example.com/ml/churn"
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(Path(__file__).resolve().parents[3] / "src")
 
 
 def env_for(server, user="writer"):

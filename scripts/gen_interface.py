@@ -1,6 +1,6 @@
 """Write the scaffold of an action.yml and a GitLab template for one mlgate command, from the
 CLI (the one source of truth). Review and edit the result: the drift test
-(tests/unit/test_interface_drift.py) keeps the edited files equal to the CLI afterwards.
+(tests/unit/repo/test_interface_drift.py) keeps the edited files equal to the CLI afterwards.
 
     python scripts/gen_interface.py scan actions/scan-image "mlgate scan-image" --extras ""
 """
@@ -54,7 +54,7 @@ def action(cmd_name: str, title: str, extras: str) -> str:
     out = [f"name: {title}", "description: >-", wrap(cmd.help or title, 2),
            "author: mlgate", "branding:", "  icon: shield", "  color: blue", "",
            "# Every input is one `mlgate " + cmd_name + "` input, checked against the CLI by",
-           "# tests/unit/test_interface_drift.py.", "inputs:"]
+           "# tests/unit/repo/test_interface_drift.py.", "inputs:"]
     env = []
     for name, p, is_flag, multiple, required, help_text, default in params(cmd):
         out.append(f"  {name}:")

@@ -8,7 +8,7 @@ least 90 %: a surviving mutant is a behaviour no test pins down.
 
     .venv/bin/python scripts/mutation.py manifests/reference.py manifests/writer.py
     .venv/bin/python scripts/mutation.py promote/promote.py --show      # diffs of survivors
-    .venv/bin/python scripts/mutation.py scan/policy.py --tests tests/unit/test_scan_policy.py
+    .venv/bin/python scripts/mutation.py scan/policy.py --tests tests/unit/scan/test_policy.py
 
 mutmut runs in a temporary copy of src/ and tests/, so the checkout is never touched. The
 mutants judged equivalent (no test could tell them apart from the original: a changed loop
@@ -33,19 +33,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 EQUIVALENT_FILE = REPO / "tests" / "mutation" / "equivalent.txt"
 
-# module (under src/mlgate) -> the unit tests that exercise it (mutmut then picks, per mutated
-# function, the tests among these that actually call it)
+# module (under src/mlgate) -> the unit tests that exercise it, under tests/unit (mutmut then
+# picks, per mutated function, the tests among these that actually call it)
 MODULES: dict[str, tuple[str, ...]] = {
-    "manifests/reference.py": ("test_reference_grammar.py", "test_rewrite_kinds.py",
-                               "test_ascii_inputs.py"),
-    "manifests/writer.py": ("test_rewrite_atomic.py", "test_rewrite_guarantees.py"),
-    "promote/confine.py": ("test_promote_confinement.py",),
-    "promote/promote.py": ("test_promote_git.py", "test_promote_confinement.py",
-                           "test_promote_registry.py", "test_promote_mutants.py"),
-    "promote/message.py": ("test_promote_git.py", "test_promote_message.py",
-                           "test_promote_mutants.py"),
-    "scan/policy.py": ("test_scan_policy.py",),
-    "benchmark/decide.py": ("test_benchmark_run.py", "test_benchmark_decide.py"),
+    "manifests/reference.py": ("manifests/test_reference_grammar.py",
+                               "manifests/test_rewrite_kinds.py", "repo/test_ascii_inputs.py"),
+    "manifests/writer.py": ("manifests/test_rewrite_atomic.py",
+                            "manifests/test_rewrite_guarantees.py"),
+    "promote/confine.py": ("promote/test_confinement.py",),
+    "promote/promote.py": ("promote/test_git.py", "promote/test_confinement.py",
+                           "promote/test_registry.py", "promote/test_mutants.py"),
+    "promote/message.py": ("promote/test_git.py", "promote/test_message.py",
+                           "promote/test_mutants.py"),
+    "scan/policy.py": ("scan/test_policy.py",),
+    "benchmark/decide.py": ("benchmark/test_run.py", "benchmark/test_decide.py"),
 }
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+?)\s*$")

@@ -15,5 +15,6 @@ from harness import (  # noqa: F401  (fixtures, found by pytest by name)
     mlgate_validate_bin,
     run_act,
     run_gitlab_ci_local,
+    runner,
     venv_root,
 )

@@ -16,6 +16,12 @@ Every later command's e2e tests use the same pieces:
   downstream job that echoes another step's outputs / a job's dotenv variables and saves each to
   `$E2E_OUT/<name>`, which `CiRun.outputs` reads back (the step also keeps act's workspace,
   `CiRun.workspace`, which act deletes when the job ends).
+- `runner` (a fixture parametrised over act and gitlab-ci-local) is the one test for both:
+  `runner.files(jobs)` writes the workflow / .gitlab-ci.yml running each `Job` (one action /
+  template with its inputs, its outputs read by a later step / a downstream job),
+  `runner.run(repo, ...)` runs it, and `runner.outputs`, `runner.exit_code`, `runner.kept`,
+  `runner.tree` and `runner.summary` read one job's outputs (by output name), exit code, kept
+  files, working tree and job summary back, whichever tool ran it.
 - Secrets go where a user keeps them, never in argv: `run_act(repo, secrets=...)` writes an act
   secret file (the workflow maps `${{ secrets.NAME }}` into a step's `env:`), and
   `run_gitlab_ci_local(repo, secret_variables=...)` writes gitlab-ci-local's per-user variables
@@ -40,20 +46,24 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 import yaml
 from support.configrepo import EXAMPLES
 from support.gitserver import GitHttpServer
 from support.tools import missing_tool
+
+from mlgate.ci.gitlab import variable_name
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO / "actions" / "_shared" / "install.sh"
@@ -484,8 +494,11 @@ def run_act(act_bin: str, mlgate_bin: Path, venv_root: Path, tmp_path: Path):
 # --- gitlab-ci-local --------------------------------------------------------------------------
 
 
-def gitlab_dotenv_job(name: str, needs: str, variables: Iterable[str], stage: str) -> str:
-    """A job that `needs:` another and saves each of its dotenv variables to $E2E_OUT/<name>."""
+def gitlab_dotenv_job(
+    name: str, needs: str, variables: Iterable[str], stage: str, prefix: str = ""
+) -> str:
+    """A job that `needs:` another and saves each of its dotenv variables to $E2E_OUT/<name>
+    (with `prefix`, to $E2E_OUT/<prefix><name>: several jobs' variables in one run)."""
     lines = [
         f"{name}:",
         f"  stage: {stage}",
@@ -494,8 +507,8 @@ def gitlab_dotenv_job(name: str, needs: str, variables: Iterable[str], stage: st
         '    - mkdir -p "$E2E_OUT"',
     ]
     for var in variables:
-        lines.append(f"    - printf '%s=%s\\n' '{var}' \"${var}\"")
-        lines.append(f'    - printf \'%s\' "${var}" > "$E2E_OUT/{var}"')
+        lines.append(f"    - printf '%s=%s\\n' '{prefix}{var}' \"${var}\"")
+        lines.append(f'    - printf \'%s\' "${var}" > "$E2E_OUT/{prefix}{var}"')
     return "\n".join(lines) + "\n"
 
 
@@ -581,6 +594,231 @@ def run_gitlab_ci_local(
         )
 
     return run
+
+
+# --- one test, either runner -----------------------------------------------------------------
+
+RUNNERS = ("act", "gitlab-ci-local")
+# gitlab-ci-local: what a template's job runs mlgate from (the session's venv: the extras the
+# job needs were installed into it by a session fixture).
+GITLAB_INSTALL = '. "$MLGATE_E2E_BIN/activate"'
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job running one of mlgate's actions (act) or templates (gitlab-ci-local).
+
+    `uses` names both: actions/<uses> and gitlab-templates/<uses>.yml. `command` and `outputs`
+    are the mlgate command's (its dotenv variables are MLGATE_<COMMAND>_<OUTPUT>). `inputs` are
+    YAML scalars as written in the `with:` / `inputs:` block (a value holding a newline becomes a
+    `|` block). `env` are plain variables of the job (act: the step's `env:`; gitlab-ci-local:
+    the pipeline's `variables:`), `secrets` the names of variables a user keeps as secrets (act:
+    mapped from `${{ secrets.NAME }}`; gitlab-ci-local: masked CI/CD variables), given their
+    values by `Runner.run(secrets=...)`. `setup` is act only: steps before the action's (what a
+    setup-trivy step does).
+    """
+
+    name: str
+    uses: str
+    command: str
+    outputs: Sequence[str]
+    inputs: Mapping[str, str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    secrets: Sequence[str] = ()
+    setup: str = ""
+
+
+def input_lines(inputs: Mapping[str, str], indent: int) -> str:
+    pad = " " * indent
+    lines = []
+    for key, value in inputs.items():
+        if "\n" in value:
+            lines.append(f"{pad}{key}: |\n")
+            lines.extend(f"{pad}  {line}\n" for line in value.splitlines())
+        else:
+            lines.append(f"{pad}{key}: {value}\n")
+    return "".join(lines)
+
+
+class Runner(Protocol):
+    """How one test runs its jobs with act or with gitlab-ci-local and reads the result."""
+
+    name: str
+
+    def files(self, title: str, jobs: Sequence[Job], *, sequential: bool = False,
+              permissions: str = "{}") -> dict[str, str]:
+        """The CI definition running `jobs` (in order when `sequential`; gitlab-ci-local always
+        runs them one stage each, in order: its shell executor shares one working tree)."""
+
+    def run(self, repo: Path, *, env: Mapping[str, str] | None = None,
+            secrets: Mapping[str, str] | None = None, bin_dir: Path | None = None,
+            path_prepend: Iterable[Path] = (), timeout: float = 300,
+            shell_isolation: bool = False) -> CiRun:
+        """Run the repository's CI (unchecked). `env`: variables every job sees; `bin_dir`:
+        the venv whose mlgate a template's job activates (act's install finds it by itself);
+        `path_prepend`: gitlab-ci-local only (a job image's PATH)."""
+
+    def outputs(self, run: CiRun, job: Job) -> dict[str, str]:
+        """The job's outputs as a later step / a downstream job read them, by output name
+        (empty when the downstream job never ran)."""
+
+    def exit_code(self, run: CiRun, job: Job) -> int | None:
+        """The job's exit code as the runner reported it (0: it passed; None: not found)."""
+
+    def kept(self, run: CiRun, job: Job | None = None) -> Path:
+        """Where the run kept the job's files (act: the collect step's copy of its workspace;
+        gitlab-ci-local: its artifacts); without `job`, the folder holding every job's."""
+
+    def tree(self, run: CiRun, job: Job) -> Path:
+        """The job's working tree after the run, where an action / template rewrote files."""
+
+    def summary(self, run: CiRun, job: Job) -> str:
+        """The job summary (act: `$GITHUB_STEP_SUMMARY` as act's log prints it; gitlab-ci-local:
+        the mlgate-<command>.md the job keeps), Markdown escapes removed."""
+
+
+def unescape(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+@dataclass
+class ActRunner:
+    run_act: Callable[..., CiRun]
+    name: str = "act"
+
+    def files(self, title: str, jobs: Sequence[Job], *, sequential: bool = False,
+              permissions: str = "{}") -> dict[str, str]:
+        text = f"name: {title}\non: push\npermissions: {permissions}\njobs:\n"
+        for i, job in enumerate(jobs):
+            step = job.name.replace("-", "_")
+            env = {**job.env, **{name: f"${{{{ secrets.{name} }}}}" for name in job.secrets}}
+            text += (
+                f"  {job.name}:\n"
+                "    runs-on: ubuntu-latest\n"
+                + (f"    needs: [{jobs[i - 1].name}]\n" if sequential and i else "")
+                + "    steps:\n"
+                f"{CHECKOUT_STEP}"
+                f"{job.setup}"
+                f"      - id: {step}\n"
+                f"        uses: ./actions/{job.uses}\n"
+                + ("        env:\n" + input_lines(env, 10) if env else "")
+                + "        with:\n"
+                + input_lines(job.inputs, 10)
+                + github_collect_step(step, job.outputs, keep=job.name, prefix=f"{job.name}-")
+            )
+        return {".github/workflows/e2e.yml": text}
+
+    def run(self, repo: Path, *, env: Mapping[str, str] | None = None,
+            secrets: Mapping[str, str] | None = None, bin_dir: Path | None = None,
+            path_prepend: Iterable[Path] = (), timeout: float = 300,
+            shell_isolation: bool = False) -> CiRun:
+        return self.run_act(repo, env=env, secrets=secrets, timeout=timeout)
+
+    def outputs(self, run: CiRun, job: Job) -> dict[str, str]:
+        saved = run.outputs
+        prefix = f"{job.name}-"
+        return {k[len(prefix):]: v for k, v in saved.items() if k.startswith(prefix)}
+
+    def exit_code(self, run: CiRun, job: Job) -> int | None:
+        # act pads the shorter job names of a workflow to the longest one: "[e2e/better ]"
+        head = rf"^\[[^\]\n]*/{re.escape(job.name)}\s*\]"
+        if re.search(head + r" 🏁  Job succeeded", run.log, re.MULTILINE):
+            return 0
+        match = re.search(head + r" +exit status (\d+)$", run.log, re.MULTILINE)
+        return int(match.group(1)) if match else None
+
+    def kept(self, run: CiRun, job: Job | None = None) -> Path:
+        root = run.workspace.parent
+        return root if job is None else root / job.name
+
+    def tree(self, run: CiRun, job: Job) -> Path:
+        return self.kept(run, job)
+
+    def summary(self, run: CiRun, job: Job) -> str:
+        """The first job summary act printed for the job."""
+        head = rf"^\[[^\]\n]*/{re.escape(job.name)}\s*\]"
+        # up to act's next line (of any job): "[<workflow>/<job>] ..."
+        match = re.search(head + r"\s+⚙\s+Summary - (.*?)(?=^\[[^\]\n]+/[^\]\n]+\] )", run.log,
+                          re.MULTILINE | re.DOTALL)
+        assert match, f"no job summary for {job.name} in act's log:\n{run.log[-4000:]}"
+        return unescape(match.group(1))
+
+
+@dataclass
+class GitlabCiLocalRunner:
+    run_gitlab_ci_local: Callable[..., CiRun]
+    name: str = "gitlab-ci-local"
+    shell_isolation: bool = field(default=False, init=False)
+
+    def files(self, title: str, jobs: Sequence[Job], *, sequential: bool = False,
+              permissions: str = "{}") -> dict[str, str]:
+        variables = {k: v for job in jobs for k, v in job.env.items()}
+        text = f"# {title}\nstages: [{', '.join(job.name for job in jobs)}, verify]\n"
+        if variables:
+            text += "variables:\n" + input_lines(variables, 2)
+        text += "include:\n"
+        for job in jobs:
+            text += (
+                f"  - local: gitlab-templates/{job.uses}.yml\n"
+                "    inputs:\n"
+                f"      job-name: {job.name}\n"
+                f"      stage: {job.name}\n"
+                f"      install: {GITLAB_INSTALL}\n"
+                + input_lines(job.inputs, 6)
+            )
+        for job in jobs:
+            names = [variable_name(job.command, name) for name in job.outputs]
+            text += "\n" + gitlab_dotenv_job(f"read-{job.name}", job.name, names, "verify",
+                                             prefix=f"{job.name}-")
+        return {".gitlab-ci.yml": text}
+
+    def run(self, repo: Path, *, env: Mapping[str, str] | None = None,
+            secrets: Mapping[str, str] | None = None, bin_dir: Path | None = None,
+            path_prepend: Iterable[Path] = (), timeout: float = 300,
+            shell_isolation: bool = False) -> CiRun:
+        self.shell_isolation = shell_isolation
+        variables = dict(env or {})
+        if bin_dir is not None:
+            variables["MLGATE_E2E_BIN"] = str(bin_dir)
+        return self.run_gitlab_ci_local(repo, variables=variables, secret_variables=secrets,
+                                        path_prepend=path_prepend, timeout=timeout,
+                                        shell_isolation=shell_isolation)
+
+    def outputs(self, run: CiRun, job: Job) -> dict[str, str]:
+        saved = run.outputs
+        found = {}
+        for name in job.outputs:
+            key = f"{job.name}-{variable_name(job.command, name)}"
+            if key in saved:
+                found[name] = saved[key]
+        return found
+
+    def exit_code(self, run: CiRun, job: Job) -> int | None:
+        name = re.escape(job.name)
+        match = re.search(rf"^{name} finished in .* FAIL (\d+)\s*$", run.log, re.MULTILINE)
+        if match:
+            return int(match.group(1))
+        return 0 if re.search(rf"^ PASS  {name}$", run.log, re.MULTILINE) else None
+
+    def kept(self, run: CiRun, job: Job | None = None) -> Path:
+        root = run.workspace / ".gitlab-ci-local" / "artifacts"
+        return root if job is None else root / job.name
+
+    def tree(self, run: CiRun, job: Job) -> Path:
+        if self.shell_isolation:
+            return run.workspace / ".gitlab-ci-local" / "builds" / job.name
+        return run.workspace
+
+    def summary(self, run: CiRun, job: Job) -> str:
+        return unescape((self.kept(run, job) / f"mlgate-{job.command}.md").read_text())
+
+
+@pytest.fixture(params=RUNNERS)
+def runner(request: pytest.FixtureRequest) -> Runner:
+    """Each test taking `runner` runs once with act and once with gitlab-ci-local."""
+    if request.param == "act":
+        return ActRunner(request.getfixturevalue("run_act"))
+    return GitlabCiLocalRunner(request.getfixturevalue("run_gitlab_ci_local"))
 
 
 # --- a small config repository ------------------------------------------------------------

@@ -26,8 +26,8 @@ from mlgate.report.presentation import Presentation
 # Where the GitLab templates install mlgate from by default: this project's git repository at
 # the tag of this version (the release workflow publishes `v<version>` tags). The one place both
 # are set: every template job carries them as the variables MLGATE_REPOSITORY_URL and MLGATE_REF
-# (tests/unit/test_gitlab_template_install.py checks each template against these), and a project
-# CI/CD variable of the same name overrides them, e.g. for a mirror.
+# (tests/unit/repo/test_gitlab_template_install.py checks each template against these), and a
+# project CI/CD variable of the same name overrides them, e.g. for a mirror.
 SOURCE_REPOSITORY_URL = "https://github.com/owner/mlgate.git"
 SOURCE_REF = f"v{__version__}"
 

@@ -19,17 +19,20 @@ from mlgate.commands.common import current_environ
               help="Show the inner commands' own output (by default it goes to "
                    "<workdir>/reports/logs/).")
 def command(workdir: str | None, verbose: bool) -> int:
+    from mlgate.ci.emit import progress_printer
     from mlgate.demo import run_demo
 
     environ = current_environ()
     # the demo's inner commands report to the terminal, not to a CI it may be run inside
     for name in ("GITHUB_ACTIONS", "GITLAB_CI"):
         environ.pop(name, None)
-    result = run_demo(workdir, click.echo, environ, verbose=verbose)
-    click.echo("")
-    click.echo(f"Config repo history ({result.config_repo}):")
-    click.echo(result.log.rstrip())
-    click.echo("")
-    click.echo(f"Done in {result.seconds:.0f} s. Work directory: {result.workdir}")
-    click.echo(f"Markdown report: {result.report}")
+    say = progress_printer(environ)   # its lines go through the emitter, secrets hidden
+    result = run_demo(workdir, say, environ, verbose=verbose)
+    say("")
+    say(f"Config repo history ({result.config_repo}):")
+    for line in result.log.rstrip().splitlines():
+        say(line)
+    say("")
+    say(f"Done in {result.seconds:.0f} s. Work directory: {result.workdir}")
+    say(f"Markdown report: {result.report}")
     return 0

@@ -232,3 +232,47 @@ def test_json_output(tmp_path: Path, capsys) -> None:
     assert data["ok"] is False
     assert data["counts"]["upward"] == 1 and data["counts"]["cycles"] == 0
     assert data["upward"][0]["source"] == "mlgate.errors"
+
+
+# The emitters print; the CLI prints only "aborted" on Ctrl-C (before any emitter exists).
+PRINTERS = {"print", "echo", "secho", "write"}
+MAY_PRINT = ("mlgate/ci/", "mlgate/cli.py")
+
+
+def _printing_calls(path: Path) -> list[int]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    # a module's `if __name__ == "__main__":` block is a developer's generator, not mlgate
+    main_blocks = [range(n.lineno, (n.end_lineno or n.lineno) + 1) for n in tree.body
+                   if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test)]
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or any(node.lineno in r for r in main_blocks):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "print":
+            lines.append(node.lineno)
+        elif isinstance(func, ast.Attribute) and func.attr in PRINTERS:
+            owner = ast.unparse(func.value)
+            if owner in ("click", "sys.stdout", "sys.stderr"):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_emitters_print() -> None:
+    """All terminal output goes through mlgate.ci (secrets hidden, control characters made
+    visible, workflow commands neutralised): a stage or a concern reports progress through the
+    `progress` function it is given, never by printing."""
+    src = REPO / "src"
+    found = [f"{p.relative_to(src)}:{line}" for p in sorted((src / "mlgate").rglob("*.py"))
+             if not str(p.relative_to(src)).startswith(MAY_PRINT)
+             for line in _printing_calls(p)]
+    assert not found, f"printing outside the emitters: {found}"
+
+
+def test_the_printing_check_sees_a_print(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("import click, sys\nprint('x')\nclick.echo('y')\nsys.stderr.write('z')\n"
+                    "if __name__ == '__main__':\n    print('generator')\n")
+    assert _printing_calls(path) == [2, 3, 4]

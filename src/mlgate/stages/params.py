@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlgate.errors import BadInput
 from mlgate.interface import input_name
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class OutputFile(click.Path):
@@ -43,8 +45,12 @@ class OutputDir(OutputFile):
 
 
 def json_param() -> click.Option:
-    return click.Option(["--json", "json_path"], type=OutputFile(), default=None,
-                        help="Also write the typed result as JSON to this file.")
+    return click.Option(
+        ["--json", "json_path"],
+        type=OutputFile(),
+        default=None,
+        help="Also write the typed result as JSON to this file.",
+    )
 
 
 def by_input(params: tuple[click.Parameter, ...]) -> dict[str, click.Parameter]:
@@ -52,8 +58,9 @@ def by_input(params: tuple[click.Parameter, ...]) -> dict[str, click.Parameter]:
     return {input_name(p): p for p in params if p.name is not None}
 
 
-def report_destinations(params: tuple[click.Parameter, ...] | list[click.Parameter],
-                        values: Mapping[str, Any]) -> Iterator:
+def report_destinations(
+    params: tuple[click.Parameter, ...] | list[click.Parameter], values: Mapping[str, Any]
+) -> Iterator:
     """Every report path given to the OutputFile / OutputDir parameters."""
     from mlgate.ci.base import Destination
 
@@ -88,9 +95,15 @@ def resolve_path(value: str, base: Path, *, name_or_path: bool = False) -> str:
     return str(joined)
 
 
-def values_from(params: tuple[click.Parameter, ...], given: Mapping[str, Any], *,
-                where: str, base: Path | None = None, paths: frozenset[str] = frozenset(),
-                name_or_path: frozenset[str] = frozenset()) -> dict[str, Any]:
+def values_from(
+    params: tuple[click.Parameter, ...],
+    given: Mapping[str, Any],
+    *,
+    where: str,
+    base: Path | None = None,
+    paths: frozenset[str] = frozenset(),
+    name_or_path: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """The values a stage's config_from takes (keyed by parameter name), from raw values keyed
     by input name: each converted by its own parameter (type, bounds, default, callback), as
     click does for the CLI. `where` names the source in an error (`mlgate.yaml: validate`).
@@ -110,8 +123,9 @@ def values_from(params: tuple[click.Parameter, ...], given: Mapping[str, Any], *
         if raw is not None and base is not None:
             raw = _resolved(param, raw, base, paths, name_or_path)
         try:
-            value, _ = param.handle_parse_result(ctx, {param.name: raw} if raw is not None
-                                                 else {}, [])
+            value, _ = param.handle_parse_result(
+                ctx, {param.name: raw} if raw is not None else {}, []
+            )
         except click.UsageError as exc:
             raise BadInput(f"{where}.{key}: {exc.format_message()}") from None
         out[param.name] = value
@@ -131,10 +145,16 @@ def _text(param: click.Parameter, raw: Any) -> Any:
     return (str(raw),) if many else str(raw)
 
 
-def _resolved(param: click.Parameter, raw: Any, base: Path, paths: frozenset[str],
-              name_or_path: frozenset[str]) -> Any:
-    if not (isinstance(param.type, click.Path) or param.name in paths
-            or param.name in name_or_path):
+def _resolved(
+    param: click.Parameter,
+    raw: Any,
+    base: Path,
+    paths: frozenset[str],
+    name_or_path: frozenset[str],
+) -> Any:
+    if not (
+        isinstance(param.type, click.Path) or param.name in paths or param.name in name_or_path
+    ):
         return raw
     soft = param.name in name_or_path
 

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mlgate.report.presentation import Presentation
 from mlgate.stages import landing
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
     from mlgate.promote.config import PromoteConfig
     from mlgate.promote.result import PromoteResult
+    from mlgate.report.presentation import Presentation
 
 
 @dataclass(frozen=True)
@@ -25,33 +25,63 @@ class PromoteOutcome:
 
 class Promote:
     name = "promote"
-    help = ("Promote an app in one environment: rewrite its image tags and values in the "
-            "config repo and land the change as a commit or a pull/merge request, with the "
-            "gates' evidence and audit trailers.")
+    help = (
+        "Promote an app in one environment: rewrite its image tags and values in the "
+        "config repo and land the change as a commit or a pull/merge request, with the "
+        "gates' evidence and audit trailers."
+    )
     params: tuple[click.Parameter, ...] = (
         *landing.PARAMS,
-        click.Option(["--image", "images"], multiple=True, metavar="REF", help="New image reference (repo:tag[@sha256:…]); with --from-environment just "
-                       "the repository. Repeatable."),
-        click.Option(["--set", "sets"], multiple=True, metavar="FILE:KEY.PATH=VALUE", help="Set a value in FILE (relative to the environment folder); with "
-                       "--from-environment, FILE:KEY.PATH copies the source's value. Repeatable."),
-        click.Option(["--expect-current", "expect_current"], multiple=True, metavar="REF", help="Refuse (exit 1) unless the environment currently runs REF. Repeatable."),
-        click.Option(["--evidence", "evidence"], multiple=True, type=click.Path(dir_okay=False), help="A gate's JSON result (--json of validate, benchmark, scan) to summarise "
-                       "in the commit and request. Repeatable."),
-        click.Option(["--from-environment"], default=None, help="Promote exactly the image versions (and --set values) that this "
-                       "environment holds at the current head, e.g. staging."),
-        click.Option(["--registry-model"], default=None, help="MLflow registered model whose alias "
-                  "moves once the commit lands."),
-        click.Option(["--registry-version"], default=None, help="The model version the alias moves to."),
+        click.Option(
+            ["--image", "images"],
+            multiple=True,
+            metavar="REF",
+            help="New image reference (repo:tag[@sha256:…]); with --from-environment just "
+            "the repository. Repeatable.",
+        ),
+        click.Option(
+            ["--set", "sets"],
+            multiple=True,
+            metavar="FILE:KEY.PATH=VALUE",
+            help="Set a value in FILE (relative to the environment folder); with "
+            "--from-environment, FILE:KEY.PATH copies the source's value. Repeatable.",
+        ),
+        click.Option(
+            ["--expect-current", "expect_current"],
+            multiple=True,
+            metavar="REF",
+            help="Refuse (exit 1) unless the environment currently runs REF. Repeatable.",
+        ),
+        click.Option(
+            ["--evidence", "evidence"],
+            multiple=True,
+            type=click.Path(dir_okay=False),
+            help="A gate's JSON result (--json of validate, benchmark, scan) to summarise "
+            "in the commit and request. Repeatable.",
+        ),
+        click.Option(
+            ["--from-environment"],
+            default=None,
+            help="Promote exactly the image versions (and --set values) that this "
+            "environment holds at the current head, e.g. staging.",
+        ),
+        click.Option(
+            ["--registry-model"],
+            default=None,
+            help="MLflow registered model whose alias " "moves once the commit lands.",
+        ),
+        click.Option(
+            ["--registry-version"], default=None, help="The model version the alias moves to."
+        ),
         click.Option(["--registry-alias"], default=None, help="The alias to move, e.g. champion."),
     )
     paths = landing.PATHS
     name_or_path = landing.NAME_OR_PATH
 
-    def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]
-                    ) -> PromoteConfig:
+    def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]) -> PromoteConfig:
         from mlgate.errors import BadInput
-        from mlgate.promote.message import load_evidence
         from mlgate.promote.config import PromoteConfig, RegistrySpec
+        from mlgate.promote.message import load_evidence
         from mlgate.promote.settings import check_name
 
         target, options = landing.target_and_options(values, environ, verb="promote")
@@ -59,10 +89,12 @@ class Promote:
         reg = (values["registry_model"], values["registry_version"], values["registry_alias"])
         if any(reg):
             if not all(reg):
-                raise BadInput("--registry-model, --registry-version and --registry-alias go "
-                               "together")
-            registry = RegistrySpec(reg[0], reg[1], reg[2], values["tracking_uri"]
-                                    or environ.get("MLFLOW_TRACKING_URI"))
+                raise BadInput(
+                    "--registry-model, --registry-version and --registry-alias go " "together"
+                )
+            registry = RegistrySpec(
+                reg[0], reg[1], reg[2], values["tracking_uri"] or environ.get("MLFLOW_TRACKING_URI")
+            )
         from_env = values["from_environment"]
         if from_env is not None:
             check_name(from_env, "--from-environment")

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mlgate.report.presentation import Presentation
 from mlgate.stages import landing
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
     from mlgate.promote.config import RollbackConfig
+    from mlgate.report.presentation import Presentation
 
 
 @dataclass(frozen=True)
@@ -24,22 +24,38 @@ class RollbackOutcome:
 
 class Rollback:
     name = "rollback"
-    help = ("Undo the last promotion(s) of an app in one environment: find them by their "
-            "commit trailers and land a new commit restoring only the values they changed; "
-            "move the registry alias back.")
+    help = (
+        "Undo the last promotion(s) of an app in one environment: find them by their "
+        "commit trailers and land a new commit restoring only the values they changed; "
+        "move the registry alias back."
+    )
     params: tuple[click.Parameter, ...] = (
         *landing.PARAMS,
-        click.Option(["--steps"], type=int, default=1, show_default=True, help="How many promotions to undo (rolled-back ones are not counted again)."),
-        click.Option(["--to", "to"], default=None, metavar="REF", help="Restore this image reference instead of the recorded previous one; it "
-                       "must be a version the environment ran by mlgate's record."),
-        click.Option(["--allow-unknown"], is_flag=True, help="With --to: restore a version the environment never ran by mlgate's "
-                       "record (refused otherwise: a rollback goes back to something known)."),
+        click.Option(
+            ["--steps"],
+            type=int,
+            default=1,
+            show_default=True,
+            help="How many promotions to undo (rolled-back ones are not counted again).",
+        ),
+        click.Option(
+            ["--to", "to"],
+            default=None,
+            metavar="REF",
+            help="Restore this image reference instead of the recorded previous one; it "
+            "must be a version the environment ran by mlgate's record.",
+        ),
+        click.Option(
+            ["--allow-unknown"],
+            is_flag=True,
+            help="With --to: restore a version the environment never ran by mlgate's "
+            "record (refused otherwise: a rollback goes back to something known).",
+        ),
     )
     paths = landing.PATHS
     name_or_path = landing.NAME_OR_PATH
 
-    def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]
-                    ) -> RollbackConfig:
+    def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]) -> RollbackConfig:
         from mlgate.promote.config import RollbackConfig
 
         target, options = landing.target_and_options(values, environ, verb="rollback")

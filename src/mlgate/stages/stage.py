@@ -10,11 +10,13 @@ so the pipeline can compose stages directly and hand one stage's result to the n
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
-from mlgate.report.presentation import Presentation
+if TYPE_CHECKING:
+    from mlgate.report.presentation import Presentation
+
 
 ConfigT = TypeVar("ConfigT")
 ResultT = TypeVar("ResultT")

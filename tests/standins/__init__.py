@@ -1,6 +1,8 @@
-"""Stand-ins for forge HTTP APIs that cannot run here, built to their documented behaviour.
+"""Stand-ins for HTTP APIs that cannot run here, built to their documented behaviour.
 
-Each one is a real HTTP server on 127.0.0.1 that the real client library (PyGithub,
-python-gitlab) talks to, backed by a real bare git repository on disk so that what the API
-commits can be cloned and checked with git.
+Each one is a real HTTP server on 127.0.0.1 that the real client talks to. The forge ones
+(PyGithub, python-gitlab) are backed by a real bare git repository on disk, so that what the
+API commits can be cloned and checked with git. The cluster ones (kube_api.py, argocd_api.py)
+hold objects in memory: the Kubernetes API for the real `kubernetes` client, through a
+kubeconfig they write, and Argo CD's REST API.
 """

@@ -47,6 +47,8 @@ MODULES: dict[str, tuple[str, ...]] = {
                            "promote/test_mutants.py"),
     "scan/policy.py": ("scan/test_policy.py",),
     "benchmark/decide.py": ("benchmark/test_run.py", "benchmark/test_decide.py"),
+    "cluster/revision.py": ("cluster/test_revision.py", "cluster/test_status.py"),
+    "cluster/status.py": ("cluster/test_status.py",),
 }
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+?)\s*$")

@@ -31,7 +31,7 @@ def retry_after_seconds(value: object) -> float | None:
     return float(value) if _SECONDS_RE.fullmatch(value) else None
 
 
-_ERRNO_RE = re.compile(r"\[Errno -?[0-9]+\] ([^'\")\]]+)")
+_ERRNO_RE = re.compile(r"\[Errno -?[0-9]+\] ([^'\")\]\n]+)")
 
 
 def network_reason(exc: BaseException) -> str:
@@ -48,8 +48,11 @@ def network_reason(exc: BaseException) -> str:
         todo += [getattr(item, "reason", None), item.__cause__, item.__context__, *item.args]
     if any(isinstance(e, TimeoutError) or "Timeout" in type(e).__name__ for e in seen):
         return "timed out"
-    found = _ERRNO_RE.search(" ".join(str(e) for e in seen))
-    return found.group(1).strip() if found else type(exc).__name__
+    for error in reversed(seen):  # the root cause first: outer messages quote it
+        found = _ERRNO_RE.search(str(error))
+        if found:
+            return found.group(1).strip()
+    return type(exc).__name__
 
 
 def retryable_status(status: int) -> bool:

@@ -24,6 +24,12 @@ NEXT = "b" * 40
 PATH = "/api/v1/applications/model"
 
 
+@pytest.fixture(autouse=True)
+def _loopback_bypasses_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
 def quick(**kwargs: Any) -> Backoff:
     """Real sleeps, but short ones."""
     return Backoff(base=0.01, cap=0.05, **kwargs)

@@ -102,6 +102,20 @@ def test_network_reason_of_real_errors() -> None:
     assert network_reason(urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out")) == \
         "timed out"
     assert network_reason(ValueError("odd")) == "ValueError"
+    wrapped = urllib3.exceptions.MaxRetryError(
+        None, "/", urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out"))
+    assert network_reason(wrapped) == "timed out"  # only its .reason says so
+
+
+def test_network_reason_follows_every_branch_of_the_chain_up_to_twenty() -> None:
     chained = RuntimeError("outer")
     chained.__cause__ = TimeoutError()
+    chained.__context__ = ValueError("inner")
     assert network_reason(chained) == "timed out"
+    errors = [RuntimeError(f"e{k}") for k in range(20)] + [TimeoutError()]
+    for outer, inner in zip(errors, errors[1:]):
+        outer.__cause__ = inner
+    assert network_reason(errors[0]) == "RuntimeError"  # the 21st is not looked at
+    assert network_reason(errors[1]) == "timed out"
+    two = OSError("[Errno 111] Connection refused\nmore")
+    assert network_reason(RuntimeError("no errno", two)) == "Connection refused"

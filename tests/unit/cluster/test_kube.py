@@ -37,6 +37,12 @@ from mlgate.cluster.kube import (
 from mlgate.errors import BadInput, ServiceError
 
 
+@pytest.fixture(autouse=True)
+def _loopback_bypasses_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
 def quick(**kwargs: Any) -> Backoff:
     return Backoff(base=0.01, cap=0.05, **kwargs)
 
@@ -100,6 +106,28 @@ def test_a_KUBECONFIG_list_is_merged(kube_api: KubeApiStandIn, kubeconfig: Path,
                                      tmp_path: Path) -> None:
     listed = f"{tmp_path / 'missing'}:{kubeconfig}"
     assert KubeClient(environ={"KUBECONFIG": listed}).server == kube_api.url
+
+
+def test_an_exec_plugin_supplies_the_token(kube_api: KubeApiStandIn,  # noqa: F811
+                                           kubeconfig: Path, tmp_path: Path) -> None:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text("import json\nprint(json.dumps({'apiVersion': "
+                      "'client.authentication.k8s.io/v1beta1', 'kind': 'ExecCredential', "
+                      f"'status': {{'token': '{TOKEN}'}}}}))\n")
+    config = json.loads(kubeconfig.read_text())
+    config["users"][0]["user"] = {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": sys.executable,
+        "args": [str(plugin)], "interactiveMode": "Never"}}
+    kubeconfig.write_text(json.dumps(config))
+    kube_api.put("rollout", "models", "model", {"spec": {"replicas": 1}})
+    kube = KubeClient(kubeconfig=str(kubeconfig), environ={})
+    assert kube.get("rollout", "models", "model")["kind"] == "Rollout"
+    plugin.write_text("import sys\nsys.exit(3)\n")
+    # the client only logs a failed plugin and goes on without credentials: RBAC then names
+    # the anonymous user
+    kube = KubeClient(kubeconfig=str(kubeconfig), environ={})
+    assert 'User "system:anonymous" cannot get resource "rollouts"' in refused(
+        lambda: kube.get("rollout", "models", "model"))
 
 
 def test_context_is_chosen_and_a_missing_one_is_bad_input(kubeconfig: Path) -> None:
@@ -354,10 +382,8 @@ class _Odd(LoopbackServer):
 
 
 @pytest.mark.parametrize("reply", [Reply(200, [1]), Reply(200, text="<html>")])
-def test_an_answer_that_is_not_an_object_is_a_service_error(tmp_path: Path, reply: Reply,
-                                                            monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+def test_an_answer_that_is_not_an_object_is_a_service_error(tmp_path: Path,
+                                                            reply: Reply) -> None:
     with _Odd(reply) as odd:
         path = KubeApiStandIn.write_kubeconfig(odd, tmp_path / "config")  # type: ignore[arg-type]
         kube = KubeClient(kubeconfig=str(path), environ={})
@@ -387,6 +413,16 @@ def test_parse_ref_refuses(text: str) -> None:
         parse_ref(text, "--flux-kustomization", None)
     assert str(exc.value).startswith("--flux-kustomization: ") and exc.value.exit_code == 2
     assert "\n" not in str(exc.value) and "\x00" not in str(exc.value)
+
+
+def test_a_long_or_odd_input_is_shown_cut_and_on_one_line() -> None:
+    for size, shown in ((80, "'" + "x" * 80 + "'"), (81, "'" + "x" * 77 + "...'")):
+        with pytest.raises(BadInput) as exc:
+            parse_ref("x" * size, "--x", None)
+        assert str(exc.value) == f"--x: {shown} is not NS/NAME"
+    with pytest.raises(BadInput) as exc:
+        parse_ref("a\x1b[31m\nb/c", "--x", None)
+    assert str(exc.value).startswith("--x: 'a\\\\x1b[31m b' is not a Kubernetes namespace")
 
 
 def test_parse_workload() -> None:

@@ -49,6 +49,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "benchmark/decide.py": ("benchmark/test_run.py", "benchmark/test_decide.py"),
     "cluster/revision.py": ("cluster/test_revision.py", "cluster/test_status.py"),
     "cluster/status.py": ("cluster/test_status.py",),
+    "cluster/wait.py": ("cluster/test_wait.py",),
+    "cluster/config.py": ("cluster/test_wait.py",),
 }
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+?)\s*$")

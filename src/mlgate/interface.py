@@ -14,7 +14,7 @@ from typing import Protocol
 # The stages, in the order `mlgate --help` and the docs list them; each is one module in
 # mlgate.stages (registered in mlgate.stages.registry).
 STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
-                           "benchmark")
+                           "benchmark", "wait-sync")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
 # Every subcommand: the stages plus the two that compose them.
@@ -118,6 +118,16 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
         "html-report": "Path of the HTML report, when --html-report was given.",
         "metrics-file": "Path of the OpenMetrics file for GitLab, when --metrics-file was "
                         "given.",
+    },
+    "wait-sync": {
+        "synced": "true when the controller applied --revision (or a later commit containing "
+                  "it), else false.",
+        "healthy": "true when it and every --workload were healthy before the timeout, else "
+                   "false.",
+        "revision": "The revision the controller reported last (e.g. main@sha1:<sha>).",
+        "seconds": "How long the wait took.",
+        "message": "Why the wait ended: the resource, its condition and the controller's own "
+                   "message.",
     },
 }
 

@@ -17,6 +17,7 @@ MODULES: dict[str, str] = {
     "scan": "mlgate.stages.scan",
     "validate": "mlgate.stages.validate",
     "benchmark": "mlgate.stages.benchmark",
+    "wait-sync": "mlgate.stages.wait_sync",
 }
 assert tuple(MODULES) == STAGES, "a stage is registered here and listed in mlgate.interface"
 

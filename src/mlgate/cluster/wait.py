@@ -80,8 +80,11 @@ def wait(cfg: WaitSyncConfig, controller: Watched, workloads: list[Watched], *,
                                   else ""))
             phase = workloads
             continue          # read the workloads now, not an interval later
+        # the next round starts an interval after this one *ended*: a read's request can
+        # reach the server late (a new connection, a blocking refresh), and the next one
+        # must still arrive at least an interval after it
         now = clock.now()
-        if tick + cfg.interval > deadline:
+        if now + cfg.interval > deadline:
             # no read fits before the deadline without reading twice within one interval
             clock.sleep(max(0.0, deadline - now))
             pending = next(w for w in phase if w.done_at is None)
@@ -89,7 +92,7 @@ def wait(cfg: WaitSyncConfig, controller: Watched, workloads: list[Watched], *,
                            f"{pending.label}: {pending.state}"
                            + (f" at {_short(pending.revision)}" if pending.revision else "")
                            + (f" ({pending.message})" if pending.message else ""))
-        clock.sleep(max(0.0, tick + cfg.interval - now))
+        clock.sleep(cfg.interval)
 
 
 def _poll(run: _Run, item: Watched, now: float) -> WaitSyncResult | None:

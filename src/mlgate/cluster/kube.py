@@ -20,12 +20,12 @@ Flux's reconcile request (the annotation `flux reconcile` sets).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from mlgate import safe_load
 from mlgate.cluster.http_retry import (
     Backoff,
     network_reason,
@@ -123,9 +123,10 @@ def _no_retries() -> Any:
 
 def _status_body(exc: ApiException) -> dict[str, Any]:
     """The API server's metav1.Status of an error, or {} (a proxy's text, a plain 429)."""
-    try:
-        body = json.loads(exc.body) if exc.body else None
-    except (TypeError, ValueError):
+    try:   # the shared loader: strict JSON, bounded depth
+        body = safe_load.parse_json(exc.body, "a Kubernetes API error", error=ServiceError) \
+            if exc.body else None
+    except (MlgateError, TypeError):
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -227,8 +228,8 @@ class KubeClient:
                     _request_timeout=timeout)
         raw = self._call(call, "get", kind, namespace, name, deadline)
         try:
-            body = json.loads(raw)
-        except ValueError:
+            body = safe_load.parse_json(raw, f"{kind} {namespace}/{name}", error=ServiceError)
+        except MlgateError:
             body = None
         if not isinstance(body, dict):
             raise ServiceError(f"the Kubernetes API at {self.server} answered {kind} "

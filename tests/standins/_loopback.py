@@ -179,6 +179,32 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: tests read the stand-in's log instead."""
 
 
+@dataclass
+class Timeline:
+    """A scripted series of object states (both API stand-ins' `timeline`): one per GET, one
+    per `advance()`, or one every `every` seconds from `started`."""
+
+    pending: list[dict[str, Any]]
+    every: float | None  # seconds between states, or None (per GET / manual)
+    per_get: bool
+    started: float = field(default_factory=time.monotonic)
+    applied: int = 0
+
+    @classmethod
+    def scripted(cls, states: list[Mapping[str, Any]], advance: str | float) -> Timeline:
+        every = float(advance) if isinstance(advance, (int, float)) else None
+        if every is None and advance not in ("get", "manual"):
+            raise ValueError(f"advance must be 'get', 'manual' or seconds, not {advance!r}")
+        return cls([copy.deepcopy(dict(s)) for s in states], every, per_get=advance == "get")
+
+    def next_due(self, now: float) -> float | None:
+        """When the next timed state was due, if it is due by `now` (else None)."""
+        if self.every is None or not self.pending:
+            return None
+        at = self.started + self.applied * self.every
+        return at if at <= now else None
+
+
 def now_rfc3339() -> str:
     """Kubernetes' metav1.Time format: seconds, UTC, `Z`."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -42,11 +42,18 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._loopback import LoopbackServer, Reply, bearer_token, merge_patch, now_rfc3339
+from ._loopback import (
+    LoopbackServer,
+    Reply,
+    Timeline,
+    bearer_token,
+    merge_patch,
+    now_rfc3339,
+)
 
 try:  # only the fixture below needs pytest; a bench imports this module without it
     import pytest
@@ -92,15 +99,6 @@ class Change:
 
 
 @dataclass
-class _Timeline:
-    pending: list[dict[str, Any]]
-    every: float | None
-    per_get: bool
-    started: float = field(default_factory=time.monotonic)
-    applied: int = 0
-
-
-@dataclass
 class _Fault:
     status: int
     remaining: int
@@ -126,7 +124,7 @@ class ArgoCdStandIn(LoopbackServer):
         self.apps: dict[tuple[str, str], dict[str, Any]] = {}
         self.changes: list[Change] = []
         self._revision = itertools.count(5000)
-        self._timelines: dict[tuple[str, str], _Timeline] = {}
+        self._timelines: dict[tuple[str, str], Timeline] = {}
         self._faults: list[_Fault] = []
         self._expired: set[str] = set()
         self._denied: set[tuple[str, str]] = set()
@@ -166,12 +164,8 @@ class ArgoCdStandIn(LoopbackServer):
         change that answers it); "manual": states[0] now, then one per `advance()`; a number N:
         states[0] now, then one every N seconds."""
         key = self._key(name, namespace)
-        every = float(advance) if isinstance(advance, (int, float)) else None
-        if every is None and advance not in ("get", "manual"):
-            raise ValueError(f"advance must be 'get', 'manual' or seconds, not {advance!r}")
         with self._lock:
-            line = _Timeline([copy.deepcopy(dict(s)) for s in states], every,
-                             per_get=advance == "get")
+            line = Timeline.scripted(states, advance)
             self._timelines[key] = line
             if not line.per_get:
                 self._apply_next(key, line, time.monotonic())
@@ -188,9 +182,8 @@ class ArgoCdStandIn(LoopbackServer):
         with self._lock:
             now = time.monotonic()
             for key, line in self._timelines.items():
-                while line.every is not None and line.pending \
-                        and line.started + line.applied * line.every <= now:
-                    self._apply_next(key, line, line.started + line.applied * line.every)
+                while (at := line.next_due(now)) is not None:
+                    self._apply_next(key, line, at)
 
     def stall_controller(self, stalled: bool = True) -> None:
         """The controller stops processing refresh requests (a busy or stuck controller)."""
@@ -334,7 +327,7 @@ class ArgoCdStandIn(LoopbackServer):
 
     # ------------------------------------------------------------------ the store
 
-    def _apply_next(self, key: tuple[str, str], line: _Timeline, at: float) -> dict[str, Any]:
+    def _apply_next(self, key: tuple[str, str], line: Timeline, at: float) -> dict[str, Any]:
         state = line.pending.pop(0)
         line.applied += 1
         return self._controller_write(key, state, at=at)

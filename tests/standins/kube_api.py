@@ -63,12 +63,20 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._loopback import LoopbackServer, Reply, bearer_token, header, merge_patch, now_rfc3339
+from ._loopback import (
+    LoopbackServer,
+    Reply,
+    Timeline,
+    bearer_token,
+    header,
+    merge_patch,
+    now_rfc3339,
+)
 
 try:  # only the fixture below needs pytest; a bench imports this module without it
     import pytest
@@ -156,15 +164,6 @@ class Change:
 
 
 @dataclass
-class _Timeline:
-    pending: list[dict[str, Any]]
-    every: float | None  # seconds between states, or None (per GET / manual)
-    per_get: bool
-    started: float = field(default_factory=time.monotonic)
-    applied: int = 0
-
-
-@dataclass
 class _Fault:
     status: int
     remaining: int
@@ -203,7 +202,7 @@ class KubeApiStandIn(LoopbackServer):
         self.objects: dict[Key, dict[str, Any]] = {}
         self.changes: list[Change] = []
         self._revision = itertools.count(1000)
-        self._timelines: dict[Key, _Timeline] = {}
+        self._timelines: dict[Key, Timeline] = {}
         self._faults: list[_Fault] = []
         self._revoked: set[str] = set()
         self._denied: list[tuple[str | None, Resource | None, str | None, str | None]] = []
@@ -275,12 +274,8 @@ class KubeApiStandIn(LoopbackServer):
         states[0] now, then one every N seconds (applied, at its scheduled time, when the next
         request comes or `advance_due()` is called; `changes` records that time)."""
         key = (self.resource(kind), namespace, name)
-        every = float(advance) if isinstance(advance, (int, float)) else None
-        if every is None and advance not in ("get", "manual"):
-            raise ValueError(f"advance must be 'get', 'manual' or seconds, not {advance!r}")
         with self._lock:
-            line = _Timeline([copy.deepcopy(dict(s)) for s in states], every,
-                             per_get=advance == "get")
+            line = Timeline.scripted(states, advance)
             self._timelines[key] = line
             if not line.per_get:
                 self._apply_next(key, line, time.monotonic())
@@ -300,9 +295,8 @@ class KubeApiStandIn(LoopbackServer):
         with self._lock:
             now = time.monotonic()
             for key, line in self._timelines.items():
-                while line.every is not None and line.pending \
-                        and line.started + line.applied * line.every <= now:
-                    self._apply_next(key, line, line.started + line.applied * line.every)
+                while (at := line.next_due(now)) is not None:
+                    self._apply_next(key, line, at)
 
     def on_patch(self, kind: str | Resource, namespace: str, name: str,
                  react: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
@@ -531,7 +525,7 @@ class KubeApiStandIn(LoopbackServer):
 
     # ------------------------------------------------------------------ the store
 
-    def _apply_next(self, key: Key, line: _Timeline, at: float) -> dict[str, Any]:
+    def _apply_next(self, key: Key, line: Timeline, at: float) -> dict[str, Any]:
         state = line.pending.pop(0)
         line.applied += 1
         old = self.objects.get(key)
@@ -595,8 +589,8 @@ def _verb(method: str, route: _Route) -> str:
         return "list" if route.name is None else "get"
     if method == "PATCH" and route.name is not None:
         return "patch"
-    raise _status_error(405, "MethodNotAllowed", f"the server does not allow this method on "
-                        f"the requested resource", {})
+    raise _status_error(405, "MethodNotAllowed", "the server does not allow this method on "
+                        "the requested resource", {})
 
 
 def _details(route: _Route) -> dict[str, Any]:

@@ -35,14 +35,15 @@ def wait_sync(cfg: WaitSyncConfig, progress: Callable[[str], None], *,
     deadline = time.monotonic() + cfg.timeout
     ancestry = GitAncestry(cfg.repo, cfg.environ) if cfg.repo else None
     is_descendant = ancestry.is_descendant if ancestry else exact_only
-    kube = None
-    if cfg.controller != "argocd" or cfg.workloads:
-        from mlgate.cluster.kube import KubeClient
-
-        kube = KubeClient(kubeconfig=cfg.kubeconfig, context=cfg.context, environ=cfg.environ)
+    kube = argo = None
     try:
+        if cfg.controller != "argocd" or cfg.workloads:
+            from mlgate.cluster.kube import KubeClient
+
+            kube = KubeClient(kubeconfig=cfg.kubeconfig, context=cfg.context,
+                              environ=cfg.environ)
         if cfg.controller == "argocd":
-            read = _argocd_reader(cfg, deadline)
+            argo, read = _argocd_reader(cfg, deadline)
             judge = getattr(status, KUBE_RULES["application"])
         else:
             assert kube is not None
@@ -63,9 +64,10 @@ def wait_sync(cfg: WaitSyncConfig, progress: Callable[[str], None], *,
             workloads.append(Watched(w.label, _kube_reader(kube, w.kind, w.namespace, w.name),
                                      rule, False))
         return wait(cfg, controller, workloads, progress=progress, clock=clock)
-    finally:
-        if ancestry is not None:
-            ancestry.close()
+    finally:   # the clients' connections, and the config repo's clone
+        for opened in (argo, kube, ancestry):
+            if opened is not None:
+                opened.close()
 
 
 def _argocd_reader(cfg: WaitSyncConfig, deadline: float):
@@ -87,7 +89,7 @@ def _argocd_reader(cfg: WaitSyncConfig, deadline: float):
         first[0] = False
         return obj
 
-    return read
+    return client, read
 
 
 def _kube_reader(kube, kind: str, namespace: str, name: str):

@@ -12,18 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from mlgate.cluster.config import WaitSyncConfig, Workload
+from mlgate.cluster.config import WaitSyncConfig
 from mlgate.cluster.result import ResourceState, WaitSyncResult
 
 Read = Callable[[], Mapping[str, Any]]
 Progress = Callable[[str], None]
 
-
-class Rule(Protocol):
-    def __call__(self, obj: Mapping[str, Any], want: str | None,
-                 is_descendant: Callable[[str, str], bool]) -> Any: ...
 
 
 @dataclass
@@ -143,7 +139,3 @@ def _short(revision: str | None) -> str:
         return "?"
     sha = revision.rsplit(":", 1)[-1]
     return revision if len(sha) < 12 else revision[: len(revision) - len(sha)] + sha[:12]
-
-
-def workload_label(w: Workload) -> str:
-    return w.label

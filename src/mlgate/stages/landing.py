@@ -31,7 +31,7 @@ PARAMS: tuple[click.Parameter, ...] = (
     click.Option(
         ["--environment"],
         required=True,
-        help="Environment to change, e.g. " "production; its folder is given by --layout.",
+        help="Environment to change, e.g. production; its folder is given by --layout.",
     ),
     click.Option(
         ["--path", "base_path"],
@@ -43,7 +43,7 @@ PARAMS: tuple[click.Parameter, ...] = (
         ["--layout"],
         default="{path}/{environment}",
         show_default=True,
-        help="Where an environment lives: a template of {path}, {app} and " "{environment}.",
+        help="Where an environment lives: a template of {path}, {app} and {environment}.",
     ),
     click.Option(
         ["--provider"],
@@ -77,7 +77,7 @@ PARAMS: tuple[click.Parameter, ...] = (
     click.Option(
         ["--signing-key"],
         default=None,
-        help="Sign commits: an SSH key file path " "(gpg.format=ssh) or a GPG key id.",
+        help="Sign commits: an SSH key file path (gpg.format=ssh) or a GPG key id.",
     ),
     click.Option(
         ["--signing-format"],
@@ -108,7 +108,7 @@ PARAMS: tuple[click.Parameter, ...] = (
     click.Option(
         ["--tracking-uri"],
         default=None,
-        help="MLflow tracking/registry URI for " "alias moves (default: MLFLOW_TRACKING_URI).",
+        help="MLflow tracking/registry URI for alias moves (default: MLFLOW_TRACKING_URI).",
     ),
 )
 

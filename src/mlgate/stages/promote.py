@@ -68,7 +68,7 @@ class Promote:
         click.Option(
             ["--registry-model"],
             default=None,
-            help="MLflow registered model whose alias " "moves once the commit lands.",
+            help="MLflow registered model whose alias moves once the commit lands.",
         ),
         click.Option(
             ["--registry-version"], default=None, help="The model version the alias moves to."
@@ -90,7 +90,7 @@ class Promote:
         if any(reg):
             if not all(reg):
                 raise BadInput(
-                    "--registry-model, --registry-version and --registry-alias go " "together"
+                    "--registry-model, --registry-version and --registry-alias go together"
                 )
             registry = RegistrySpec(
                 reg[0], reg[1], reg[2], values["tracking_uri"] or environ.get("MLFLOW_TRACKING_URI")

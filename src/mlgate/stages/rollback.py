@@ -13,12 +13,13 @@ from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
     from mlgate.promote.config import RollbackConfig
+    from mlgate.promote.result import PromoteResult
     from mlgate.report.presentation import Presentation
 
 
 @dataclass(frozen=True)
 class RollbackOutcome:
-    result: Any
+    result: PromoteResult
     config: RollbackConfig
 
 

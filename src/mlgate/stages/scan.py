@@ -83,7 +83,7 @@ class Scan:
             ["--ignore-file", "ignore_files"],
             multiple=True,
             type=click.Path(dir_okay=False),
-            help=".trivyignore or .trivyignore.yaml (expired_at, paths, statement). " "Repeatable.",
+            help=".trivyignore or .trivyignore.yaml (expired_at, paths, statement). Repeatable.",
         ),
         click.Option(
             ["--vex", "vex"],

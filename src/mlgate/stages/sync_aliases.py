@@ -63,7 +63,7 @@ class SyncAliases:
         click.Option(
             ["--tracking-uri"],
             default=None,
-            help="MLflow tracking/registry URI " "(default: MLFLOW_TRACKING_URI).",
+            help="MLflow tracking/registry URI (default: MLFLOW_TRACKING_URI).",
         ),
     )
     paths = frozenset({"repo"})

@@ -58,13 +58,13 @@ class Validate:
             default="pandas",
             show_default=True,
             type=click.Choice(["pandas", "spark"], case_sensitive=False),
-            help="Run the suite with pandas, or with Spark for data that outgrows one " "machine.",
+            help="Run the suite with pandas, or with Spark for data that outgrows one machine.",
         ),
         click.Option(
             ["--spark-master"],
             default=None,
             metavar="URL",
-            help="Spark master for --engine spark (default local[*]), e.g. " "spark://host:7077.",
+            help="Spark master for --engine spark (default local[*]), e.g. spark://host:7077.",
         ),
         click.Option(
             ["--reference"],

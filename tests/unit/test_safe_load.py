@@ -34,7 +34,9 @@ ALLOWED = {
     ("manifests/verify.py", "yaml.compose_all("),
 }
 RAW = re.compile(r"\byaml\.(safe_load|load|full_load|unsafe_load|compose|compose_all|parse"
-                 r"|load_all|safe_load_all)\(|\bjson\.loads?\(|JSONDecoder\b")
+                 r"|load_all|safe_load_all)\(|\bjson\.loads?\(|JSONDecoder\b"
+                 # an HTTP client's shortcut (requests, httpx) is json.loads by another name
+                 r"|\.json\(\)")
 
 
 def bomb_yaml(levels: int = 9) -> str:

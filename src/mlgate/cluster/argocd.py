@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from mlgate import safe_load
 from mlgate.cluster.http_retry import (
     Backoff,
     network_reason,
@@ -31,7 +32,7 @@ from mlgate.cluster.http_retry import (
     retryable_status,
 )
 from mlgate.cluster.names import check_name, check_namespace, shown
-from mlgate.errors import BadInput, ServiceError
+from mlgate.errors import BadInput, MlgateError, ServiceError
 from mlgate.escape import one_line, printable
 from mlgate.redact import redact_text, secret_fragments
 
@@ -90,9 +91,10 @@ def _detail(response: requests.Response) -> tuple[str, int | None]:
     """Argo CD's own words for an error (grpc-gateway's {"error", "code", "message"}, or a
     proxy's text) on one line, and the gRPC code when there is one."""
     code = None
-    try:
-        body: Any = response.json()
-    except ValueError:
+    try:   # the shared loader: strict JSON, bounded depth
+        body: Any = safe_load.parse_json(response.content, "Argo CD's answer",
+                                         error=ServiceError)
+    except MlgateError:
         body = None
     if isinstance(body, dict):
         text = body.get("message") or body.get("error") or ""
@@ -218,8 +220,9 @@ class ArgoCdClient:
         status = response.status_code
         if 200 <= status <= 299:
             try:
-                body = response.json()
-            except ValueError:
+                body = safe_load.parse_json(response.content, f"application {name}",
+                                            error=ServiceError)
+            except MlgateError:
                 body = None
             if not isinstance(body, dict):
                 raise ServiceError(f"Argo CD at {self.server} answered application {name} with "

@@ -342,3 +342,139 @@ def test_a_refresh_that_outlasts_the_timeout_is_read_again_without_refresh(
         time.sleep(0.05)  # the stand-in logs the abandoned refresh when it gives up on it
     calls = sorted(argocd_api.calls("GET", PATH), key=lambda r: r.at)
     assert [r.query for r in calls] == [{"refresh": "normal"}, {}]
+
+
+# ---------------------------------------------------------------------- the finer points
+
+
+def test_server_url_messages_in_full() -> None:
+    with pytest.raises(BadInput) as exc:
+        server_url("argo:99999")
+    assert str(exc.value) == ("ARGOCD_SERVER (or --argocd-server): 'argo:99999' has a port "
+                              "outside 1-65535; give host[:port] (HTTPS) or a URL such as "
+                              "http://127.0.0.1:8080")
+    with pytest.raises(BadInput) as exc:
+        server_url("http://a b", what="--argocd-server")
+    assert str(exc.value) == ("--argocd-server: 'http://a b' has spaces, control or non-ASCII "
+                              "characters; give host[:port] (HTTPS) or a URL such as "
+                              "http://127.0.0.1:8080")
+    for value, why in (("https://a/b", "has a path, query or fragment; give only the scheme, "
+                                       "host and port"), ("a:b:c", "is not host[:port]")):
+        with pytest.raises(BadInput) as exc:
+            server_url(value)
+        assert str(exc.value).startswith(f"ARGOCD_SERVER (or --argocd-server): {value!r} {why}; ")
+
+
+def test_option_messages_in_full(argo: ArgoCdStandIn) -> None:
+    with pytest.raises(BadInput) as exc:
+        client(argo, app_namespace="Team")
+    assert str(exc.value).startswith("--argocd-app-namespace: 'Team' is not a Kubernetes "
+                                     "namespace name")
+    with pytest.raises(BadInput) as exc:
+        client(argo, ca_bundle=__file__, insecure=True)
+    assert str(exc.value) == "--argocd-ca-bundle and --argocd-insecure exclude each other"
+
+
+def test_tls_verification_follows_the_options(argo: ArgoCdStandIn) -> None:
+    assert client(argo)._session.verify is True
+    assert client(argo, ca_bundle=__file__)._session.verify == __file__
+    assert client(argo, insecure=True)._session.verify is False
+    assert client(argo, insecure=True).application("model")["metadata"]["name"] == "model"
+
+
+@pytest.mark.parametrize("reply,detail", [
+    (Reply(400, {"error": "only error", "code": 3}), "only error"),
+    (Reply(400, {"message": "", "error": "", "code": 3}), "Bad Request"),
+    (Reply(400, text=""), "Bad Request"),
+    (Reply(400, {"message": "m" * 400}), "m" * 297 + "..."),
+    (Reply(400, {"message": "m" * 300}), "m" * 300),
+    (Reply(400, {"message": "two\nlines\x1b[31m"}), "two lines\\x1b[31m"),
+])
+def test_the_servers_words_are_one_short_line(reply: Reply, detail: str) -> None:
+    with _Odd(reply) as odd:
+        message = refused(lambda: client(odd).application("model"))
+    assert message == f"Argo CD refused to read application model (HTTP 400): {detail}"
+
+
+def test_a_404_is_not_found_only_with_grpc_code_5() -> None:
+    with _Odd(Reply(404, {"error": "x", "code": 5, "message": "gone"})) as odd:
+        assert refused(lambda: client(odd).application("model")) == (
+            "application model not found (or this token may not get it): gone")
+    with _Odd(Reply(404, {"error": "x", "code": "5", "message": "gone"})) as odd:
+        assert "is ARGOCD_SERVER Argo CD's API server?" in refused(
+            lambda: client(odd).application("model"))
+
+
+def test_the_rbac_hint_names_the_app_namespace(argocd_api: ArgoCdStandIn) -> None:  # noqa: F811
+    message = refused(lambda: client(argocd_api, app_namespace="team-a").application("model"))
+    assert message.endswith("check that the token's role allows `applications, get, "
+                            "*/team-a/model`")
+    assert message.startswith("application model in namespace team-a: not found or not allowed")
+
+
+def test_a_long_redirect_target_is_cut() -> None:
+    target = "https://argocd.example/" + "p" * 90  # 113 characters: shown whole
+    with _Odd(Reply(302, headers={"Location": target})) as odd:
+        assert f"to {target!r}; give that address" in refused(
+            lambda: client(odd).application("model"))
+
+
+def test_a_deadline_given_to_the_call_wins(argo: ArgoCdStandIn) -> None:
+    argocd = ArgoCdClient(f"http://127.0.0.1:{closed_port()}", TOKEN,
+                          backoff=Backoff(max_tries=100))
+    started = time.monotonic()
+    with pytest.raises(ServiceError, match="gave up after 1 try: the deadline is reached"):
+        argocd.application("model", deadline=started + 0.1)
+    assert argocd.calls == 1 and time.monotonic() - started < 0.5
+
+
+def test_a_request_never_outlasts_the_deadline(argocd_api: ArgoCdStandIn) -> None:  # noqa: F811
+    argocd_api.refresh_hang_limit = 1.5
+    argocd_api.put("model", application("model", SHA))
+    argocd_api.stall_controller()
+    started = time.monotonic()
+    argocd = client(argocd_api, timeout=10.0, deadline=started + 0.4,
+                    backoff=Backoff(max_tries=100))
+    with pytest.raises(ServiceError, match="unreachable: timed out; gave up after 1 try"):
+        argocd.application("model", refresh=True)
+    assert time.monotonic() - started < 0.9
+
+
+def test_server_errors_stop_at_the_deadline(argo: ArgoCdStandIn) -> None:
+    argo.fail_next(503, count=1000)
+    started = time.monotonic()
+    argocd = client(argo, deadline=started + 0.5, backoff=Backoff(base=0.05, max_tries=1000))
+    with pytest.raises(ServiceError, match="the deadline is reached$"):
+        argocd.application("model")
+    assert time.monotonic() - started < 0.9
+
+
+class _Slow(LoopbackServer):
+    """Answers the first `slow` requests after `delay` seconds, then an application."""
+
+    def __init__(self, slow: int, delay: float) -> None:
+        super().__init__()
+        self.slow, self.delay = slow, delay
+
+    def start(self) -> None:
+        super().start()
+        assert self._server is not None  # the client hung up on the late answers: quiet
+        self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+
+    def dispatch(self, method: str, target: str, headers: Mapping[str, str],
+                 raw: bytes) -> Reply:
+        with self._lock:
+            self.slow -= 1
+            late = self.slow >= 0
+        if late:
+            time.sleep(self.delay)
+        self.record(method, target, {}, 200, time.monotonic())
+        return Reply(200, application("model", SHA))
+
+
+def test_timeouts_and_504s_in_a_row_after_a_refresh(argo: ArgoCdStandIn) -> None:
+    with _Slow(2, 0.5) as slow:
+        assert client(slow, timeout=0.2).application("model", refresh=True)
+    argo.fail_next(504, count=2)
+    client(argo).application("model", refresh=True)
+    assert [r.query for r in argo.calls("GET", PATH)] == [{"refresh": "normal"}, {}, {}]

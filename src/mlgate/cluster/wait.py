@@ -135,7 +135,9 @@ def _finish(run: _Run, outcome: str, message: str) -> WaitSyncResult:
 
 
 def _short(revision: str | None) -> str:
+    """`main@sha1:<40 hex>` -> `main@sha1:<12 hex>`, a bare sha -> 12 hex, a shorter text as
+    is, None -> "?"."""
     if not revision:
         return "?"
-    sha = revision.rsplit(":", 1)[-1]
-    return revision if len(sha) < 12 else revision[: len(revision) - len(sha)] + sha[:12]
+    head, colon, sha = revision.rpartition(":")
+    return head + colon + sha[:12]

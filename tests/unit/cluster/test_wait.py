@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from mlgate.cluster.config import WaitSyncConfig, parse_duration
-from mlgate.cluster.wait import Clock, Watched, wait
+from mlgate.cluster.result import ResourceState
+from mlgate.cluster.wait import Clock, Watched, _short, wait
 from mlgate.errors import BadInput
 
 SHA = "a" * 40
@@ -178,3 +179,173 @@ def test_bad_durations_name_the_option(text: str) -> None:
 def test_a_duration_below_the_minimum_is_refused() -> None:
     with pytest.raises(BadInput, match=r"--interval '0s': at least 0.1 s"):
         parse_duration("0s", "--interval", minimum=0.1)
+
+
+# -- exact messages, progress lines and per-resource states ------------------------------------
+
+
+def test_ready_reports_every_resource_with_its_own_time_and_the_exact_message() -> None:
+    clock, lines = FakeClock(), []
+    app = watched("app churn", script(Seen("progressing", "main@sha1:" + "b" * 40),
+                                      Seen("ready", "main@sha1:" + SHA, "Synced"), clock=clock))
+    web = watched("deployment ml/web", script(Seen("ready", "ignored", "rolled out"),
+                                              clock=clock), revision=False)
+    churn = watched("deployment ml/churn", script(Seen("progressing", None, "1 of 2 updated"),
+                                                  Seen("ready"), clock=clock), revision=False)
+    result = wait(config(), app, [web, churn], progress=lines.append, clock=clock)
+    assert result.outcome == "ready" and result.revision == SHA
+    assert result.message == ("app churn: synced to main@sha1:aaaaaaaaaaaa and healthy; "
+                              "2 workload(s) rolled out")
+    # the controller was done at 5 s, the first workload at once, the second at 10 s
+    assert result.resources == (
+        ResourceState("app churn", "ready", "main@sha1:" + SHA, "Synced", 5.0),
+        ResourceState("deployment ml/web", "ready", None, "rolled out", 5.0),
+        ResourceState("deployment ml/churn", "ready", None, "", 10.0))
+    assert result.seconds == 10.0 and result.requests == 5
+    # a line only when the state or the revision changes; a ready line carries no message;
+    # a workload's revision is never reported, whatever its object says
+    assert lines == ["app churn: progressing at main@sha1:bbbbbbbbbbbb",
+                     "app churn: ready at main@sha1:aaaaaaaaaaaa",
+                     "deployment ml/web: ready",
+                     "deployment ml/churn: ready"]   # progressing, no revision: as it started
+
+
+def test_a_line_only_when_the_state_or_revision_changes() -> None:
+    clock, lines = FakeClock(), []
+    app = watched("app", script(Seen("progressing", None, "Refreshing"),
+                                Seen("progressing", SHA), Seen("progressing", SHA, "Syncing"),
+                                Seen("progressing", SHA, "Suspended", paused=True),
+                                Seen("ready", SHA, "Synced"), clock=clock))
+    result = wait(config(), app, [], progress=lines.append, clock=clock)
+    assert result.outcome == "ready" and result.requests == 5
+    # the first read is the state the wait starts from (progressing, no revision): no line;
+    # a new message alone is no line either
+    assert lines == ["app: progressing at aaaaaaaaaaaa",
+                     "app: paused at aaaaaaaaaaaa - Suspended", "app: ready at aaaaaaaaaaaa"]
+
+
+def test_ready_without_a_revision_and_without_workloads() -> None:
+    clock = FakeClock()
+    app = watched("app", script(Seen("ready", SHA), clock=clock), revision=False)
+    result = wait(config(), app, [], progress=lambda _l: None, clock=clock)
+    assert result.message == "app: synced to ? and healthy"
+    assert result.applied is None and result.resources[0].revision is None
+
+
+def test_fractional_times_are_rounded_to_hundredths() -> None:
+    clock = FakeClock()
+    app = watched("app", script(Seen("progressing"), Seen("ready", SHA), clock=clock))
+    result = wait(config(interval=1.2345), app, [], progress=lambda _l: None, clock=clock)
+    assert result.seconds == 1.23 and result.resources[0].seconds == 1.23
+    assert clock.sleeps == [pytest.approx(1.2345)]
+
+
+def test_a_failed_workload_without_a_revision_names_only_its_message() -> None:
+    clock = FakeClock()
+    app = watched("app", script(Seen("ready", SHA), clock=clock))
+    deploy = watched("deployment ml/churn", script(Seen("failed", SHA, "deadline exceeded"),
+                                                   clock=clock), revision=False)
+    result = wait(config(), app, [deploy], progress=lambda _l: None, clock=clock)
+    assert result.message == "deployment ml/churn: failed: deadline exceeded"
+    assert result.resources[1] == ResourceState("deployment ml/churn", "failed", None,
+                                                "deadline exceeded", 0.0)
+
+
+def test_a_failure_without_a_message() -> None:
+    clock = FakeClock()
+    app = watched("app", script(Seen("failed", SHA), clock=clock))
+    result = wait(config(), app, [], progress=lambda _l: None, clock=clock)
+    assert result.message == "app: failed at aaaaaaaaaaaa" and result.requests == 1
+
+
+def test_degraded_is_the_reported_state_while_it_lasts() -> None:
+    clock, lines = FakeClock(), []
+    app = watched("app", script(Seen("progressing", SHA, "Back-off restarting", degraded=True),
+                                clock=clock))
+    result = wait(config(degraded_grace=10.0), app, [], progress=lines.append, clock=clock)
+    assert lines == ["app: degraded at aaaaaaaaaaaa - Back-off restarting"]
+    assert result.resources == (
+        ResourceState("app", "degraded", SHA, "Back-off restarting", 10.0),)
+    assert result.requests == 3 and not result.synced and not result.healthy
+
+
+def test_degraded_past_the_grace_without_a_message() -> None:
+    clock = FakeClock()
+    app = watched("app", script(Seen("progressing", SHA, degraded=True), clock=clock))
+    result = wait(config(degraded_grace=5.0), app, [], progress=lambda _l: None, clock=clock)
+    assert result.message == "app: Degraded for more than 5 s"
+
+
+def test_a_done_workload_does_not_stop_the_next_from_being_read() -> None:
+    clock, reads = FakeClock(), []
+    app = watched("app", script(Seen("ready", SHA), clock=clock))
+    first = watched("deployment ml/a", script(Seen("ready"), clock=clock), revision=False)
+    second = watched("deployment ml/b", script(Seen("progressing"), Seen("ready"), clock=clock,
+                                               reads=reads), revision=False)
+    result = wait(config(), app, [first, second], progress=lambda _l: None, clock=clock)
+    assert result.outcome == "ready" and reads == [1000.0, 1005.0]
+    assert result.requests == 4                        # the done workload is not read again
+
+
+def test_a_read_exactly_at_the_deadline_still_counts() -> None:
+    clock, reads = FakeClock(), []
+    app = watched("app", script(Seen("progressing"), Seen("progressing"), Seen("ready", SHA),
+                                clock=clock, reads=reads))
+    result = wait(config(timeout=10.0), app, [], progress=lambda _l: None, clock=clock)
+    assert result.outcome == "ready" and reads == [1000.0, 1005.0, 1010.0]
+
+
+def test_a_timeout_at_the_last_read_sleeps_no_more() -> None:
+    clock = FakeClock()
+    app = watched("app", script(Seen("progressing", SHA), clock=clock))
+    result = wait(config(timeout=10.0), app, [], progress=lambda _l: None, clock=clock)
+    assert result.outcome == "timeout" and clock.sleeps == [5.0, 5.0, 0.0]
+    assert result.seconds == 10.0 and result.requests == 3
+    assert result.message == "timed out after 10 s waiting for app: progressing at aaaaaaaaaaaa"
+
+
+def test_a_short_interval_sleeps_exactly_the_interval() -> None:
+    clock = FakeClock()
+    app = watched("app", script(Seen("progressing"), Seen("progressing", SHA),
+                                Seen("ready", SHA), clock=clock))
+    result = wait(config(interval=0.5), app, [], progress=lambda _l: None, clock=clock)
+    assert result.outcome == "ready" and clock.sleeps == [0.5, 0.5] and result.seconds == 1.0
+
+
+def test_a_timeout_on_a_workload_without_a_revision() -> None:
+    clock = FakeClock()
+    app = watched("app", script(Seen("ready", SHA), clock=clock))
+    rollout = watched("rollout ml/churn", script(Seen("progressing", None, "canary paused",
+                                                      paused=True), clock=clock), False)
+    result = wait(config(timeout=10.0), app, [rollout], progress=lambda _l: None, clock=clock)
+    assert result.message == ("timed out after 10 s waiting for rollout ml/churn: paused "
+                              "(canary paused)")
+    assert result.synced and not result.healthy and result.applied == SHA
+
+
+@pytest.mark.parametrize("revision,short", [
+    ("main@sha1:" + SHA, "main@sha1:aaaaaaaaaaaa"),
+    (SHA, "aaaaaaaaaaaa"),
+    ("v1.2.0", "v1.2.0"),
+    ("abcdef012345", "abcdef012345"),                  # 12 characters: as is
+    ("oci://reg:5000/app@sha256:" + "c" * 64, "oci://reg:5000/app@sha256:cccccccccccc"),
+    (None, "?"),
+    ("", "?"),
+])
+def test_short_revisions(revision: str | None, short: str) -> None:
+    assert _short(revision) == short
+
+
+def test_a_duration_equal_to_the_minimum_is_accepted() -> None:
+    assert parse_duration("1s", "--interval", minimum=1.0) == 1.0
+
+
+def test_a_bad_duration_is_quoted_only_up_to_40_characters() -> None:
+    with pytest.raises(BadInput) as bad:
+        parse_duration("x" * 50, "--timeout")
+    assert str(bad.value) == ("--timeout '" + "x" * 40 + "': not a duration "
+                              "(e.g. 30s, 10m, 1h30m, 500ms)")
+    zero = "000000.000000h000000.000000m000000.000000s000000.000000ms"   # 57 characters
+    with pytest.raises(BadInput) as low:
+        parse_duration(zero, "--interval", minimum=0.1)
+    assert str(low.value) == f"--interval {zero[:40]!r}: at least 0.1 s"

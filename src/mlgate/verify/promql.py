@@ -1,0 +1,84 @@
+"""Filling a check's query: `{app}`, `{environment}`, `{namespace}`, `{model_version}` and
+`{window}`.
+
+The first four are names a pipeline takes from its input, so they are PromQL-escaped and
+allowed only inside a string literal (`app="{app}"`): outside one, an escaped value could still
+end the selector and add a query of its own (`x} or vector(1)`), so such a template is refused.
+`{window}` is the range mlgate writes itself (a duration such as `30s`) and may stand anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mlgate.errors import BadInput
+
+LABELS = ("app", "environment", "namespace", "model_version")
+_PLACEHOLDER = re.compile(r"\{(app|environment|namespace|model_version|window)\}")
+
+
+def escape(value: str) -> str:
+    """A value as it may stand between double quotes in PromQL (Go's string-literal rules):
+    backslash, the quote and line breaks escaped; other control characters as \\xHH."""
+    out = []
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def duration(seconds: float) -> str:
+    """A PromQL duration for a range: whole seconds as `30s`, else milliseconds."""
+    ms = max(1, round(seconds * 1000))
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def fill(template: str, labels: dict[str, str], window: float, what: str) -> str:
+    """The query with its placeholders replaced; BadInput naming `what` when a label
+    placeholder stands outside a string literal or names a label that has no value."""
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(template):
+        ch = template[i]
+        found = _PLACEHOLDER.match(template, i)
+        if found:
+            key = found.group(1)
+            if key == "window":
+                out.append(duration(window))
+            else:
+                if quote != '"':
+                    raise BadInput(f"{what}: {{{key}}} must stand inside a double-quoted "
+                                   f'string (e.g. {key}="{{{key}}}"), where it is escaped')
+                if not labels.get(key):
+                    raise BadInput(f"{what}: the query uses {{{key}}} but no value is given "
+                                   f"(--{key.replace('_', '-')})")
+                out.append(escape(labels[key]))
+            i = found.end()
+            continue
+        if quote:
+            if ch == "\\" and quote != "`" and i + 1 < len(template):
+                out.append(template[i:i + 2])
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch == "#":
+            raise BadInput(f"{what}: the query holds a comment (#); write it without one")
+        out.append(ch)
+        i += 1
+    if quote:
+        raise BadInput(f"{what}: the query has an unterminated string")
+    return "".join(out)

@@ -37,8 +37,9 @@ def params(command: click.Command):
 
 
 def wrap(text: str, indent: int) -> str:
+    # never break inside a hyphenated word: the drift test compares the help's words
     return "\n".join(textwrap.wrap(text, 96 - indent, initial_indent=" " * indent,
-                                   subsequent_indent=" " * indent))
+                                   subsequent_indent=" " * indent, break_on_hyphens=False))
 
 
 def describe(help_text: str, is_flag: bool, multiple: bool, required: bool, default) -> str:

@@ -86,6 +86,8 @@ class RollbackConfig:
     # (Mlgate-Folder), as the promotion found it from its own --path/--layout
     recorded_folder: bool = False
     allow_unknown: bool = False  # --to a version never recorded in this environment
+    reason: str | None = None  # Mlgate-Rollback-Reason: why (verify writes the failed check)
+    of: str | None = None  # the promotion commit to undo: refused unless it is the live one
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class Recorded:
     rollback_of: tuple[str, ...]
     evidence: tuple[str, ...] = ()  # "sha256 file" of each Mlgate-Evidence-Sha256
     folder: str | None = None  # Mlgate-Folder: the environment folder it changed
+    reason: str | None = None  # Mlgate-Rollback-Reason: why a rollback was made
 
     @property
     def is_rollback(self) -> bool:
@@ -100,6 +101,7 @@ def _parse(sha: str, body: str, app: str, environment: str) -> Recorded | None:
         rollback_of=tuple(sha for v in values.get("Mlgate-Rollback-Of", []) for sha in v.split()),
         evidence=tuple(values.get("Mlgate-Evidence-Sha256", [])),
         folder=(values.get("Mlgate-Folder") or [None])[0],
+        reason=(values.get("Mlgate-Rollback-Reason") or [None])[0],
     )
 
 

@@ -37,6 +37,8 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
         # the request asks for more than the record holds: the input is wrong, not the gate
         raise BadInput(f"--steps {cfg.steps}: only {len(live)} promotion(s) of {cfg.app} in "
                        f"{cfg.environment} on record to roll back")
+    if cfg.of is not None:
+        _check_live(cfg.of, live, cfg.app, cfg.environment)
     undone = live[: (1 if cfg.to else cfg.steps)]
     oldest = undone[-1]
     current = live[0]
@@ -83,6 +85,8 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
             extra={},
         )
         promotion = _with_rollback_of(promotion, undone)
+        if cfg.reason:
+            promotion.extra["Mlgate-Rollback-Reason"] = cfg.reason
         return Planned(config, promotion)
 
     landed = land(cfg.target, (env_path,), plan, cfg.options, provider_factory(cfg.target),
@@ -113,6 +117,19 @@ def _folder(cfg: RollbackConfig, current: Recorded) -> str:
     if cfg.environment not in folder.split("/"):
         raise BadInput(f"{what}: not a folder of environment {cfg.environment!r}; give --path")
     return folder
+
+
+def _check_live(of: str, live: list[Recorded], app: str, environment: str) -> None:
+    """A rollback of one named promotion (verify undoing what it verified) goes ahead only
+    while that promotion is what the environment runs: if another landed since, undoing "the
+    last one" would undo the newer one, which nobody judged."""
+    if live[0].sha == of:
+        return
+    if any(r.sha == of for r in live):
+        raise GateFailed(f"promotion {of[:12]} of {app} in {environment} is no longer the "
+                         f"latest ({live[0].sha[:12]} landed after it): not rolled back")
+    raise GateFailed(f"promotion {of[:12]} of {app} in {environment} is not a live promotion "
+                     "(already rolled back, or not an mlgate promotion of it): not rolled back")
 
 
 def _check_known(ref: ImageRef, history: list[Recorded], environment: str) -> None:

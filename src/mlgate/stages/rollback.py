@@ -52,11 +52,26 @@ class Rollback:
             help="With --to: restore a version the environment never ran by mlgate's "
             "record (refused otherwise: a rollback goes back to something known).",
         ),
+        click.Option(
+            ["--reason"],
+            default=None,
+            metavar="TEXT",
+            help="Why: recorded as the Mlgate-Rollback-Reason trailer (one line, at most 300 "
+            "characters); mlgate verify writes the failed check here.",
+        ),
+        click.Option(
+            ["--of", "of"],
+            default=None,
+            metavar="COMMIT",
+            help="The promotion commit to undo (full sha): refused, and nothing changed, "
+            "unless it is still the environment's latest live promotion.",
+        ),
     )
     paths = landing.PATHS
     name_or_path = landing.NAME_OR_PATH
 
     def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]) -> RollbackConfig:
+        from mlgate.cluster.revision import check_sha
         from mlgate.promote.config import RollbackConfig
 
         target, options = landing.target_and_options(values, environ, verb="rollback")
@@ -74,6 +89,8 @@ class Rollback:
             and values["layout"] == "{path}/{environment}",
             tracking_uri=values["tracking_uri"] or environ.get("MLFLOW_TRACKING_URI"),
             environ=dict(environ),
+            reason=_reason(values["reason"]),
+            of=check_sha(values["of"], "--of") if values["of"] else None,
         )
 
     def run(self, config: RollbackConfig, progress: Progress) -> RollbackOutcome:
@@ -85,6 +102,18 @@ class Rollback:
         from mlgate.report.promote import present
 
         return present(outcome.result, outcome.config.target, command="rollback")
+
+
+def _reason(text: str | None) -> str | None:
+    """The reason as a trailer can hold it: one line of printable text, bounded."""
+    from mlgate.errors import BadInput
+
+    if text is None:
+        return None
+    value = text.strip()
+    if not value or len(value) > 300 or not value.isprintable():
+        raise BadInput("--reason: one line of printable text, 1 to 300 characters")
+    return value
 
 
 STAGE = Rollback()

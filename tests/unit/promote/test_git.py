@@ -276,3 +276,45 @@ def test_git_takes_its_environment_from_the_mapping_given(monkeypatch, tmp_path)
     assert Git(str(tmp_path), None, str(tmp_path)).env()["HOME"] == "/from/os/environ"
     proc = Git(str(tmp_path), None, str(tmp_path), given).run("init", "-q", "repo")
     assert proc.returncode == 0 and (tmp_path / "repo" / ".git").is_dir()
+
+
+def test_rollback_records_its_reason_and_undoes_only_the_named_promotion(remote, capsys):
+    base = ["rollback", "--repo", str(remote), "--app", "churn", "--path", "apps/churn",
+            "--environment", "staging"]
+    assert promote(remote, "--environment", "staging", "--image", f"{IMG}:v1.5.0") == 0
+    judged = git(remote, "rev-parse", "main").strip()
+    assert promote(remote, "--environment", "staging", "--image", f"{IMG}:v1.6.0") == 0
+    newer = git(remote, "rev-parse", "main").strip()
+    # verify judged v1.5.0, but v1.6.0 landed since: undoing "the last one" would undo the
+    # promotion nobody judged, so nothing is changed
+    assert main([*base, "--of", judged, "--reason", "error-rate 0.034 > 0.01"], environ=ENV) == 1
+    assert "no longer the latest" in capsys.readouterr().err
+    assert git(remote, "rev-parse", "main").strip() == newer
+    reason = "error-rate 0.034 > 0.01 (3 of 5 measurements)"
+    assert main([*base, "--of", newer, "--reason", reason], environ=ENV) == 0
+    message = git(remote, "log", "-1", "--format=%B", "main")
+    assert f"Mlgate-Rollback-Reason: {reason}\n" in message
+    assert f"Mlgate-Rollback-Of: {newer}" in message
+    assert "newTag: v1.5.0" in show(remote, "main", "apps/churn/staging/kustomization.yaml")
+    # the promotion already undone is not live any more
+    head = git(remote, "rev-parse", "main").strip()
+    assert main([*base, "--of", newer], environ=ENV) == 1
+    assert "not a live promotion" in capsys.readouterr().err
+    assert git(remote, "rev-parse", "main").strip() == head
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--reason", "two\nlines"], "--reason"),
+    (["--reason", "x" * 301], "--reason"),
+    (["--reason", "  "], "--reason"),
+    (["--of", "abc123"], "--of"),
+    (["--of", "z" * 40], "--of"),
+])
+def test_rollback_reason_and_of_refused_before_anything_changes(remote, capsys, args, needle):
+    assert promote(remote, "--environment", "staging", "--image", f"{IMG}:v1.5.0") == 0
+    head = git(remote, "rev-parse", "main").strip()
+    code = main(["rollback", "--repo", str(remote), "--app", "churn", "--path", "apps/churn",
+                 "--environment", "staging", *args], environ=ENV)
+    assert code == 2
+    assert needle in capsys.readouterr().err
+    assert git(remote, "rev-parse", "main").strip() == head

@@ -51,6 +51,9 @@ MODULES: dict[str, tuple[str, ...]] = {
     "cluster/status.py": ("cluster/test_status.py",),
     "cluster/wait.py": ("cluster/test_wait.py",),
     "cluster/config.py": ("cluster/test_wait.py",),
+    "verify/check.py": ("verify/test_check.py",),
+    "verify/promql.py": ("verify/test_promql.py",),
+    "verify/analysis.py": ("verify/test_analysis.py",),
 }
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+?)\s*$")

@@ -5,9 +5,10 @@ A measurement is Successful inside the check's range, Failed outside it, Inconcl
 there is nothing to judge (no series, NaN) and Error when it could not be taken. A check is
 Failed once its failed measurements outnumber `failure_limit`, Inconclusive once its
 inconclusive ones outnumber `inconclusive_limit`, Error once more than
-`consecutive_error_limit` errors came in a row, and Successful when all `count` measurements
-were taken without that. The run takes the worst phase of its checks (Failed, then Error, then
-Inconclusive) and ends as soon as one check reaches a final phase other than Successful.
+`consecutive_error_limit` errors came in a row, and Successful when `count` measurements were
+taken without that (an error is no measurement: it does not count). The run takes the worst
+phase of its checks (Failed, then Error, then Inconclusive) and ends as soon as one check
+reaches a final phase other than Successful.
 """
 
 from __future__ import annotations
@@ -16,22 +17,33 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mlgate.errors import BadInput
 from mlgate.verify.result import Measurement, MeasurementPhase, Phase
 
 
 @dataclass(frozen=True)
 class Limits:
+    """AnalysisRun's count and limits. A count below 1 would pass a check that measured
+    nothing, and a negative limit would fail or error a check on its first measurement."""
+
     count: int = 5
     failure_limit: int = 0
     inconclusive_limit: int = 0
     consecutive_error_limit: int = 4
 
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise BadInput(f"count {self.count}: at least 1 measurement")
+        for name in ("failure_limit", "inconclusive_limit", "consecutive_error_limit"):
+            if getattr(self, name) < 0:
+                raise BadInput(f"{name.replace('_', '-')} {getattr(self, name)}: at least 0")
+
 
 def judge(values: Sequence[float], low: float | None, high: float | None
           ) -> tuple[float | None, MeasurementPhase]:
     """One measurement's phase from the values a query returned (one per series): every
-    series must be in range; the value shown is the first out of range, else the one
-    nearest a limit. No series, or a NaN, is Inconclusive."""
+    series must be in range; the value shown is the first out of range, else the largest
+    (the smallest when there is only a lower limit). No series, or a NaN, is Inconclusive."""
     if not values or any(math.isnan(v) for v in values):
         return None, "Inconclusive"
     for v in values:
@@ -59,6 +71,9 @@ def longest_error_run(measurements: Sequence[Measurement]) -> int:
 
 
 def check_phase(measurements: Sequence[Measurement], limits: Limits) -> Phase:
+    """The check's phase after these measurements. `count` counts the measurements taken
+    without an error (AnalysisRun's MetricResult.count): an error is no measurement, so a
+    run of errors short of the limit never completes a check."""
     failed = sum(1 for m in measurements if m.phase == "Failed")
     inconclusive = sum(1 for m in measurements if m.phase == "Inconclusive")
     if failed > limits.failure_limit:
@@ -67,7 +82,7 @@ def check_phase(measurements: Sequence[Measurement], limits: Limits) -> Phase:
         return "Error"
     if inconclusive > limits.inconclusive_limit:
         return "Inconclusive"
-    if len(measurements) >= limits.count:
+    if sum(1 for m in measurements if m.phase != "Error") >= limits.count:
         return "Successful"
     return "Running"
 

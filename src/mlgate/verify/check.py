@@ -90,22 +90,23 @@ def parse_check(spec: str, queries: dict[str, str] | None = None) -> Check:
         if name not in BUILTIN_QUERIES:
             raise BadInput(f"{what}: unknown check {name[:40]!r} (built-in: "
                            f"{', '.join(BUILTIN_QUERIES)}; or name=N,query=PROMQL,min=,max=)")
-    fields = _fields(rest, what) if rest.strip() else {}
+    fields = _fields(rest, what)
     if name and "name" in fields:
         raise BadInput(f"{what}: a built-in check takes no name=")
-    name = name or fields.get("name", "")
+    name = name or fields["name"]       # a custom SPEC starts with name=
     if not _NAME.fullmatch(name):
         raise BadInput(f"{what}: name {name[:40]!r} must be lowercase letters, digits and '-'")
     builtin = name in BUILTIN_QUERIES and "name" not in fields
     if not builtin and name in BUILTIN_QUERIES:
         raise BadInput(f"{what}: {name!r} is a built-in check; write {name}:max=... instead")
-    unit = UNITS.get(name, "") if builtin else ""
+    unit = UNITS.get(name, "")          # a custom check never has a built-in's name
     query = fields.get("query") or ((queries or {}).get(name) if builtin else None)
     if query is None:
         if not builtin:
             raise BadInput(f"{what}: a custom check needs query=PROMQL")
         query = BUILTIN_QUERIES[name]
-    if builtin and name == "replicas-unavailable" and "query" in fields:
+    if builtin and name == "replicas-unavailable" and ("query" in fields or
+                                                    name in (queries or {})):
         raise BadInput(f"{what}: replicas-unavailable is read from the Kubernetes API; it "
                        "takes no query")
     low = number(fields["min"], f"{what} min", unit) if "min" in fields else None
@@ -115,12 +116,12 @@ def parse_check(spec: str, queries: dict[str, str] | None = None) -> Check:
         if name != "accuracy" or not builtin:
             raise BadInput(f"{what}: max-drop goes with the accuracy check (it is relative to "
                            "the benchmark evidence's score)")
-        relative = fields["max-drop"].strip().endswith("%")
+        relative = fields["max-drop"].endswith("%")
         drop = number(fields["max-drop"], f"{what} max-drop")
         if drop < 0 or (relative and drop >= 1):
             raise BadInput(f"{what}: max-drop must be at least 0 and below 100%")
     if low is None and high is None and drop is None:
-        low, high = DEFAULT_RANGE.get(name, (None, None)) if builtin else (None, None)
+        low, high = DEFAULT_RANGE.get(name, (None, None))
         if low is None and high is None:
             raise BadInput(f"{what}: give min=, max=" + (" or max-drop=" if name == "accuracy"
                                                          else ""))
@@ -142,13 +143,15 @@ def _fields(text: str, what: str) -> dict[str, str]:
     while rest:
         key, eq, tail = rest.partition("=")
         key = key.strip()
-        if not eq or key not in _KEYS:
+        if key not in _KEYS:
             raise BadInput(f"{what}: {key[:30]!r} is not one of {', '.join(sorted(_KEYS))}")
+        if not eq:
+            raise BadInput(f"{what}: {key} needs a value ({key}=...)")
         if key in out:
             raise BadInput(f"{what}: {key} given twice")
         if key == "query":
             cut = _next_key(tail)
-            value, rest = tail[:cut], tail[cut + 1:] if cut < len(tail) else ""
+            value, rest = tail[:cut], tail[cut + 1:]
         else:
             value, _, rest = tail.partition(",")
         if not value.strip():
@@ -164,7 +167,7 @@ def _next_key(tail: str) -> int:
     while i < len(tail):
         ch = tail[i]
         if quote:
-            if ch == "\\":
+            if ch == "\\" and quote != "`":     # a raw string (`...`) has no escapes
                 i += 2
                 continue
             if ch == quote:
@@ -176,8 +179,8 @@ def _next_key(tail: str) -> int:
         elif ch in ")]}":
             depth -= 1
         elif ch == "," and depth <= 0:
-            key = tail[i + 1:].split("=", 1)[0].strip()
-            if key in _KEYS and "=" in tail[i + 1:]:
+            key, eq, _ = tail[i + 1:].partition("=")
+            if eq and key.strip() in _KEYS:
                 return i
         i += 1
     return len(tail)

@@ -15,6 +15,9 @@ from mlgate.errors import BadInput
 
 LABELS = ("app", "environment", "namespace", "model_version")
 _PLACEHOLDER = re.compile(r"\{(app|environment|namespace|model_version|window)\}")
+# bytes that were not UTF-8 (a command line decodes them to lone surrogates) have no form in a
+# PromQL string and would stop the request being encoded
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def escape(value: str) -> str:
@@ -46,6 +49,8 @@ def duration(seconds: float) -> str:
 def fill(template: str, labels: dict[str, str], window: float, what: str) -> str:
     """The query with its placeholders replaced; BadInput naming `what` when a label
     placeholder stands outside a string literal or names a label that has no value."""
+    if _SURROGATE.search(template):
+        raise BadInput(f"{what}: the query is not valid UTF-8 (it cannot be sent to Prometheus)")
     out: list[str] = []
     quote = ""
     i = 0
@@ -63,11 +68,14 @@ def fill(template: str, labels: dict[str, str], window: float, what: str) -> str
                 if not labels.get(key):
                     raise BadInput(f"{what}: the query uses {{{key}}} but no value is given "
                                    f"(--{key.replace('_', '-')})")
+                if _SURROGATE.search(labels[key]):
+                    raise BadInput(f"{what}: the value of --{key.replace('_', '-')} is not "
+                                   "valid UTF-8 (it cannot be sent to Prometheus)")
                 out.append(escape(labels[key]))
             i = found.end()
             continue
         if quote:
-            if ch == "\\" and quote != "`" and i + 1 < len(template):
+            if ch == "\\" and quote != "`":   # an escape: the next character is not the end
                 out.append(template[i:i + 2])
                 i += 2
                 continue

@@ -7,5 +7,6 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
-# The loopback git server's fixtures (`git_server`), for every test directory.
-pytest_plugins = ["support.fixtures"]
+# The loopback git server's fixtures (`git_server`) and the real Prometheus ones
+# (`prometheus_stack`, once per session), for every test directory.
+pytest_plugins = ["support.fixtures", "support.prometheus"]

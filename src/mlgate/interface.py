@@ -14,7 +14,7 @@ from typing import Protocol
 # The stages, in the order `mlgate --help` and the docs list them; each is one module in
 # mlgate.stages (registered in mlgate.stages.registry).
 STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
-                           "benchmark", "wait-sync")
+                           "benchmark", "wait-sync", "verify")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
 # Every subcommand: the stages plus the two that compose them.
@@ -129,16 +129,31 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
         "message": "Why the wait ended: the resource, its condition and the controller's own "
                    "message.",
     },
+    "verify": {
+        "passed": "true when every check was Successful, else false.",
+        "phase": "The analysis's phase: Successful, Failed, Inconclusive or Error.",
+        "failed-checks": "The checks that did not pass, comma-separated.",
+        "message": "The first failing check's reason (e.g. 'error-rate 0.034 > 0.01 (3 of 5 "
+                   "measurements)'), or how many checks passed.",
+        "rolled-back": "true when a failure rolled the promotion back, else false.",
+        "rollback-commit": "The rollback's commit (empty when none).",
+        "retrain-url": "The training run a drift failure started (empty when none).",
+        "incident-url": "The incident issue opened (empty when none).",
+        "report": "Path of the Markdown report, when --report was given.",
+        "junit": "Path of the JUnit report, when --junit was given.",
+        "metrics-file": "Path of the GitLab metrics report, when --metrics-file was given.",
+    },
 }
 
 # The steps a pipeline reports outputs for, each prefixed by its name.
-PIPELINE_STEPS: tuple[str, ...] = (*GATES, "promote")
+PIPELINE_STEPS: tuple[str, ...] = (*GATES, "promote", "wait-sync", "verify")
 
 
 def _pipeline_outputs() -> dict[str, str]:
     """The pipeline's own outputs plus every gate's and the promotion's, prefixed by step."""
     out = {
-        "passed": "true when every gate passed and the promotion (if run) landed, else false.",
+        "passed": "true when every gate passed, the promotion (if run) landed, and the live "
+                  "model synced and verified (where configured), else false.",
         "environment": "The environment this run was for.",
         "promoted": "true when the promotion ran and landed (or changed nothing), else false.",
         "model-version": "The model version promoted (empty when unknown).",
@@ -146,7 +161,8 @@ def _pipeline_outputs() -> dict[str, str]:
     }
     # most important first: a GitLab dotenv report keeps 20 variables
     first = ["validate-passed", "benchmark-passed", "scan-passed", "promote-changed",
-             "promote-commit", "promote-new", "promote-previous", "promote-pr-url"]
+             "promote-commit", "promote-new", "promote-previous", "promote-pr-url",
+             "wait-sync-healthy", "verify-passed", "verify-phase", "verify-rolled-back"]
     rest = {f"{step}-{name}": f"{step}: {text}"
             for step in PIPELINE_STEPS for name, text in _STAGE_OUTPUTS[step].items()}
     out.update({k: rest[k] for k in first})

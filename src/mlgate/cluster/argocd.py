@@ -138,7 +138,10 @@ class ArgoCdClient:
         self.calls = 0
         self._insecure = insecure
         self._session = requests.Session()
-        self._session.verify = False if insecure else (ca_bundle or True)
+        # passed with every request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the
+        # environment override a Session's own `verify`, which would ignore --argocd-ca-bundle
+        # and --argocd-insecure wherever a runner sets them
+        self._verify: bool | str = False if insecure else (ca_bundle or True)
         self._session.headers["Accept"] = "application/json"
 
     # ------------------------------------------------------------------ public
@@ -209,7 +212,8 @@ class ArgoCdClient:
             if self._insecure:
                 warnings.simplefilter("ignore")  # urllib3's InsecureRequestWarning, every call
             return self._session.get(url, params=dict(params), timeout=timeout,
-                                     allow_redirects=False, auth=self._authorize)
+                                     allow_redirects=False, auth=self._authorize,
+                                     verify=self._verify)
 
     def _authorize(self, request: Any) -> Any:
         if self._token:

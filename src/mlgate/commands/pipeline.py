@@ -11,15 +11,17 @@ from mlgate.stages.params import OutputDir, json_param
 
 @click.command("pipeline", help="Run an mlgate.yaml: the environment's gates (validate, "
                "benchmark, scan; independently, every verdict reported), then the promotion "
-               "with the gates' results as evidence.")
+               "with the gates' results as evidence, then (where configured) wait-sync and "
+               "verify, rolling back when verification fails.")
 @click.option("--config", "config_path", default="mlgate.yaml", show_default=True,
               type=click.Path(dir_okay=False), help="The promotion policy file. Relative "
               "paths inside it are relative to its directory.")
 @click.option("--environment", default=None,
               help="Environment to promote to (default: the first in the file).")
-@click.option("--only", type=click.Choice([*GATES, "promote"]),
-              default=None, help="Run one gate, or only the promotion (reading the gates' "
-                                 "results from --reports-dir, as a later CI job does).")
+@click.option("--only", type=click.Choice([*GATES, "promote", "wait-sync", "verify"]),
+              default=None, help="Run one gate, only the promotion (reading the gates' "
+                                 "results from --reports-dir, as a later CI job does), or "
+                                 "only wait-sync or verify after it (reading promote.json).")
 @click.option("--no-promote", is_flag=True, help="Run the gates only (e.g. on a pull "
                                                  "request).")
 @click.option("--reports-dir", default="mlgate-reports", show_default=True,

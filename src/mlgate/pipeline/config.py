@@ -31,6 +31,9 @@ class Environment:
     set: tuple[str, ...]
     images: tuple[str, ...]
     promote: dict[str, Any]       # the promote section with this environment's overrides
+    # after the promotion: wait for the controller, then measure the live model
+    wait_sync: dict[str, Any] | None = None
+    verify: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,10 +170,15 @@ def _build(path: Path, label: str, data: dict) -> PipelineConfig:
             raise BadInput(f"{label}: {where}: nothing to promote: give image (top level or "
                            "here) or set")
         envs.append(Environment(env_name, gates, source, alias, sets, images,
-                                {**base_promote, **(raw.get("promote") or {})}))
+                                {**base_promote, **(raw.get("promote") or {})},
+                                _section(raw.get("wait-sync")), _section(raw.get("verify"))))
         seen.add(env_name)
     return PipelineConfig(path, data["app"], name, None if version is None else str(version),
                           sections, tuple(envs), data)
+
+
+def _section(value: Any) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, dict) else None
 
 
 def _check_images(label: str, key: str, images: tuple[str, ...], source: str | None) -> None:

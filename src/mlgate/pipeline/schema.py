@@ -27,7 +27,17 @@ CONTROLLED: dict[str, frozenset[str]] = {
     "scan": frozenset({"json"}),
     "promote": frozenset({"json", "app", "environment", "from-environment", "image", "set",
                           "evidence", "registry-model", "registry-version", "registry-alias"}),
+    # the promotion's commit and config repo
+    "wait-sync": frozenset({"json", "revision", "repo"}),
 }
+# verify's rollback goes where the promotion went: promote's landing settings, not verify's own
+CONTROLLED["verify"] = frozenset({"json", "revision", "evidence", "app", "environment"}
+                                 | set(CONTROLLED["promote"]) | frozenset(
+    {"repo", "path", "layout", "provider", "mode", "base", "api-url", "author-name",
+     "author-email", "committer-name", "committer-email", "signing-key", "signing-format",
+     "max-attempts", "label", "reviewer", "auto-merge", "tracking-uri"}))
+# the sections an environment may hold besides promote's overrides: the steps after it
+AFTER_PROMOTE = ("wait-sync", "verify")
 
 
 # What click's INT and FLOAT accept in a string (a `${VAR}` expands to one): the schema
@@ -101,7 +111,8 @@ def option_problem(data: Any) -> tuple[tuple, str] | None:
     envs = data.get("environments")
     for i, env in enumerate(envs if isinstance(envs, list) else ()):
         if isinstance(env, dict):
-            sections.append((("environments", i, "promote"), "promote", env.get("promote")))
+            for name in ("promote", *AFTER_PROMOTE):
+                sections.append((("environments", i, name), name, env.get(name)))
     for where, command, section in sections:
         if isinstance(section, dict):
             found = _section_problem(command, section)
@@ -221,6 +232,15 @@ def build() -> dict[str, Any]:
             "promote": {**section_schema("promote", required=False),
                         "description": "Overrides of the promote section for this "
                                        "environment."},
+            "wait-sync": {**section_schema("wait-sync"),
+                          "description": "After the promotion: wait until Argo CD or Flux "
+                                         "applied its commit (options of `mlgate wait-sync`; "
+                                         "the revision is the promotion's)."},
+            "verify": {**section_schema("verify"),
+                       "description": "Then measure the live model (options of `mlgate "
+                                      "verify`); a failure rolls back where the promotion "
+                                      "went, and the registry alias moves only once "
+                                      "verified."},
         },
     }
     return {

@@ -26,8 +26,8 @@ from mlgate.report.verify_markdown import (
 )
 from mlgate.verify.result import ActionTaken, CheckResult, VerifyResult
 
-OUTPUT_KEYS = ("passed", "phase", "failed-checks", "message", "actions", "markdown", "junit",
-               "metrics-file")
+OUTPUT_KEYS = ("passed", "phase", "failed-checks", "message", "rolled-back", "rollback-commit",
+               "retrain-url", "incident-url", "report", "junit", "metrics-file")
 TABLE_HEADERS = ("check", "phase", "range", "last value", "trend", "failed", "inconclusive",
                  "errors", "measurements")
 _ENDED_BADLY = ("Failed", "Error", "Inconclusive")
@@ -40,17 +40,22 @@ def outputs(result: VerifyResult, paths: dict[str, str]) -> dict[str, str]:
         "phase": result.phase,
         "failed-checks": ",".join(c.name for c in result.checks if c.phase in _ENDED_BADLY),
         "message": result.message,
-        "actions": ",".join(action_output(a) for a in result.actions),
-        "markdown": paths.get("markdown", ""),
+        "rolled-back": "true" if _done(result, "rollback") else "false",
+        "rollback-commit": (_done(result, "rollback") or _EMPTY).commit or "",
+        "retrain-url": (_done(result, "retrain") or _EMPTY).url or "",
+        "incident-url": (_done(result, "incident") or _EMPTY).url or "",
+        "report": paths.get("report", ""),
         "junit": paths.get("junit", ""),
         "metrics-file": paths.get("metrics-file", ""),
     }
 
 
-def action_output(action: ActionTaken) -> str:
-    if not action.ok:
-        return f"{action.kind}:failed"
-    return f"{action.kind}:{action.commit or action.url or 'done'}"
+_EMPTY = ActionTaken("rollback", False, "")
+
+
+def _done(result: VerifyResult, kind: str) -> ActionTaken | None:
+    """The action of that kind that went through (a failed one leaves the outputs empty)."""
+    return next((a for a in result.actions if a.kind == kind and a.ok), None)
 
 
 def present(result: VerifyResult, paths: dict[str, str]) -> Presentation:

@@ -12,7 +12,7 @@ from mlgate.errors import BadInput
 from mlgate.verify.result import VerifyResult
 
 # the report's output name (the key of `destinations` and of the answer) -> its option
-OPTIONS = {"markdown": "--markdown", "junit": "--junit", "metrics-file": "--metrics-file"}
+OPTIONS = {"report": "--report", "junit": "--junit", "metrics-file": "--metrics-file"}
 
 
 def write_reports(result: VerifyResult, destinations: Mapping[str, str | None]
@@ -39,7 +39,7 @@ def write_reports(result: VerifyResult, destinations: Mapping[str, str | None]
 
 
 def _writer(name: str) -> Callable[[VerifyResult], str]:
-    if name == "markdown":
+    if name == "report":
         from mlgate.report.verify_markdown import markdown
 
         return markdown

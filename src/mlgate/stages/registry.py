@@ -18,6 +18,7 @@ MODULES: dict[str, str] = {
     "validate": "mlgate.stages.validate",
     "benchmark": "mlgate.stages.benchmark",
     "wait-sync": "mlgate.stages.wait_sync",
+    "verify": "mlgate.stages.verify",
 }
 assert tuple(MODULES) == STAGES, "a stage is registered here and listed in mlgate.interface"
 

@@ -375,11 +375,24 @@ def test_option_messages_in_full(argo: ArgoCdStandIn) -> None:
     assert str(exc.value) == "--argocd-ca-bundle and --argocd-insecure exclude each other"
 
 
-def test_tls_verification_follows_the_options(argo: ArgoCdStandIn) -> None:
-    assert client(argo)._session.verify is True
-    assert client(argo, ca_bundle=__file__)._session.verify == __file__
-    assert client(argo, insecure=True)._session.verify is False
+def test_tls_verification_follows_the_options(argo: ArgoCdStandIn, monkeypatch) -> None:
+    """What reaches the transport: requests lets REQUESTS_CA_BUNDLE override a Session's own
+    `verify`, so the options must win over the environment on every request."""
+    import requests.adapters
+
+    seen: list[object] = []
+    send = requests.adapters.HTTPAdapter.send
+
+    def spy(self, request, **kwargs):
+        seen.append(kwargs.get("verify"))
+        return send(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", spy)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/nonexistent/ca.pem")
     assert client(argo, insecure=True).application("model")["metadata"]["name"] == "model"
+    client(argo, ca_bundle=__file__).application("model")
+    assert seen == [False, __file__]
 
 
 @pytest.mark.parametrize("reply,detail", [

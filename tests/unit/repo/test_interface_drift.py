@@ -36,8 +36,11 @@ PIPELINE_GATES = ("validate", "benchmark", "scan")
 # Inputs of `mlgate pipeline` each pipeline job sets itself, not template inputs.
 PIPELINE_TEMPLATE_SET_BY_JOB = {"only", "no-promote", "json"}
 PIPELINE_TEMPLATE_ONLY_INPUTS = frozenset(
-    {"job-name-prefix", "gates-stage", "promote-stage", "job-image", "install"}
+    {"job-name-prefix", "gates-stage", "promote-stage", "promote-when", "verify-stage",
+     "job-image", "install"}
 )
+# After the promotion job: wait-sync, then verify, each needing the one before.
+PIPELINE_AFTER = ("wait-sync", "verify")
 
 # Commands with no action and no template (e.g. `demo`), declared beside COMMANDS.
 CI_COMMANDS = sorted(set(interface.COMMANDS) - set(interface.LOCAL_ONLY))
@@ -49,7 +52,8 @@ TEMPLATE_ONLY_INPUTS = frozenset({"job-name", "stage", "job-image", "install"})
 # Defaults a template may set where the CLI has none ({command} is filled in).
 TEMPLATE_DEFAULTS = {"json": "mlgate-{command}.json", "report": "mlgate-{command}.md",
                      "html-report": "mlgate-{command}.html",
-                     "metrics-file": "mlgate-{command}.metrics.txt"}
+                     "metrics-file": "mlgate-{command}.metrics.txt",
+                     "junit": "mlgate-{command}.junit.xml"}
 
 # The templates' default install: mlgate, or mlgate[extra,...], from git at $MLGATE_REF.
 PINNED_INSTALL = re.compile(
@@ -485,14 +489,15 @@ def test_pipeline_template_jobs() -> None:
     """One job per gate in the gates stage, then a promotion job needing all three; each passes
     every template input as its variable and sets `only` itself."""
     path, declared, body = pipeline_template()
-    steps = (*PIPELINE_GATES, "promote")
+    steps = (*PIPELINE_GATES, "promote", *PIPELINE_AFTER)
     jobs = dict((k, j) for k, j in template_jobs(body) if k != "default")
     assert list(jobs) == [pipeline_job_key(s) for s in steps], rel(path)
     cli_names = set(declared) - PIPELINE_TEMPLATE_ONLY_INPUTS
     for step in steps:
         job = jobs[pipeline_job_key(step)]
         where = f"{rel(path)}: {step} job"
-        stage = "promote-stage" if step == "promote" else "gates-stage"
+        stage = ("promote-stage" if step == "promote" else
+                 "verify-stage" if step in PIPELINE_AFTER else "gates-stage")
         assert job.get("stage") == f"$[[ inputs.{stage} ]]", where
         assert job.get("image") == "$[[ inputs.job-image ]]", where
         variables = job.get("variables") or {}
@@ -515,6 +520,13 @@ def test_pipeline_template_jobs() -> None:
             assert "mlgate-pipeline.*" in artifacts["paths"], where
             needs = [(n.get("job"), n.get("artifacts")) for n in job.get("needs") or []]
             assert needs == [(pipeline_job_key(g), True) for g in PIPELINE_GATES], where
+            assert job["environment"]["name"] == "$[[ inputs.environment ]]", where
+            assert job["when"] == "$[[ inputs.promote-when ]]", where
+        elif step in PIPELINE_AFTER:
+            before = "promote" if step == "wait-sync" else "wait-sync"
+            needs = [(n.get("job"), n.get("artifacts")) for n in job.get("needs") or []]
+            assert needs == [(pipeline_job_key(before), True)], where
+            assert dotenv is None, f"{where}: only the promotion job has a dotenv report"
         else:
             # Three jobs writing the same MLGATE_PIPELINE_* names would collide downstream.
             assert dotenv is None, f"{where}: only the promotion job has a dotenv report"

@@ -208,7 +208,7 @@ def test_the_deadline_ends_the_retries(bare_prometheus: PrometheusServer) -> Non
 def test_a_wrong_path_is_not_a_prometheus_api(bare_prometheus: PrometheusServer) -> None:
     error = failed(lambda: client(bare_prometheus.url + "/prometheus").query("vector(1)"),
                    BadInput)
-    assert str(error).startswith(f"--prometheus-url: {bare_prometheus.url}/prometheus has no "
+    assert str(error).startswith(f"--prometheus: {bare_prometheus.url}/prometheus has no "
                                  "Prometheus API (/api/v1/query answered HTTP 404)")
 
 
@@ -256,7 +256,7 @@ def test_tls_without_the_ca_bundle_is_refused(secured_prometheus: PrometheusServ
     prometheus.backoff = Backoff(sleep=sleeps)
     error = failed(lambda: prometheus.query("vector(1)"))
     assert error.kind == "unreachable" and "certificate verify failed" in str(error)
-    assert "--prometheus-ca-bundle" in str(error)
+    assert "--prometheus-ca" in str(error)
     assert sleeps.waits == [] and prometheus.calls == 1      # no retry can fix a certificate
 
 
@@ -362,7 +362,7 @@ def test_an_answer_that_is_not_json() -> None:
     error = hostile(Answer(200, b"<html>Grafana</html>", {"Content-Type": "text/html"}))
     assert error.kind == "unreachable"
     assert "not Prometheus's query API" in str(error) and "invalid JSON" in str(error)
-    assert "is --prometheus-url Prometheus?" in str(error)
+    assert "is --prometheus Prometheus?" in str(error)
 
 
 def test_a_huge_answer_is_cut_off() -> None:
@@ -474,7 +474,7 @@ def test_base_url(url: str, base: str) -> None:
     ("http://prométheus", "non-ASCII"),
 ])
 def test_bad_urls(url: str, why: str) -> None:
-    with pytest.raises(BadInput, match="^--prometheus-url") as exc:
+    with pytest.raises(BadInput, match="^--prometheus") as exc:
         base_url(url)
     assert why in str(exc.value)
 
@@ -542,9 +542,9 @@ def test_bad_header_lines_name_the_variable_and_never_the_value(text: str,
 
 
 def test_a_missing_ca_bundle(tmp_path: Path) -> None:
-    with pytest.raises(BadInput, match="^--prometheus-ca-bundle: .* is not a file"):
+    with pytest.raises(BadInput, match="^--prometheus-ca: .* is not a file"):
         access_from("https://p", {}, str(tmp_path / "nope.pem"))
-    with pytest.raises(BadInput, match="^--prometheus-ca-bundle"):
+    with pytest.raises(BadInput, match="^--prometheus-ca"):
         PrometheusClient(PrometheusAccess(url="https://p", ca_bundle=str(tmp_path)))
 
 

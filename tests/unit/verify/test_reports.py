@@ -134,12 +134,13 @@ ALL = (successful, failed, inconclusive, error, hostile)
 
 
 def test_successful_presentation():
-    p = present(successful(), {"markdown": "out/verify.md"})
+    p = present(successful(), {"report": "out/verify.md"})
     assert p.command == "verify" and p.exit_code == 0 and p.verdict == "passed"
     assert p.title == "mlgate verify: churn v7 in staging, 3 checks, 5 measurements in 2m30s"
     assert p.outputs == {"passed": "true", "phase": "Successful", "failed-checks": "",
-                         "message": "all 3 checks passed", "actions": "",
-                         "markdown": "out/verify.md", "junit": "", "metrics-file": ""}
+                         "message": "all 3 checks passed", "rolled-back": "false",
+                         "rollback-commit": "", "retrain-url": "", "incident-url": "",
+                         "report": "out/verify.md", "junit": "", "metrics-file": ""}
     assert p.annotations == ()
     assert [row[:4] for row in p.table.rows] == [
         ("error-rate", "Successful", "≤ 0.01", "0.002"),
@@ -155,7 +156,8 @@ def test_failed_presentation_with_rollback():
     assert p.verdict == "failed: error-rate 0.034 > 0.01 (2 of 4 measurements)"
     assert tuple(p.outputs) == OUTPUT_KEYS
     assert p.outputs["failed-checks"] == "error-rate"  # the unfinished check did not fail
-    assert p.outputs["actions"] == f"rollback:{SHA},incident:failed"
+    assert p.outputs["rolled-back"] == "true" and p.outputs["rollback-commit"] == SHA
+    assert p.outputs["incident-url"] == ""      # the incident failed: no URL to hand on
     assert p.outputs["junit"] == "j.xml" and p.outputs["metrics-file"] == "m.txt"
     levels = [(a.level, a.message) for a in p.annotations]
     assert levels[0] == ("error", result.message)
@@ -456,13 +458,13 @@ def test_metrics_leave_out_missing_values_and_escape_names():
 
 def test_write_reports_writes_what_was_asked(tmp_path: Path):
     result = failed()
-    paths = {"markdown": str(tmp_path / "r" / "verify.md"), "junit": str(tmp_path / "j.xml"),
+    paths = {"report": str(tmp_path / "r" / "verify.md"), "junit": str(tmp_path / "j.xml"),
              "metrics-file": str(tmp_path / "metrics.txt")}
     assert write_reports(result, paths) == paths
     assert (tmp_path / "r" / "verify.md").read_text("utf-8") == markdown(result)
     assert (tmp_path / "j.xml").read_text("utf-8") == junit(result)
     assert (tmp_path / "metrics.txt").read_text("utf-8") == metrics(result)
-    assert write_reports(result, {"markdown": None, "junit": ""}) == {}
+    assert write_reports(result, {"report": None, "junit": ""}) == {}
     with pytest.raises(ValueError):
         write_reports(result, {"html": str(tmp_path / "x.html")})
 
@@ -472,7 +474,7 @@ def test_write_reports_of_a_hostile_result(tmp_path: Path):
     write_reports(hostile(), paths)
     ET.parse(paths["junit"])
     parse_openmetrics((tmp_path / "metrics-file").read_text("utf-8"))
-    assert "? lone surrogate" in (tmp_path / "markdown").read_text("utf-8")
+    assert "? lone surrogate" in (tmp_path / "report").read_text("utf-8")
 
 
 @pytest.mark.parametrize("name", list(OPTIONS))

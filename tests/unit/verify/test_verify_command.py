@@ -1,0 +1,227 @@
+"""`mlgate verify` end to end: the CLI against a real Prometheus scraping a loopback exporter
+whose figures the test drives, rolling back in a real config repo and MLflow registry.
+
+Each test uses its own app name on the session's Prometheus (see support/prometheus.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from support.configrepo import example_remote, git
+from support.prometheus import p95
+
+from mlgate.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+IMG = "registry.example.com/ml/churn"
+NS = "ml"
+
+
+def evidence(tmp_path: Path, accuracy: float = 0.95, version: str = "2") -> Path:
+    """The JSON of `mlgate benchmark` as it writes it (only what verify reads matters)."""
+    doc = {"command": "benchmark", "exit_code": 0, "verdict": "passed",
+           "result": {"candidate": {"name": "churn", "version": version},
+                      "metrics": [{"name": "accuracy", "candidate": accuracy,
+                                   "champion": 0.9}]}}
+    path = tmp_path / "benchmark.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def verify(stack, app: str, *args: str, tmp_path: Path, env=None) -> tuple[int, dict]:
+    out = tmp_path / f"verify-{app}.json"
+    argv = ["verify", "--prometheus", stack.url, "--namespace", NS, "--app", app,
+            "--interval", "1s", "--json", str(out), *args]
+    code = main(argv, environ={"PATH": "/usr/bin:/bin", "MLGATE_CI": "local", **(env or {})})
+    doc = json.loads(out.read_text()) if out.exists() else {}
+    return code, doc
+
+
+def settle(stack, app: str, *, error_ratio=0.0, latency=0.08, accuracy=0.95) -> None:
+    stack.exporter.traffic(app, NS, error_ratio=error_ratio, latency=latency, rps=100)
+    stack.exporter.accuracy(app, NS, accuracy)
+    stack.prometheus.wait_for(
+        f'sum(rate(http_requests_total{{app="{app}",namespace="{NS}"}}[1s]))',
+        lambda vs: bool(vs) and vs[0] > 0, timeout=20)
+
+
+def test_a_healthy_model_is_verified_with_every_measurement_reported(prometheus_stack,
+                                                                      tmp_path):
+    app = "healthy"
+    settle(prometheus_stack, app)
+    code, doc = verify(prometheus_stack, app, "--count", "3", "--check", "error-rate:max=1%",
+                       "--check", "p95-latency:max=500ms", "--check", "accuracy:max-drop=5%",
+                       "--evidence", str(evidence(tmp_path)), "--on-failure", "none",
+                       "--report", str(tmp_path / "v.md"), "--junit", str(tmp_path / "v.xml"),
+                       "--metrics-file", str(tmp_path / "m.txt"), tmp_path=tmp_path)
+    assert code == 0, doc
+    assert doc["outputs"]["passed"] == "true" and doc["outputs"]["phase"] == "Successful"
+    checks = {c["name"]: c for c in doc["result"]["checks"]}
+    assert [m["phase"] for m in checks["error-rate"]["measurements"]] == ["Successful"] * 3
+    assert checks["p95-latency"]["measurements"][-1]["value"] == pytest.approx(p95(0.08),
+                                                                              rel=0.05)
+    # max-drop 5 % of the benchmark's 0.95: at least 0.9025
+    assert checks["accuracy"]["limits"]["min"] == pytest.approx(0.9025)
+    assert checks["accuracy"]["baseline"] == 0.95
+    assert 'app="healthy"' in checks["error-rate"]["query"]
+    assert "```mermaid" in (tmp_path / "v.md").read_text()
+    assert (tmp_path / "v.xml").read_text().count("<testcase") == 3
+    assert doc["outputs"]["report"] == str(tmp_path / "v.md")
+
+
+def test_flapping_under_the_failure_limit_passes(prometheus_stack, tmp_path):
+    app = "flapping"
+    settle(prometheus_stack, app)
+    values = iter([0.7, 0.95, 0.7, 0.95, 0.95])
+
+    def flap():
+        for v in values:
+            prometheus_stack.exporter.accuracy(app, NS, v)
+            time.sleep(1.0)
+    threading.Thread(target=flap, daemon=True).start()
+    code, doc = verify(prometheus_stack, app, "--count", "4", "--failure-limit", "2",
+                       "--check", "accuracy:min=0.9", "--on-failure", "none",
+                       tmp_path=tmp_path)
+    check = doc["result"]["checks"][0]
+    assert code == 0, check
+    assert 1 <= check["failed"] <= 2
+
+
+def test_series_absent_is_inconclusive_and_rolls_nothing_back(prometheus_stack, tmp_path):
+    remote = example_remote(tmp_path)
+    head = git(remote, "rev-parse", "main").strip()
+    code, doc = verify(prometheus_stack, "nobody-home", "--count", "2", "--check",
+                       "accuracy:min=0.9", "--repo", str(remote), "--environment",
+                       "production", "--path", "apps/churn", "--no-incident",
+                       tmp_path=tmp_path)
+    assert code == 1
+    assert doc["outputs"]["phase"] == "Inconclusive"
+    assert doc["outputs"]["rolled-back"] == "false"
+    assert "no data" in doc["outputs"]["message"]
+    assert git(remote, "rev-parse", "main").strip() == head
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("churn")
+    (tmp_path / "model").mkdir()
+    for _ in range(2):
+        client.create_model_version("churn", source=str(tmp_path / "model"), run_id=None)
+    client.set_registered_model_alias("churn", "champion", "1")
+    return uri, client
+
+
+def test_degrading_mid_analysis_rolls_back_in_git_with_the_reason(prometheus_stack, tmp_path,
+                                                                  registry):
+    uri, client = registry
+    app = "churn"      # the example config repo's app; its own series on the exporter
+    ns = "degrading"
+    prometheus_stack.exporter.traffic(app, ns, error_ratio=0.0, latency=0.08, rps=100)
+    prometheus_stack.prometheus.wait_for(
+        f'sum(rate(http_requests_total{{app="{app}",namespace="{ns}"}}[1s]))',
+        lambda vs: bool(vs) and vs[0] > 0, timeout=20)
+    remote = example_remote(tmp_path)
+    env = {"MLFLOW_TRACKING_URI": uri}
+    base = ["--repo", str(remote), "--app", app, "--path", "apps/churn",
+            "--environment", "production"]
+    assert main(["promote", *base, "--image", f"{IMG}:v1.5.0", "--registry-model", "churn",
+                 "--registry-version", "2", "--registry-alias", "champion"],
+                environ={"PATH": "/usr/bin:/bin", **env}) == 0
+    promoted = git(remote, "rev-parse", "main").strip()
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == "2"
+
+    breach: list[float] = []
+
+    def degrade():
+        time.sleep(2.2)            # two healthy measurements first
+        breach.append(time.monotonic())
+        prometheus_stack.exporter.traffic(app, ns, error_ratio=0.3)
+    threading.Thread(target=degrade, daemon=True).start()
+    started = time.monotonic()
+    out = tmp_path / "verify.json"
+    code = main(["verify", "--prometheus", prometheus_stack.url, "--namespace", ns,
+                 "--interval", "1s", "--count", "8", "--check", "error-rate:max=1%",
+                 "--check", "p95-latency:max=500ms", "--revision", promoted, "--no-incident",
+                 "--json", str(out), *base],
+                environ={"PATH": "/usr/bin:/bin", "MLGATE_CI": "local", **env})
+    doc = json.loads(out.read_text())
+    assert code == 1, doc
+    errors = next(c for c in doc["result"]["checks"] if c["name"] == "error-rate")
+    first_failed = next(m for m in errors["measurements"] if m["phase"] == "Failed")
+    # noticed within one interval (plus a scrape) of the breach, and the run ended there
+    assert started + first_failed["at"] - breach[0] <= 1.0 + 0.5
+    assert len(errors["measurements"]) < 8
+    assert doc["outputs"]["rolled-back"] == "true"
+    back = git(remote, "rev-parse", "main").strip()
+    assert doc["outputs"]["rollback-commit"] == back != promoted
+    message = git(remote, "log", "-1", "--format=%B", "main")
+    assert f"Mlgate-Rollback-Of: {promoted}" in message
+    reason = next(line for line in message.splitlines()
+                  if line.startswith("Mlgate-Rollback-Reason: "))
+    assert reason.startswith("Mlgate-Rollback-Reason: error-rate ")
+    assert "> 0.01 (1 of " in reason
+    assert "newTag: v1.4.0" in git(remote, "show", "main:apps/churn/production/kustomization.yaml")
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
+
+
+def test_prometheus_stopped_is_exit_3_and_nothing_is_rolled_back(bare_prometheus, tmp_path):
+    remote = example_remote(tmp_path)
+    assert main(["promote", "--repo", str(remote), "--app", "churn", "--path", "apps/churn",
+                 "--environment", "staging", "--image", f"{IMG}:v1.5.0"],
+                environ={"PATH": "/usr/bin:/bin"}) == 0
+    head = git(remote, "rev-parse", "main").strip()
+    bare_prometheus.stop()
+    out = tmp_path / "v.json"
+    code = main(["verify", "--prometheus", bare_prometheus.url, "--check",
+                 "name=up,query=vector(1),min=1", "--interval", "0.5s", "--count", "5",
+                 "--consecutive-error-limit", "1", "--repo", str(remote), "--app", "churn",
+                 "--environment", "staging", "--path", "apps/churn", "--no-incident",
+                 "--json", str(out)], environ={"PATH": "/usr/bin:/bin", "MLGATE_CI": "local"})
+    doc = json.loads(out.read_text())
+    assert code == 3, doc
+    assert doc["outputs"]["phase"] == "Error"
+    assert "2 errors in a row" in doc["outputs"]["message"]
+    assert git(remote, "rev-parse", "main").strip() == head
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--check", "error-rate:max=1%"], "a failed check rolls back: give --repo"),
+    (["--check", "bogus:max=1", "--on-failure", "none"], "unknown check 'bogus'"),
+    (["--check", "accuracy:max-drop=5%", "--on-failure", "none"], "give --evidence"),
+    (["--check", "name=x,query=up{app=~{app}},max=1", "--on-failure", "none"],
+     "must stand inside a double-quoted string"),
+    (["--check", "error-rate:max=1%", "--on-failure", "none", "--interval", "soon"],
+     "--interval 'soon': not a duration"),
+    (["--check", "error-rate:max=1%", "--check", "error-rate:max=2%", "--on-failure", "none"],
+     "each check once"),
+    (["--check", "error-rate:max=1%", "--on-failure", "none", "--query", "nope=up"],
+     "--query 'nope=up'"),
+    (["--check", "error-rate:max=1%", "--revision", "abc", "--on-failure", "none"],
+     "--revision"),
+])
+def test_bad_input_is_exit_2_before_any_query(args, needle, tmp_path, capsys):
+    with_ns = ["--namespace", "ml", "--app", "churn"]
+    code = main(["verify", "--prometheus", "http://127.0.0.1:9", *with_ns, *args],
+                environ={"PATH": "/usr/bin:/bin", "MLGATE_CI": "local"})
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert needle in err
+
+
+def test_a_hostile_label_cannot_leave_its_string(prometheus_stack, tmp_path):
+    """An app name that would close the selector and add `or vector(0)` stays one label
+    value: the series does not exist, so the check has no data."""
+    code, doc = verify(prometheus_stack, 'x"} or vector(0) or up{a="', "--count", "1",
+                       "--check", "accuracy:max=1", "--on-failure", "none", tmp_path=tmp_path)
+    assert code == 1
+    assert doc["outputs"]["phase"] == "Inconclusive"

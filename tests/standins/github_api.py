@@ -25,10 +25,20 @@ also at the root):
     GET/POST /repos/{o}/{r}/issues/{n}/labels
     PUT    /repos/{o}/{r}/pulls/{n}/merge          (merge, squash, rebase; `sha` pinned)
     POST   /graphql   enablePullRequestAutoMerge, disablePullRequestAutoMerge
+    GET/POST /repos/{o}/{r}/issues  (list: state, since, sort, direction; create: title, body,
+                                     labels; 410 "Issues are disabled for this repo")
+    GET    /repos/{o}/{r}/actions/workflows/{id or file name}
+    POST   /repos/{o}/{r}/actions/workflows/{id}/dispatches    (204; see `add_workflow`)
+    GET    /repos/{o}/{r}/actions/workflows/{id}/runs  (event, branch, status, head_sha, created)
 
 Tokens (`Authorization: token X` or `Bearer X`) carry rights: "write", "read" (writes get 403
 "Resource not accessible by integration") or "none" (the repository answers 404, as GitHub
 does for a repository the token cannot see); an unknown token gets 401 "Bad credentials".
+A "pull" token (PULL_TOKEN) is a user with pull access only: it may open issues but nothing
+else, and the labels it names are dropped (docs: "Only users with push access can set labels
+for new issues. Labels are silently dropped otherwise.") -- except that a label the repository
+does not have yet makes GitHub answer 403 (reported in github community discussion #197408); a
+push ("write") token's unknown labels are created with the issue.
 
 Knobs for tests: `fail_next` (5xx, or a 4xx with GitHub's message such as 422 "Reference
 update failed"), `rate_limit` (a primary or secondary limit window that keeps answering 403/429
@@ -55,6 +65,14 @@ Real-world behaviours, each off by default and switched on per test:
 - `protect()`: ref updates on a protected branch answer 422 "Protected branch update failed for
   refs/heads/main." (or the rule's own message, e.g. "Changes must be made through a pull
   request."); merging a PR through the API is still allowed.
+- `has_issues = False`: issue endpoints answer 410 "Issues are disabled for this repo".
+- workflows (`add_workflow`): a dispatch is checked as GitHub does -- 422 "Workflow does not
+  have 'workflow_dispatch' trigger", "Cannot trigger a 'workflow_dispatch' on a disabled
+  workflow", "No ref found for: X", 'Unexpected inputs provided: ["x"]', "Required input 'x'
+  not provided", more than `max_dispatch_inputs` inputs (10: GitHub Enterprise Server and, until
+  late 2025, github.com) -- and answered 204 with no body: the run it starts is found by listing
+  the workflow's runs. `dispatch_lag()`: that run is missing from the listings for a while
+  (the next N listings and/or S seconds), as GitHub creates it asynchronously.
 """
 
 from __future__ import annotations
@@ -88,7 +106,13 @@ DOCS = "https://docs.github.com/rest"
 WRITE_TOKEN = "ghp_standinWriteToken0000000000000000001"
 READ_TOKEN = "ghp_standinReadOnlyToken00000000000000002"
 STRANGER_TOKEN = "ghp_standinStrangerToken0000000000000003"
-DEFAULT_TOKENS = {WRITE_TOKEN: "write", READ_TOKEN: "read", STRANGER_TOKEN: "none"}
+PULL_TOKEN = "ghp_standinPullOnlyToken00000000000000004"
+DEFAULT_TOKENS = {WRITE_TOKEN: "write", READ_TOKEN: "read", STRANGER_TOKEN: "none",
+                  PULL_TOKEN: "pull"}
+# the labels a new GitHub repository starts with
+DEFAULT_LABELS = ("bug", "documentation", "duplicate", "enhancement", "good first issue",
+                  "help wanted", "invalid", "question", "wontfix")
+ISSUE_TITLE_MAX, ISSUE_BODY_MAX, LABEL_NAME_MAX = 256, 65536, 50
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
     "If you reach out to GitHub Support for help, please include the request ID standin."
@@ -433,6 +457,42 @@ class Comment:
     created_at: float = field(default_factory=time.time)
 
 
+@dataclass
+class Workflow:
+    """An Actions workflow file: whether it has a workflow_dispatch trigger, the inputs it
+    declares (name -> required) and its state ("active", "disabled_manually", ...)."""
+
+    id: int
+    name: str
+    path: str
+    dispatch: bool = True
+    inputs: dict[str, bool] = field(default_factory=dict)
+    state: str = "active"
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def file_name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Run:
+    """A workflow run; a dispatched one may be missing from listings for a while (lag)."""
+
+    id: int
+    workflow: Workflow
+    head_branch: str
+    head_sha: str
+    event: str
+    actor: str
+    run_number: int
+    inputs: dict[str, Any] = field(default_factory=dict)
+    status: str = "queued"
+    created_at: float = field(default_factory=time.time)
+    hidden_lists: int = 0  # listings it is still missing from
+    visible_at: float = 0.0  # time.time() from which listings show it
+
+
 @dataclass(frozen=True)
 class LoggedRequest:
     """What the server saw and answered; tests count API calls from these."""
@@ -519,6 +579,16 @@ class GitHubStandIn:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # issues and Actions workflows (mlgate verify's incident and retraining)
+        self.has_issues = True
+        self.issues: dict[int, dict[str, Any]] = {}
+        self.repo_labels: list[str] = list(DEFAULT_LABELS)
+        self.workflows: dict[int, Workflow] = {}
+        self.runs: list[Run] = []
+        self.max_dispatch_inputs = 10
+        self._workflow_ids = iter(range(161_335, 10_000_000))
+        self._run_ids = iter(range(30_433_642, 100_000_000))
+        self._run_lag: tuple[int, float] = (0, 0.0)
         self._routes = self._route_table()
 
     # lifecycle
@@ -645,6 +715,31 @@ class GitHubStandIn:
 
     def head(self, branch: str | None = None) -> str | None:
         return self.repo.ref_sha(f"refs/heads/{branch or self.default_branch}")
+
+    def add_workflow(self, path: str = ".github/workflows/train.yml", *, name: str | None = None,
+                     inputs: tuple[str, ...] | list[str] = (), required: tuple[str, ...] = (),
+                     dispatch: bool = True, state: str = "active") -> Workflow:
+        """A workflow file in the repository: with an `on: workflow_dispatch` trigger declaring
+        `inputs` (those in `required` required) unless dispatch=False."""
+        with self._lock:
+            workflow = Workflow(next(self._workflow_ids), name or path.rsplit("/", 1)[-1], path,
+                                dispatch, {n: n in required for n in inputs}, state)
+            self.workflows[workflow.id] = workflow
+            return workflow
+
+    def add_run(self, workflow: Workflow, branch: str | None = None, *, event: str = "push",
+                created_at: float | None = None, actor: str = "someone") -> Run:
+        """A run that exists already (another push, someone else's dispatch)."""
+        branch = branch or self.default_branch
+        with self._lock:
+            return self._new_run(workflow, branch, self.head(branch) or ZERO, event, actor, {},
+                                 created_at if created_at is not None else time.time())
+
+    def dispatch_lag(self, requests: int = 0, seconds: float = 0.0) -> None:
+        """The runs of later dispatches are missing from the next `requests` run listings and
+        for `seconds` after the dispatch (GitHub creates the run asynchronously)."""
+        with self._lock:
+            self._run_lag = (requests, seconds)
 
     # dispatch
 
@@ -803,6 +898,14 @@ class GitHubStandIn:
             ("POST", repo + r"/issues/(?P<number>\d+)/comments", self._create_comment, True),
             ("GET", repo + r"/issues/(?P<number>\d+)/labels", self._list_labels, False),
             ("POST", repo + r"/issues/(?P<number>\d+)/labels", self._add_labels, True),
+            # who may open an issue is decided in the handler: a pull-only user may too
+            ("GET", repo + r"/issues", self._list_issues, False),
+            ("POST", repo + r"/issues", self._create_issue, False),
+            ("GET", repo + r"/actions/workflows/(?P<workflow>[^/]+)", self._get_workflow, False),
+            ("POST", repo + r"/actions/workflows/(?P<workflow>[^/]+)/dispatches",
+             self._dispatch_workflow, True),
+            ("GET", repo + r"/actions/workflows/(?P<workflow>[^/]+)/runs", self._list_runs,
+             False),
         ]
         return [(verb, re.compile(f"^{pattern}/?$"), handler, write)
                 for verb, pattern, handler, write in table]
@@ -840,6 +943,7 @@ class GitHubStandIn:
             "allow_merge_commit": "merge" in self.merge_methods,
             "allow_squash_merge": "squash" in self.merge_methods,
             "allow_rebase_merge": "rebase" in self.merge_methods,
+            "has_issues": self.has_issues,
             "created_at": iso(0), "updated_at": iso(time.time()), "pushed_at": iso(time.time()),
         }
         if rights is not None:
@@ -1356,6 +1460,242 @@ class GitHubStandIn:
         pr.labels += [n for n in names if n not in pr.labels]
         return Reply(200, [self._label_json(n) for n in pr.labels])
 
+    # handlers: issues (mlgate verify's incident)
+
+    def _issue_json(self, issue: dict[str, Any]) -> dict[str, Any]:
+        n, api = issue["number"], self._repo_api
+        return {
+            "id": 200_000 + n, "node_id": f"I_standin_{n:06d}", "url": f"{api}/issues/{n}",
+            "repository_url": api, "labels_url": f"{api}/issues/{n}/labels{{/name}}",
+            "comments_url": f"{api}/issues/{n}/comments", "events_url": f"{api}/issues/{n}/events",
+            "html_url": f"{self.html_url}/{self.full_name}/issues/{n}", "number": n,
+            "state": issue["state"], "state_reason": None, "title": issue["title"],
+            "body": issue["body"], "user": self._user_json(issue["user"], "Bot"),
+            "labels": [self._label_json(name) for name in issue["labels"]], "assignee": None,
+            "assignees": [], "milestone": None, "locked": False, "active_lock_reason": None,
+            "comments": 0, "closed_at": None, "created_at": iso(issue["created_at"]),
+            "updated_at": iso(issue["updated_at"]), "author_association": "CONTRIBUTOR",
+        }
+
+    def _pull_as_issue(self, pr: Pull) -> dict[str, Any]:
+        """A pull request as the issues listing shows it (every PR is an issue)."""
+        data = self._issue_json({"number": pr.number, "state": pr.state, "title": pr.title,
+                                 "body": pr.body, "user": pr.user, "labels": pr.labels,
+                                 "created_at": pr.created_at, "updated_at": pr.updated_at})
+        data["html_url"] = f"{self.html_url}/{self.full_name}/pull/{pr.number}"
+        data["pull_request"] = {"url": f"{self._repo_api}/pulls/{pr.number}",
+                                "html_url": data["html_url"], "merged_at": None}
+        return data
+
+    def _list_issues(self, query: dict[str, str], **_: Any) -> Reply:
+        """GET issues: open by default, newest first; `since` is on updated_at; PRs included."""
+        if not self.has_issues:
+            raise ApiError(410, "Issues are disabled for this repo")
+        state = query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise validation_failed({"resource": "Issue", "field": "state", "code": "invalid"})
+        since = _parse_time(query["since"]) if query.get("since") else None
+        if query.get("since") and since is None:
+            raise validation_failed({"resource": "Issue", "field": "since", "code": "invalid"})
+        items = [self._issue_json(i) for i in self.issues.values()]
+        items += [self._pull_as_issue(p) for p in self.pulls.values()]
+        items = [i for i in items if state in ("all", i["state"])
+                 and (since is None or _parse_time(i["updated_at"]) >= since)]
+        key = "updated_at" if query.get("sort") == "updated" else "created_at"
+        items.sort(key=lambda i: (i[key], i["number"]),
+                   reverse=query.get("direction", "desc") == "desc")
+        return self._paginate(items, f"/repos/{self.full_name}/issues", query)
+
+    def _create_issue(self, body: Any, login: str, rights: str, **_: Any) -> Reply:
+        """POST issues (docs: issues#create-an-issue): 403 for an integration without issue
+        rights, 410 when issues are disabled, 422 for a missing or too long title or body."""
+        if rights not in ("write", "pull"):
+            raise ApiError(403, "Resource not accessible by integration")
+        if not self.has_issues:
+            raise ApiError(410, "Issues are disabled for this repo")
+        body = _require_object(body)
+        title, text = body.get("title"), body.get("body")
+        if title is None:
+            raise ApiError(422, 'Invalid request.\n\n"title" wasn\'t supplied.')
+        if not isinstance(title, (str, int)) or isinstance(title, bool):
+            raise ApiError(422, "Invalid request.\n\nFor 'properties/title', "
+                                f"{json.dumps(title)} is not a string or an integer.")
+        if text is not None and not isinstance(text, str):
+            raise ApiError(422, "Invalid request.\n\nFor 'properties/body', "
+                                f"{json.dumps(text)} is not a string or null.")
+        title = str(title)
+        if not title.strip():
+            raise validation_failed({"resource": "Issue", "code": "missing_field",
+                                     "field": "title"})
+        for field_name, value, limit in (("title", title, ISSUE_TITLE_MAX),
+                                         ("body", text or "", ISSUE_BODY_MAX)):
+            if len(value) > limit:
+                raise validation_failed({"resource": "Issue", "code": "custom",
+                                         "field": field_name, "message": f"{field_name} is too "
+                                         f"long (maximum is {limit} characters)"})
+        labels = self._issue_labels(body.get("labels"), rights)
+        now, number = time.time(), next(self._issue_numbers)
+        issue = {"number": number, "state": "open", "title": title, "body": text,
+                 "user": login, "labels": labels, "created_at": now, "updated_at": now}
+        self.issues[number] = issue
+        return Reply(201, self._issue_json(issue),
+                     {"location": f"{self._repo_api}/issues/{number}"})
+
+    def _issue_labels(self, value: Any, rights: str) -> list[str]:
+        """Label names (strings or {"name": ...}); unknown ones are created for a push user,
+        a pull-only user's are dropped -- or refused when one does not exist yet."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ApiError(422, "Invalid request.\n\nFor 'properties/labels', "
+                                f"{json.dumps(value)} is not an array.")
+        names = [item.get("name") if isinstance(item, dict) else item for item in value]
+        for name in names:
+            if not isinstance(name, str) or not name.strip():
+                raise validation_failed({"resource": "Label", "code": "invalid",
+                                         "field": "name"})
+            if len(name) > LABEL_NAME_MAX:
+                raise validation_failed({"resource": "Label", "code": "custom", "field": "name",
+                                         "message": f"name is too long (maximum is "
+                                                    f"{LABEL_NAME_MAX} characters)"})
+        known = {n.lower(): n for n in self.repo_labels}
+        if rights != "write":
+            if any(n.lower() not in known for n in names):
+                # community discussion #197408: HTTP 403 (GitHub's wording is not recorded)
+                raise ApiError(403, "Resource not accessible by personal access token")
+            return []
+        labels: list[str] = []
+        for name in names:
+            if name.lower() not in known:
+                self.repo_labels.append(name)
+                known[name.lower()] = name
+            if known[name.lower()] not in labels:
+                labels.append(known[name.lower()])
+        return labels
+
+    # handlers: Actions workflows (mlgate verify's retraining)
+
+    def _workflow(self, params: dict[str, str]) -> Workflow:
+        """A workflow by numeric id or by file name (train.yml), as GitHub takes either."""
+        key = params["workflow"]
+        for workflow in self.workflows.values():
+            if str(workflow.id) == key or workflow.file_name == key:
+                return workflow
+        raise ApiError(404, "Not Found")
+
+    def _workflow_json(self, workflow: Workflow) -> dict[str, Any]:
+        html = f"{self.html_url}/{self.full_name}"
+        return {"id": workflow.id, "node_id": f"W_standin_{workflow.id}", "name": workflow.name,
+                "path": workflow.path, "state": workflow.state,
+                "created_at": iso(workflow.created_at), "updated_at": iso(workflow.created_at),
+                "url": f"{self._repo_api}/actions/workflows/{workflow.id}",
+                "html_url": f"{html}/blob/{self.default_branch}/{workflow.path}",
+                "badge_url": f"{html}/workflows/{quote(workflow.name)}/badge.svg"}
+
+    def _run_json(self, run: Run) -> dict[str, Any]:
+        api, html = f"{self._repo_api}/actions/runs/{run.id}", f"{self.html_url}/{self.full_name}"
+        actor = self._user_json(run.actor)
+        return {
+            "id": run.id, "name": run.workflow.name, "node_id": f"WFR_standin_{run.id}",
+            "head_branch": run.head_branch, "head_sha": run.head_sha, "path": run.workflow.path,
+            "display_title": run.workflow.name, "run_number": run.run_number,
+            "event": run.event, "status": run.status, "conclusion": None,
+            "workflow_id": run.workflow.id, "check_suite_id": run.id + 1,
+            "url": api, "html_url": f"{html}/actions/runs/{run.id}", "pull_requests": [],
+            "created_at": iso(run.created_at), "updated_at": iso(run.created_at),
+            "run_attempt": 1, "run_started_at": iso(run.created_at), "actor": actor,
+            "triggering_actor": actor, "jobs_url": f"{api}/jobs", "logs_url": f"{api}/logs",
+            "artifacts_url": f"{api}/artifacts", "cancel_url": f"{api}/cancel",
+            "rerun_url": f"{api}/rerun",
+            "workflow_url": f"{self._repo_api}/actions/workflows/{run.workflow.id}",
+            "repository": {"id": 4242, "name": self.name, "full_name": self.full_name},
+        }
+
+    def _new_run(self, workflow: Workflow, branch: str, sha: str, event: str, actor: str,
+                 inputs: dict[str, Any], created_at: float, lag: tuple[int, float] = (0, 0.0),
+                 ) -> Run:
+        number = 1 + sum(1 for r in self.runs if r.workflow.id == workflow.id)
+        run = Run(next(self._run_ids), workflow, branch, sha, event, actor, number, dict(inputs),
+                  created_at=created_at, hidden_lists=lag[0], visible_at=created_at + lag[1])
+        self.runs.append(run)
+        return run
+
+    def _get_workflow(self, params: dict[str, str], **_: Any) -> Reply:
+        return Reply(200, self._workflow_json(self._workflow(params)))
+
+    def _dispatch_workflow(self, params: dict[str, str], body: Any, login: str,
+                           **_: Any) -> Reply:
+        """POST .../dispatches (docs: actions/workflows#create-a-workflow-dispatch-event): 204
+        and no body; the run appears in the listing later (dispatch_lag)."""
+        workflow = self._workflow(params)
+        body = _require_object(body)
+        ref, inputs = body.get("ref"), body.get("inputs")
+        if not isinstance(ref, str) or not ref:
+            raise ApiError(422, 'Invalid request.\n\n"ref" wasn\'t supplied.')
+        inputs = {} if inputs is None else inputs
+        if not isinstance(inputs, dict):
+            raise ApiError(422, "Invalid request.\n\nFor 'properties/inputs', "
+                                f"{json.dumps(inputs)} is not an object.")
+        if not workflow.dispatch:
+            raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
+        if workflow.state != "active":
+            raise ApiError(422, "Cannot trigger a 'workflow_dispatch' on a disabled workflow")
+        branch, sha = self._dispatch_ref(ref)
+        if len(inputs) > self.max_dispatch_inputs:
+            # the stand-in's wording: GitHub documents the limit, not its error message
+            raise ApiError(422, f"Too many inputs provided: {len(inputs)} (at most "
+                                f"{self.max_dispatch_inputs})")
+        unexpected = sorted(set(inputs) - set(workflow.inputs))
+        if unexpected:
+            raise ApiError(422, "Unexpected inputs provided: "
+                                + json.dumps(unexpected, separators=(",", ":")))
+        for name, needed in workflow.inputs.items():
+            if needed and name not in inputs:
+                raise ApiError(422, f"Required input '{name}' not provided")
+        for name, value in inputs.items():
+            if not isinstance(value, str):
+                raise ApiError(422, f"Invalid request.\n\nFor 'properties/{name}', "
+                                    f"{json.dumps(value)} is not a string.")
+        self._new_run(workflow, branch, sha, "workflow_dispatch", login, inputs, time.time(),
+                      self._run_lag)
+        return Reply(204)
+
+    def _dispatch_ref(self, ref: str) -> tuple[str, str]:
+        """(head_branch, sha) of a branch or tag name, or of refs/heads/... / refs/tags/..."""
+        names = [ref] if ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+        for name in names:
+            sha = self.repo.ref_sha(name) if name.startswith(("refs/heads/", "refs/tags/")) \
+                else None
+            if sha:
+                return name.split("/", 2)[2], self.repo.out("rev-parse", f"{sha}^{{commit}}")
+        raise ApiError(422, f"No ref found for: {ref}")
+
+    def _list_runs(self, params: dict[str, str], query: dict[str, str], **_: Any) -> Reply:
+        """GET .../runs, newest first, {"total_count", "workflow_runs"}; a dispatched run that
+        still lags is left out (and one listing closer to showing)."""
+        workflow = self._workflow(params)
+        created = _created_filter(query.get("created"))
+        now, found = time.time(), []
+        for run in sorted(self.runs, key=lambda r: r.id, reverse=True):
+            if run.workflow.id != workflow.id:
+                continue
+            if run.hidden_lists > 0:
+                run.hidden_lists -= 1
+                continue
+            if now < run.visible_at:
+                continue
+            wanted = {"event": run.event, "branch": run.head_branch, "status": run.status,
+                      "head_sha": run.head_sha, "actor": run.actor}
+            if any(query.get(k) not in (None, "", v) for k, v in wanted.items()):
+                continue
+            if created is not None and not created(run.created_at):
+                continue
+            found.append(self._run_json(run))
+        reply = self._paginate(found, f"/repos/{self.full_name}/actions/workflows/"
+                                      f"{params['workflow']}/runs", query)
+        reply.body = {"total_count": len(found), "workflow_runs": reply.body}
+        return reply
+
     # GraphQL
 
     def _graphql(self, body: Any, rights: str, login: str) -> Reply:
@@ -1473,6 +1813,60 @@ def _person(value: Any, default: Mapping[str, str], field_name: str) -> dict[str
             or not isinstance(value.get("email"), str):
         raise ApiError(422, f"Invalid request.\n\n{field_name} needs name and email.")
     return {"name": value["name"], "email": value["email"], "date": _git_date(value.get("date"))}
+
+
+def _parse_time(text: str) -> float | None:
+    """Epoch seconds of an ISO 8601 date or date-time (UTC when no zone), None if it is not."""
+    try:
+        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp.timestamp()
+
+
+_DAY = 86_400.0
+
+
+def _created_filter(text: str | None) -> Callable[[float], bool] | None:
+    """The `created` filter of the runs listing, in GitHub's search syntax: `>=T`, `>T`, `<=T`,
+    `<T`, `A..B` (either side `*`), or a date alone (that whole day); dates or date-times.
+    A malformed one is refused with 422 (GitHub does not document its answer to one)."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+
+    def bound(value: str, end: bool) -> float:
+        if value == "*":
+            return math.inf if end else -math.inf
+        at = _parse_time(value)
+        if at is None:
+            raise validation_failed({"resource": "WorkflowRun", "field": "created",
+                                     "code": "invalid"})
+        whole_day = "T" not in value
+        return at + (_DAY if whole_day and end else 0.0)
+
+    for op in (">=", "<=", ">", "<"):
+        if text.startswith(op):
+            value = text[len(op):]
+            if op == ">=":
+                low = bound(value, False)
+                return lambda t: t >= low
+            if op == ">":
+                low = bound(value, True)
+                return lambda t: t >= low if "T" not in value else t > low
+            if op == "<=":
+                high = bound(value, True)
+                return lambda t: t < high if "T" not in value else t <= high
+            high = bound(value, False)
+            return lambda t: t < high
+    start, sep, end = text.partition("..")
+    low = bound(start, False)
+    high = bound(end if sep else start, True)
+    if sep and "T" in end:
+        return lambda t: low <= t <= high
+    return lambda t: low <= t < high
 
 
 def _mergeable(state: str) -> bool | None:

@@ -44,6 +44,14 @@ The ways the real service fails that a happy-path stand-in hides, each switchabl
   names (of those served here: ``GET .../repository/branches/:branch`` and ``GET
   .../repository/commits/:sha``); anywhere else the token is not looked at and the request is
   ``401 {"message": "401 Unauthorized"}`` -- creating commits and merge requests included.
+- **issues and pipelines** (mlgate verify): ``POST /projects/:id/issues`` (``issue_type``
+  incident; labels that do not exist are created; 403 when the project's issues are disabled)
+  and ``GET`` to list them; ``POST /projects/:id/pipeline`` with ``variables``, refused as
+  GitLab's pipeline creation chain does -- 400 ``{"message": {"base": [...]}}`` with
+  "Insufficient permissions to set pipeline variables" (``pipeline_variables_allowed``),
+  "Duplicate variable name: X", "Insufficient permissions for protected ref 'main'",
+  "Reference not found", "Missing CI config file" (``ci_config``), the rules message
+  (``pipeline_rules_skip``) -- and ``GET /projects/:id/pipelines`` to list them.
 - **lost answers** (``lose_answer_next``): the request is served for real (the commit lands, the
   MR or note is created), then the client gets a 502/504 as if a proxy timed out.
 
@@ -271,6 +279,15 @@ class Project:
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     next_iid: int = 1
     protected: dict[str, str] = field(default_factory=dict)  # branch -> who may push
+    # issues and pipelines (mlgate verify): switch these per test
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    next_issue_iid: int = 1
+    labels: list[str] = field(default_factory=list)
+    issues_enabled: bool = True  # False: the project's issues are disabled (403)
+    pipelines: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ci_config: bool = True  # False: no .gitlab-ci.yml ("Missing CI config file")
+    pipeline_rules_skip: bool = False  # workflow:rules keep API pipelines out
+    pipeline_variables_allowed: bool = True  # False: the role may not set pipeline variables
 
     @property
     def git(self) -> _Git:
@@ -642,6 +659,10 @@ class GitLabApiServer:
             ("PUT", r"/projects/([^/]+)/merge_requests/(\d+)/merge", "merge_mr"),
             ("GET", r"/projects/([^/]+)/merge_requests/(\d+)/notes", "list_notes"),
             ("POST", r"/projects/([^/]+)/merge_requests/(\d+)/notes", "create_note"),
+            ("GET", r"/projects/([^/]+)/issues", "list_issues"),
+            ("POST", r"/projects/([^/]+)/issues", "create_issue"),
+            ("GET", r"/projects/([^/]+)/pipelines", "list_pipelines"),
+            ("POST", r"/projects/([^/]+)/pipeline", "create_pipeline"),
         )
     )
 
@@ -1199,6 +1220,167 @@ class GitLabApiServer:
         project.notes.setdefault(mr["iid"], []).append(note)
         return 201, note
 
+    # -- issues and pipelines (mlgate verify's incident and retraining) --------------------------
+
+    _ISSUE_TYPES = ("issue", "incident", "test_case", "task")
+
+    def _issue_json(self, project: Project, issue: dict[str, Any],
+                    base_url: str) -> dict[str, Any]:
+        iid = issue["iid"]
+        return {
+            "id": issue["id"], "iid": iid, "project_id": project.id, "title": issue["title"],
+            "description": issue["description"], "state": issue["state"],
+            "created_at": issue["created_at"], "updated_at": issue["updated_at"],
+            "closed_at": None, "closed_by": None, "labels": list(issue["labels"]),
+            "milestone": None, "assignees": [], "assignee": None,
+            "author": self._user_json(issue["author"]), "type": issue["issue_type"].upper(),
+            "issue_type": issue["issue_type"], "user_notes_count": 0, "confidential": False,
+            "discussion_locked": None, "severity": "UNKNOWN",
+            "web_url": f"{base_url}/{project.path}/-/issues/{iid}",
+            "references": {"short": f"#{iid}", "relative": f"#{iid}",
+                           "full": f"{project.path}#{iid}"},
+        }
+
+    def _r_create_issue(self, request: _Request, extra: dict[str, str],
+                        project: Project) -> tuple[int, Any]:
+        """POST /projects/:id/issues (docs: api/issues.md#new-issue): a label that does not exist
+        yet is created in the project; issue_type one of issue, incident, test_case, task."""
+        if not project.issues_enabled:
+            raise ApiError(403, "403 Forbidden")
+        title = request.param("title")
+        if title in (None, ""):
+            raise ApiError(400, "title is missing", key="error")
+        issue_type = request.param("issue_type", "issue")
+        if issue_type not in self._ISSUE_TYPES:
+            raise ApiError(400, "issue_type does not have a valid value", key="error")
+        description = request.param("description")
+        errors = {}
+        if len(str(title)) > 255:
+            errors["title"] = ["is too long (maximum is 255 characters)"]
+        if description is not None and len(str(description)) > 1_048_576:
+            errors["description"] = ["is too long (maximum is 1048576 characters)"]
+        if errors:
+            raise ApiError(400, errors)
+        labels = list(dict.fromkeys(_csv(request.param("labels"))))
+        project.labels += [label for label in labels if label not in project.labels]
+        now, iid = _now(), project.next_issue_iid
+        project.next_issue_iid += 1
+        issue = {"id": next(self._ids), "iid": iid, "title": str(title),
+                 "description": None if description is None else str(description),
+                 "state": "opened", "created_at": now, "updated_at": now, "labels": labels,
+                 "author": request.grant.username, "issue_type": issue_type}
+        project.issues[iid] = issue
+        return 201, self._issue_json(project, issue, request.base_url)
+
+    def _r_list_issues(self, request: _Request, extra: dict[str, str],
+                       project: Project) -> tuple[int, Any]:
+        """GET /projects/:id/issues: state, search (title and description), created_after,
+        issue_type; newest first."""
+        if not project.issues_enabled:
+            raise ApiError(403, "403 Forbidden")
+        state = request.param("state", "all")
+        search = str(request.param("search") or "").lower()
+        after = request.param("created_after")
+        kind = request.param("issue_type")
+        found = [i for i in project.issues.values()
+                 if state in ("all", i["state"]) and (kind is None or i["issue_type"] == kind)
+                 and (not search or search in f"{i['title']} {i['description'] or ''}".lower())
+                 and (after is None or _stamp(i["created_at"]) >= _stamp(str(after)))]
+        found.sort(key=lambda i: i["iid"], reverse=request.param("sort", "desc") == "desc")
+        items = [self._issue_json(project, i, request.base_url) for i in found]
+        return 200, self._paginate(request, extra, items)
+
+    def _pipeline_json(self, project: Project, pipeline: dict[str, Any],
+                       base_url: str) -> dict[str, Any]:
+        return {
+            "id": pipeline["id"], "iid": pipeline["iid"], "project_id": project.id,
+            "sha": pipeline["sha"], "ref": pipeline["ref"], "status": pipeline["status"],
+            "source": pipeline["source"], "name": None, "tag": pipeline["tag"],
+            "created_at": pipeline["created_at"], "updated_at": pipeline["created_at"],
+            "web_url": f"{base_url}/{project.path}/-/pipelines/{pipeline['id']}",
+            "before_sha": ZERO_SHA, "yaml_errors": None,
+            "user": self._user_json(pipeline["user"]), "started_at": None, "finished_at": None,
+            "committed_at": None, "duration": None, "queued_duration": None, "coverage": None,
+            "detailed_status": {"icon": "status_created", "text": "Created",
+                                "label": "created", "group": "created"},
+        }
+
+    def _r_create_pipeline(self, request: _Request, extra: dict[str, str],
+                           project: Project) -> tuple[int, Any]:
+        """POST /projects/:id/pipeline (docs: api/pipelines.md#create-a-new-pipeline), refused
+        in the order of GitLab's creation chain (variables, abilities, ref, configuration),
+        each as render_validation_error!: 400 {"message": {"base": [...]}}."""
+        ref = request.param("ref")
+        if not ref:
+            raise ApiError(400, "ref is missing", key="error")
+        variables = self._pipeline_variables(request.param("variables"))
+        ref = str(ref)
+        if variables and not project.pipeline_variables_allowed:
+            raise ApiError(400, {"base": ["Insufficient permissions to set pipeline variables"]})
+        keys = [v["key"] for v in variables]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            noun = "name" if len(twice) == 1 else "names"
+            raise ApiError(400, {"base": [f"Duplicate variable {noun}: {', '.join(twice)}"]})
+        if self.mr_pipeline is None:
+            raise ApiError(400, {"base": ["Pipelines are disabled!"]})
+        if ref in project.protected and not request.grant.maintainer:
+            raise ApiError(400, {"base": [f"Insufficient permissions for protected ref '{ref}'"]})
+        git = project.git
+        sha, tag = git.branch_head(ref), False
+        if sha is None and not ref.startswith("-"):
+            sha, tag = git.rev(f"refs/tags/{ref}"), True
+        if sha is None:
+            raise ApiError(400, {"base": ["Reference not found"]})
+        if not project.ci_config:
+            raise ApiError(400, {"base": ["Missing CI config file"]})
+        if project.pipeline_rules_skip:
+            raise ApiError(400, {"base": ["Pipeline will not run for the selected trigger. The "
+                                          "rules configuration prevented any jobs from being "
+                                          "added to the pipeline."]})
+        for variable in variables:
+            if not re.fullmatch(r"[a-zA-Z0-9_]{1,255}", variable["key"]):
+                # the model's validation message; GitLab nests it under the association
+                raise ApiError(400, {"variables.key": ["can contain only letters, digits "
+                                                       "and '_'."]})
+        pipeline = {"id": next(self._ids), "iid": len(project.pipelines) + 1, "ref": ref,
+                    "sha": sha, "tag": tag, "status": "created", "source": "api",
+                    "created_at": _now(), "user": request.grant.username,
+                    "variables": variables}
+        project.pipelines[pipeline["id"]] = pipeline
+        return 201, self._pipeline_json(project, pipeline, request.base_url)
+
+    @staticmethod
+    def _pipeline_variables(value: Any) -> list[dict[str, str]]:
+        """Grape's checks of `variables`: an array of hashes with key, value, variable_type."""
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ApiError(400, "variables is invalid", key="error")
+        found = []
+        for item in value:
+            kind = item.get("variable_type", "env_var")
+            if kind not in ("env_var", "file"):
+                raise ApiError(400, "variables[variable_type] does not have a valid value",
+                               key="error")
+            found.append({"key": str(item.get("key") or ""), "value": str(item.get("value", "")),
+                          "variable_type": kind})
+        return found
+
+    def _r_list_pipelines(self, request: _Request, extra: dict[str, str],
+                          project: Project) -> tuple[int, Any]:
+        """GET /projects/:id/pipelines: ref, sha, source, status, username, created_after;
+        ordered by id, newest first unless sort=asc."""
+        wanted = {k: request.param(k) for k in ("ref", "sha", "source", "status")}
+        username, after = request.param("username"), request.param("created_after")
+        found = [p for p in project.pipelines.values()
+                 if all(v is None or p[k] == v for k, v in wanted.items())
+                 and (username is None or p["user"] == username)
+                 and (after is None or _stamp(p["created_at"]) >= _stamp(str(after)))]
+        found.sort(key=lambda p: p["id"], reverse=request.param("sort", "desc") == "desc")
+        items = [self._pipeline_json(project, p, request.base_url) for p in found]
+        return 200, self._paginate(request, extra, items)
+
     # -- pagination -------------------------------------------------------------------------------
 
     @staticmethod
@@ -1224,6 +1406,15 @@ class GitLabApiServer:
             links.append(f'<{request.base_url}{request.raw_path}?{params}>; rel="{rel}"')
         extra["Link"] = ", ".join(links)
         return items[(page - 1) * per_page: page * per_page]
+
+
+def _stamp(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time (GitLab's `created_at` and filter values)."""
+    try:
+        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ApiError(400, "created_after is invalid", key="error") from exc
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def _safe_path(path: str) -> bool:

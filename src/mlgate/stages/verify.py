@@ -101,8 +101,8 @@ VERIFY_PARAMS: tuple[click.Parameter, ...] = (
                  "(train.yml) run by workflow_dispatch; on GitLab any value runs the "
                  "project's pipeline with the drift figures as variables."),
     click.Option(["--retrain-ref"], default=None, metavar="BRANCH",
-                 help="Branch the training runs on (default: the repository's default "
-                 "branch as CI names it, else main)."),
+                 help="Branch the training runs on (default: GitLab's CI_DEFAULT_BRANCH, "
+                 "else main)."),
     click.Option(["--retrain-repo"], default=None, metavar="OWNER/NAME",
                  help="Model repository of the training workflow (default: this CI "
                  "job's repository)."),

@@ -110,5 +110,6 @@ def _retrain(values: Mapping[str, Any], environ: Mapping[str, str]):
     if not values["retrain_workflow"]:
         raise BadInput("a failed check starts a retraining (drift's default): give "
                        "--retrain-workflow, or on-failure=none in the check, or --on-failure")
-    return retrain_from(environ, values["retrain_workflow"], values["retrain_ref"],
-                        values["retrain_repo"])
+    # GitLab names the project's default branch; GitHub's runner environment does not
+    ref = values["retrain_ref"] or environ.get("CI_DEFAULT_BRANCH") or "main"
+    return retrain_from(environ, values["retrain_workflow"], ref, values["retrain_repo"])

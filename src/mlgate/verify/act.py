@@ -41,13 +41,18 @@ def act(cfg: VerifyConfig, result: VerifyResult,
     if "retrain" in todo:
         actions.append(_retrain(cfg, todo["retrain"], result, progress))
     if actions and cfg.incident is not None:
-        from mlgate.verify.incident import incident_body, open_incident
+        from mlgate.verify.incident import (
+            evidence_digest,
+            incident_body,
+            incident_title,
+            open_incident,
+        )
 
         done = replace(result, actions=tuple(actions))
-        title = (f"mlgate verify failed: {result.labels.get('app', '?')} in "
-                 f"{result.labels.get('environment', '?')}: {result.message}")[:250]
+        body = incident_body(done, run_url=_run_url(cfg.environ),
+                             evidence_sha256=evidence_digest(cfg.evidence))
         progress("opening an incident issue")
-        actions.append(open_incident(cfg.incident, title, incident_body(done)))
+        actions.append(open_incident(cfg.incident, incident_title(done), body))
     return tuple(actions)
 
 
@@ -71,23 +76,13 @@ def _rollback(cfg: VerifyConfig, check: CheckResult,
 
 def _retrain(cfg: VerifyConfig, check: CheckResult, result: VerifyResult,
              progress: Callable[[str], None]) -> ActionTaken:
-    from mlgate.verify.retrain import start_retrain
+    from mlgate.verify.retrain import retrain_inputs, start_retrain
 
     if cfg.retrain is None:
         return ActionTaken("retrain", False, "no training workflow given (--retrain-workflow): "
                            "not started")
-    last = next((m.value for m in reversed(check.measurements) if m.value is not None), None)
-    inputs = {"check": check.name, "value": "" if last is None else f"{last:.6g}",
-              "limit": "" if check.max is None else f"{check.max:.6g}",
-              "reason": check.reason[:500]}
-    for key in ("app", "environment", "model_version"):
-        if result.labels.get(key):
-            inputs[key] = result.labels[key]
-    run_url = cfg.environ.get("MLGATE_RUN_URL") or _run_url(cfg.environ)
-    if run_url:
-        inputs["evidence"] = run_url
     progress(f"starting the training workflow: {check.reason}")
-    return start_retrain(cfg.retrain, inputs)
+    return start_retrain(cfg.retrain, retrain_inputs(result, _run_url(cfg.environ)))
 
 
 def _run_url(environ) -> str | None:

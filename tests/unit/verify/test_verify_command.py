@@ -196,6 +196,7 @@ def test_prometheus_stopped_is_exit_3_and_nothing_is_rolled_back(bare_prometheus
 
 @pytest.mark.parametrize("args, needle", [
     (["--check", "error-rate:max=1%"], "a failed check rolls back: give --repo"),
+    (["--check", "drift", "--on-failure", "check"], "--retrain-workflow"),
     (["--check", "bogus:max=1", "--on-failure", "none"], "unknown check 'bogus'"),
     (["--check", "accuracy:max-drop=5%", "--on-failure", "none"], "give --evidence"),
     (["--check", "name=x,query=up{app=~{app}},max=1", "--on-failure", "none"],
@@ -225,3 +226,50 @@ def test_a_hostile_label_cannot_leave_its_string(prometheus_stack, tmp_path):
                        "--check", "accuracy:max=1", "--on-failure", "none", tmp_path=tmp_path)
     assert code == 1
     assert doc["outputs"]["phase"] == "Inconclusive"
+
+
+@pytest.fixture
+def github(tmp_path, monkeypatch):
+    from standins.github_api import GitHubStandIn
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with GitHubStandIn(tmp_path / "github", name="churn-model") as server:
+        server.add_workflow(".github/workflows/train.yml", name="train",
+                            inputs=("mlgate_app", "mlgate_environment", "mlgate_model_version",
+                                    "mlgate_reason", "mlgate_check", "mlgate_value",
+                                    "mlgate_limit", "mlgate_evidence"))
+        yield server
+
+
+def on_github(server) -> dict[str, str]:
+    from standins.github_api import WRITE_TOKEN
+
+    return {"GITHUB_ACTIONS": "true", "GITHUB_TOKEN": WRITE_TOKEN,
+            "GITHUB_REPOSITORY": server.full_name, "GITHUB_API_URL": server.api_url,
+            "GITHUB_SERVER_URL": "https://github.example", "GITHUB_RUN_ID": "7",
+            "NO_PROXY": "127.0.0.1,localhost"}
+
+
+def test_drift_starts_the_training_and_opens_an_incident_instead_of_rolling_back(
+        prometheus_stack, tmp_path, github):
+    app = "drifting"
+    settle(prometheus_stack, app)
+    prometheus_stack.exporter.drift(app, NS, 0.8)
+    prometheus_stack.prometheus.wait_for(
+        f'max(mlgate_model_drift_score{{app="{app}",namespace="{NS}"}})',
+        lambda vs: vs == [0.8], timeout=20)
+    code, doc = verify(prometheus_stack, app, "--count", "2", "--check", "drift",
+                       "--check", "error-rate:max=1%,on-failure=none", "--retrain-workflow",
+                       "train.yml",
+                       "--environment", "production", "--model-version", "7",
+                       tmp_path=tmp_path, env=on_github(github))
+    assert code == 1, doc
+    out = doc["outputs"]
+    assert out["rolled-back"] == "false"               # drift's own choice: retrain
+    assert out["retrain-url"].startswith(github.html_url)
+    assert out["incident-url"].startswith(github.html_url)
+    (run,) = [r for r in github.runs if r.event == "workflow_dispatch"]
+    assert run.inputs["mlgate_check"] == "drift" and run.inputs["mlgate_value"] == "0.8"
+    assert run.inputs["mlgate_model_version"] == "7"
+    (issue,) = github.issues.values()
+    assert "drift 0.8 > 0.5" in issue["title"] + issue["body"]

@@ -49,6 +49,9 @@ class RegistrySpec:
     version: str | None  # None: the version the promoted values name is not known; required
     alias: str
     tracking_uri: str | None = None
+    # landed: the alias moves with the commit (push mode); verified: once verify judged the
+    # live model (promote/verified_alias.confirm_alias), so it never names an unverified one
+    when: str = "landed"
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,19 @@ Only commit messages are needed, so the clone asks for commits and no trees or b
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 
-from mlgate.errors import ServiceError
+from mlgate.errors import GateFailed, ServiceError
 from mlgate.promote.config import Target
 from mlgate.promote.git import Git, GitError, describe_failure, private_tempdir
 from mlgate.promote.message import parse_trailers
 
 MAX_COMMITS = 5000
+# "model@alias before -> after", as promote writes it (promote._registry_trailer)
+_REGISTRY = re.compile(r"(?P<model>.+)@(?P<alias>[A-Za-z0-9_-]{1,255}) "
+                       r"(?P<before>none|[0-9]{1,18}) -> (?P<after>[0-9]{1,18})")
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,19 @@ class Recorded:
     evidence: tuple[str, ...] = ()  # "sha256 file" of each Mlgate-Evidence-Sha256
     folder: str | None = None  # Mlgate-Folder: the environment folder it changed
     reason: str | None = None  # Mlgate-Rollback-Reason: why a rollback was made
+    # Mlgate-Alias-When: "verified" when the alias waits for verify; None (or "landed") when it
+    # moved with the commit; anything else is not mlgate's and is read as still waiting
+    alias_when: str | None = None
 
     @property
     def is_rollback(self) -> bool:
         return bool(self.rollback_of)
+
+    @property
+    def alias_waits(self) -> bool:
+        """The alias move this promotion recorded waits for verify (it did not move with the
+        commit). Fail-safe: an unknown or repeated Mlgate-Alias-When waits too."""
+        return self.alias_when not in (None, "landed")
 
 
 def read_history(target: Target, app: str, environment: str) -> list[Recorded]:
@@ -102,10 +115,42 @@ def _parse(sha: str, body: str, app: str, environment: str) -> Recorded | None:
         evidence=tuple(values.get("Mlgate-Evidence-Sha256", [])),
         folder=(values.get("Mlgate-Folder") or [None])[0],
         reason=(values.get("Mlgate-Rollback-Reason") or [None])[0],
+        alias_when=_one_value(values.get("Mlgate-Alias-When", [])),
     )
+
+
+def _one_value(found: list[str]) -> str | None:
+    """A trailer that should appear once: its value, or all of them when they disagree (a
+    hand-made "landed" beside a "verified" must not read as either)."""
+    distinct = list(dict.fromkeys(found))
+    return None if not distinct else ", ".join(distinct)
+
+
+def parse_registry(text: str) -> tuple[str, str, str | None, str] | None:
+    """(model, alias, before, after) of a recorded `Mlgate-Registry`; None when it does not
+    read as one (history is not trusted: a hand-made trailer is skipped, not followed)."""
+    found = _REGISTRY.fullmatch(text.strip())
+    if found is None:
+        return None
+    before = found["before"]
+    return found["model"], found["alias"], None if before == "none" else before, found["after"]
 
 
 def live_promotions(history: list[Recorded]) -> list[Recorded]:
     """Promotions not yet rolled back, newest first: what `--steps N` counts back through."""
     undone = {sha for r in history for sha in r.rollback_of}
     return [r for r in history if not r.is_rollback and r.sha not in undone]
+
+
+def check_live(of: str, live: list[Recorded], app: str, environment: str, what: str) -> None:
+    """Acting on one named promotion (verify undoing or confirming what it verified) goes
+    ahead only while that promotion is what the environment runs: if another landed since,
+    acting on "the last one" would act on the newer one, which nobody judged. `what` says
+    what was not done ("not rolled back")."""
+    if live and live[0].sha == of:
+        return
+    if any(r.sha == of for r in live):
+        raise GateFailed(f"promotion {of[:12]} of {app} in {environment} is no longer the "
+                         f"latest ({live[0].sha[:12]} landed after it): {what}")
+    raise GateFailed(f"promotion {of[:12]} of {app} in {environment} is not a live promotion "
+                     f"(already rolled back, or not an mlgate promotion of it): {what}")

@@ -60,6 +60,7 @@ class Promotion:
     run_url: str | None = None
     evidence: tuple[Evidence, ...] = ()
     registry: str | None = None  # "model@alias previous->new"
+    alias_when: str | None = None  # "verified": the alias moves once verify passes, not now
     rollback_of: str | None = None
     from_environment: str | None = None
     # with --from-environment and nothing named: the source environment's promotion copied
@@ -157,6 +158,8 @@ def trailers(p: Promotion) -> list[tuple[str, str]]:
         out.append(("Mlgate-Evidence-Sha256", f"{e.sha256} {e.file}"))
     if p.registry:
         out.append(("Mlgate-Registry", p.registry))
+        if p.alias_when:
+            out.append(("Mlgate-Alias-When", p.alias_when))
     if p.rollback_of:
         out.append(("Mlgate-Rollback-Of", p.rollback_of))
     out.extend(p.extra.items())

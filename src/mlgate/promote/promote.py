@@ -41,6 +41,8 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
         raise BadInput(f"--expect-current: no --image for {', '.join(sorted(unknown))}")
     if not refs and not sets:
         raise BadInput("nothing to promote: give --image or --set")
+    if cfg.registry is not None and cfg.registry.when not in ("landed", "verified"):
+        raise BadInput(f"--alias-when {cfg.registry.when[:40]!r}: landed or verified")
 
     # where each --set writes (and, with --from-environment, reads), checked before cloning
     writes = [confine(cfg.env_path, s.file, f"--set {s.spec[:120]!r}") for s in sets]
@@ -88,6 +90,7 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
             run_url=msg.run_url(cfg.environ),
             evidence=cfg.evidence,
             registry=_registry_trailer(cfg.registry),
+            alias_when=_alias_when(cfg.registry),
             rollback_of=cfg.rollback_of,
             from_environment=cfg.from_environment,
             from_commit=cfg.from_commit,
@@ -139,6 +142,12 @@ def _registry_trailer(spec: RegistrySpec | None) -> str | None:
     return f"{spec.model}@{spec.alias} {before or 'none'} -> {spec.version}"
 
 
+def _alias_when(spec: RegistrySpec | None) -> str | None:
+    """Recorded only when the alias waits: a promotion whose alias moves with the commit keeps
+    the trailers it always had."""
+    return "verified" if spec is not None and spec.when == "verified" else None
+
+
 def from_last_promotion(cfg: PromoteConfig, history: list[Recorded]) -> PromoteConfig:
     """`--from-environment staging` with nothing named: promote what staging's last promotion
     set (its images' repositories and its values' files and keys), read from staging's files at
@@ -183,7 +192,10 @@ def promote(cfg: PromoteConfig, say: Callable[[str], None] = lambda _m: None) ->
     notes: list[str] = []
     registry = None
     if cfg.registry is not None and landed.changed:
-        if cfg.target.mode == "push":
+        if cfg.registry.when == "verified":
+            notes.append(f"registry alias {cfg.registry.alias} moves once verify passes on the "
+                         "live model (Mlgate-Alias-When: verified)")
+        elif cfg.target.mode == "push":
             registry = _move_alias(cfg, landed)
         else:
             notes.append(f"registry alias {cfg.registry.alias} not moved: the change waits for "

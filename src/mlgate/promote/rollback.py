@@ -15,7 +15,7 @@ from mlgate.manifests.reference import ImageRef, parse_user_reference
 from mlgate.promote import message as msg
 from mlgate.promote.config import PromoteConfig, RollbackConfig
 from mlgate.promote.confine import check_real, confine_recorded
-from mlgate.promote.history import Recorded, live_promotions, read_history
+from mlgate.promote.history import Recorded, check_live, live_promotions, read_history
 from mlgate.promote.landing import Planned, land
 from mlgate.promote.promote import _existing_dir, _value_or_none, build_result
 from mlgate.promote.result import PromoteResult
@@ -38,7 +38,7 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
         raise BadInput(f"--steps {cfg.steps}: only {len(live)} promotion(s) of {cfg.app} in "
                        f"{cfg.environment} on record to roll back")
     if cfg.of is not None:
-        _check_live(cfg.of, live, cfg.app, cfg.environment)
+        check_live(cfg.of, live, cfg.app, cfg.environment, "not rolled back")
     undone = live[: (1 if cfg.to else cfg.steps)]
     oldest = undone[-1]
     current = live[0]
@@ -94,7 +94,7 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
     registry = None
     notes: list[str] = []
     if landed.changed and cfg.target.mode == "push":
-        registry = _restore_registry(oldest, current, cfg.tracking_uri, notes)
+        registry = _restore_registry(undone, cfg.environment, cfg.tracking_uri, notes)
     pcfg = PromoteConfig(target=cfg.target, options=cfg.options, app=cfg.app,
                          environment=cfg.environment, env_path=env_path)
     return build_result(pcfg, landed, registry, notes)
@@ -117,19 +117,6 @@ def _folder(cfg: RollbackConfig, current: Recorded) -> str:
     if cfg.environment not in folder.split("/"):
         raise BadInput(f"{what}: not a folder of environment {cfg.environment!r}; give --path")
     return folder
-
-
-def _check_live(of: str, live: list[Recorded], app: str, environment: str) -> None:
-    """A rollback of one named promotion (verify undoing what it verified) goes ahead only
-    while that promotion is what the environment runs: if another landed since, undoing "the
-    last one" would undo the newer one, which nobody judged."""
-    if live[0].sha == of:
-        return
-    if any(r.sha == of for r in live):
-        raise GateFailed(f"promotion {of[:12]} of {app} in {environment} is no longer the "
-                         f"latest ({live[0].sha[:12]} landed after it): not rolled back")
-    raise GateFailed(f"promotion {of[:12]} of {app} in {environment} is not a live promotion "
-                     "(already rolled back, or not an mlgate promotion of it): not rolled back")
 
 
 def _check_known(ref: ImageRef, history: list[Recorded], environment: str) -> None:
@@ -183,18 +170,32 @@ def _split_set(recorded: str, folder: str, sha: str) -> tuple[str, str, str]:
     return confine_recorded(folder, target.file, what), target.path_text, target.value
 
 
-def _restore_registry(oldest: Recorded, current: Recorded, tracking_uri, notes: list[str]):
+def _restore_registry(undone: list[Recorded], environment: str, tracking_uri,
+                      notes: list[str]):
+    """Move the alias back to what the oldest undone promotion found, from where the newest
+    undone one that moved it left it. A move that waited for verify and was never confirmed
+    (promote --alias-when verified, no `mlgate.verified.<environment>` tag for its commit) did
+    not happen: if no undone promotion's move did, the alias is left alone (no registry write,
+    so no refusal either: someone else's move since is not this rollback's to judge)."""
+    oldest = undone[-1]
     if not oldest.registry:
         return None
     # "model@alias before -> after"
     head, _, versions = oldest.registry.partition(" ")
     model, _, alias = head.partition("@")
     before, _, after = versions.partition(" -> ")
+    from mlgate.promote.verified_alias import alias_due, registry_tags
+
+    tags = registry_tags(tracking_uri)
+    same = [r for r in undone if r.registry and r.registry.partition(" ")[0] == head]
+    moved = [r for r in same if alias_due(r, environment, tags)]
+    if not moved:
+        notes.append(f"registry alias {alias} not moved back: the move the rollback undoes "
+                     "waited for verify and never happened")
+        return None
     from mlgate.registry.mlflow_alias import restore_alias
 
     previous = None if before in ("", "none") else before
-    expected = after or None
-    if current.registry and current.registry != oldest.registry:
-        expected = current.registry.rpartition(" -> ")[2] or expected
+    expected = (moved[0].registry or "").rpartition(" -> ")[2] or after or None
     return restore_alias(model, alias, previous, expected_current=expected,
                          tracking_uri=tracking_uri)

@@ -7,7 +7,12 @@ Why it is shaped this way:
   finishes the job: both functions are idempotent.
 - MLflow has no compare-and-set for aliases. ``restore_alias`` re-reads the alias and refuses
   (exit 1) when it no longer points where the promotion left it, so a rollback never clobbers
-  a newer promotion; ``move_alias`` reports what it replaced so the caller can record it.
+  a newer promotion; ``move_alias`` reports what it replaced so the caller can record it, and
+  with ``only_from`` refuses the same way when the alias is not where the promotion found it
+  (a move that waited for verify must not clobber a move someone made meanwhile).
+- A version tag can say more than the alias: ``mlgate.verified.<environment>`` names the config
+  commit whose live model was verified (``version_tag`` reads one back), so a move that waited
+  for verify can be told from one still waiting.
 - MLflow retries HTTP calls for ~4 minutes by default and reads its retry settings from the
   environment on every request. While one of these functions runs, any of
   ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` / ``_BACKOFF_FACTOR`` / ``_TIMEOUT`` that the caller has
@@ -31,7 +36,7 @@ import base64
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -44,14 +49,17 @@ __all__ = [
     "TAG_CONFIG_COMMIT",
     "TAG_CONFIG_REPO",
     "TAG_PROMOTED_ALIAS",
+    "TAG_VERIFIED_PREFIX",
     "current_version",
     "move_alias",
     "restore_alias",
+    "version_tag",
 ]
 
 TAG_CONFIG_COMMIT = "mlgate.config_commit"
 TAG_CONFIG_REPO = "mlgate.config_repo"
 TAG_PROMOTED_ALIAS = "mlgate.promoted_alias"
+TAG_VERIFIED_PREFIX = "mlgate.verified."  # + environment: the config commit verified live there
 _PROMOTION_TAGS = (TAG_CONFIG_COMMIT, TAG_CONFIG_REPO, TAG_PROMOTED_ALIAS)
 
 #: Applied only for the duration of one call, and only where the environment has no value.
@@ -86,19 +94,29 @@ def move_alias(
     config_repo: str | None,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
+    only_from: tuple[str | None, ...] | None = None,
+    extra_tags: Mapping[str, str] | None = None,
 ) -> AliasMove:
     """Point ``model@alias`` at ``version`` and tag that version with the promotion.
 
     Tags ``mlgate.config_commit`` / ``mlgate.config_repo`` (when given; user-info stripped from
-    the repo URL) and ``mlgate.promoted_alias`` are written first, then the alias. Re-running
-    with the alias already on ``version`` re-writes the tags and returns ``changed=False`` (and
-    ``previous_version == version``: record the previous version from the first run, or read
-    it with ``current_version`` before promoting).
+    the repo URL), ``mlgate.promoted_alias`` and any ``extra_tags`` are written first, then the
+    alias. Re-running with the alias already on ``version`` re-writes the tags and returns
+    ``changed=False`` (and ``previous_version == version``: record the previous version from
+    the first run, or read it with ``current_version`` before promoting).
+
+    With ``only_from``, the alias must now point at one of those versions (None: the alias is
+    absent) or already at ``version``; anywhere else someone moved it since the promotion
+    recorded it: ``GateFailed``, nothing written.
     """
     model = _check_model(model)
     alias = _check_alias(alias)
     version = _check_version(version, "version")
+    allowed = None if only_from is None else {
+        None if v is None else _check_version(v, "expected version") for v in only_from}
     tags = _promotion_tags(alias, commit, config_repo)
+    for key, value in (extra_tags or {}).items():
+        tags[_one_line(key, "MLflow tag name")] = _one_line(value, f"MLflow tag {key!r}")
     with _bounded_http_retries():
         reg = _Registry(tracking_uri, registry_uri)
         reg.call(
@@ -111,6 +129,14 @@ def move_alias(
             ),
         )
         previous = reg.alias_target(model, alias)
+        if allowed is not None and previous != version and previous not in allowed:
+            where = f"version {previous}" if previous is not None else "no version (deleted)"
+            expected = " or ".join(sorted("no version" if v is None else f"version {v}"
+                                          for v in allowed))
+            raise GateFailed(
+                f"MLflow alias {model}@{alias} now points to {where}, not {expected} where the "
+                f"promotion found it: moved since, not moving it to version {version}"
+            )
         for key, value in tags.items():
             reg.call(
                 f"tagging {model} version {version}",
@@ -228,7 +254,47 @@ def current_version(
         return _Registry(tracking_uri, registry_uri).alias_target(model, alias)
 
 
+def version_tag(
+    model: str,
+    version: str,
+    key: str,
+    *,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+) -> str | None:
+    """The value of tag ``key`` on ``model`` version ``version``, or None; read-only.
+
+    A version missing from the registry carries no tag: None, not an error (a recorded version
+    that was deleted is simply not verified). A missing registered model is ``BadInput``, as
+    everywhere here.
+    """
+    model = _check_model(model)
+    version = _check_version(version, "version")
+    with _bounded_http_retries():
+        reg = _Registry(tracking_uri, registry_uri)
+        reg.registered(model)  # a missing model is an error, a missing version is not
+        try:
+            found = reg.call(
+                f"reading {model} version {version}",
+                reg.client.get_model_version,
+                model,
+                version,
+                not_found=_NoSuchVersion,
+            )
+        except _NoSuchVersion:
+            return None
+    value = (getattr(found, "tags", None) or {}).get(key)
+    return None if value is None else str(value)
+
+
 # --------------------------------------------------------------------------- internals
+
+
+class _NoSuchVersion(BadInput):
+    """A version the registry does not have, where that only means "no tag"."""
+
+    def __init__(self) -> None:
+        super().__init__("no such model version")
 
 
 class _Registry:
@@ -268,10 +334,8 @@ class _Registry:
             error = self.translate(exc, action, not_found)
         raise error  # outside the except block: no chained original (it may hold a URL)
 
-    def alias_target(self, model: str, alias: str) -> str | None:
-        """Read the alias through the registered model: a missing alias is not an error there
-        (``get_model_version_by_alias`` reports it with the same code as a bad request)."""
-        registered = self.call(
+    def registered(self, model: str) -> Any:
+        return self.call(
             f"reading registered model {model}",
             self.client.get_registered_model,
             model,
@@ -279,7 +343,11 @@ class _Registry:
                 f"MLflow registered model {model!r} not found in the registry at {self.where}"
             ),
         )
-        aliases = getattr(registered, "aliases", None) or {}
+
+    def alias_target(self, model: str, alias: str) -> str | None:
+        """Read the alias through the registered model: a missing alias is not an error there
+        (``get_model_version_by_alias`` reports it with the same code as a bad request)."""
+        aliases = getattr(self.registered(model), "aliases", None) or {}
         target = aliases.get(alias)
         return None if target is None else str(target)
 

@@ -74,6 +74,15 @@ class Promote:
             ["--registry-version"], default=None, help="The model version the alias moves to."
         ),
         click.Option(["--registry-alias"], default=None, help="The alias to move, e.g. champion."),
+        click.Option(
+            ["--alias-when"],
+            type=click.Choice(["landed", "verified"]),
+            default="landed",
+            show_default=True,
+            help="When the registry alias moves: landed, once the commit lands (push mode); "
+            "verified, only once mlgate verify passed on the live model (the commit records "
+            "the move as waiting, Mlgate-Alias-When: verified).",
+        ),
     )
     paths = landing.PATHS
     name_or_path = landing.NAME_OR_PATH
@@ -93,7 +102,11 @@ class Promote:
                     "--registry-model, --registry-version and --registry-alias go together"
                 )
             registry = RegistrySpec(
-                reg[0], reg[1], reg[2], values["tracking_uri"] or environ.get("MLFLOW_TRACKING_URI")
+                reg[0],
+                reg[1],
+                reg[2],
+                values["tracking_uri"] or environ.get("MLFLOW_TRACKING_URI"),
+                when=values["alias_when"],
             )
         from_env = values["from_environment"]
         if from_env is not None:

@@ -116,6 +116,9 @@ def promote_inputs(cfg: PipelineConfig, env: Environment, version: str | None
     if env.alias and cfg.model_name and version:
         given.update({"registry-model": cfg.model_name, "registry-version": version,
                       "registry-alias": env.alias})
+        if env.verify is not None:
+            # the alias names a model verified live: verify moves it, not the commit
+            given.setdefault("alias-when", "verified")
     return given
 
 

@@ -44,7 +44,11 @@ def verify_config(values: Mapping[str, Any], environ: Mapping[str, str]):
     on_failure = values["on_failure"]
     actions = {c.on_failure if on_failure == "check" else on_failure for c in checks}
     revision = check_sha(values["revision"], "--revision") if values["revision"] else None
-    rollback = _rollback(values, environ, revision) if "rollback" in actions else None
+    # where the promotion went: the rollback lands there, and a passed run moves the alias
+    # the promotion left waiting there
+    known = all(values[k] for k in ("repo", "app", "environment"))
+    rollback = (_rollback(values, environ, revision) if "rollback" in actions or known
+                else None)
     retrain = _retrain(values, environ) if "retrain" in actions else None
     incident = None
     if not values["no_incident"] and (rollback or retrain):

@@ -56,6 +56,28 @@ def act(cfg: VerifyConfig, result: VerifyResult,
     return tuple(actions)
 
 
+def confirm(cfg: VerifyConfig, progress: Callable[[str], None]) -> ActionTaken | None:
+    """After a Successful run: move the registry alias the verified promotion left waiting
+    (`--alias-when verified`), so the alias names only a model verified live. None when the
+    promotion left none waiting, or verify was not told which promotion it judged."""
+    from mlgate.promote.verified_alias import confirm_alias
+
+    landing = cfg.rollback
+    if landing is None or landing.of is None:
+        return None
+    try:
+        moved = confirm_alias(landing.target, landing.app, landing.environment, landing.of,
+                              landing.tracking_uri)
+    except MlgateError as exc:
+        return ActionTaken("alias", False, f"registry alias not moved: {exc}")
+    if moved is None:
+        return None
+    where = f"{moved.model}@{moved.alias} -> version {moved.new_version}"
+    progress(f"verified: {where}")
+    return ActionTaken("alias", True, (f"moved {where}" if moved.changed else
+                                       f"{where} already"))
+
+
 def _rollback(cfg: VerifyConfig, check: CheckResult,
               progress: Callable[[str], None]) -> ActionTaken:
     from mlgate.promote.rollback import rollback

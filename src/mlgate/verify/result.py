@@ -43,9 +43,10 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class ActionTaken:
-    """What was done about a Failed run: a rollback commit, a training run, an incident."""
+    """What was done after the run: about a Failed one a rollback commit, a training run, an
+    incident; after a Successful one the registry alias the promotion left waiting."""
 
-    kind: Literal["rollback", "retrain", "incident"]
+    kind: Literal["rollback", "retrain", "incident", "alias"]
     ok: bool
     detail: str               # one line: the commit, the run's URL, the issue's URL, or the error
     url: str | None = None

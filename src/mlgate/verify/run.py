@@ -80,12 +80,18 @@ def verify(cfg: VerifyConfig, progress: Callable[[str], None], *,
         "measurements)")
     result = VerifyResult(phase, checks, seconds, message, (), cfg.evidence,
                           dict(cfg.labels))
-    if phase == "Failed":
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if phase == "Failed":
         from mlgate.verify.act import act
 
         result = replace(result, actions=act(cfg, result, progress))
+    elif phase == "Successful":
+        from mlgate.verify.act import confirm
+
+        moved = confirm(cfg, progress)
+        if moved is not None:
+            result = replace(result, actions=(moved,))
     return result
 
 

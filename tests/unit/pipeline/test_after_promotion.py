@@ -212,3 +212,39 @@ def test_verify_and_wait_sync_sections_are_checked_when_the_file_is_read(tmp_pat
     assert main(["pipeline", "--config", str(path)], environ={"MLGATE_CI": "local"}) == 2
     assert "environments[0].verify.count" in capsys.readouterr().err
     assert git(remote, "rev-parse", "main").strip() == head
+
+
+def test_with_verify_the_alias_moves_once_the_live_model_is_verified(
+        argocd_api, prometheus_stack, tmp_path, monkeypatch):  # noqa: F811
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("churn")
+    (tmp_path / "model").mkdir()
+    for _ in range(2):
+        client.create_model_version("churn", source=str(tmp_path / "model"), run_id=None)
+    client.set_registered_model_alias("churn", "staging", "1")
+    remote = example_remote(tmp_path)
+    traffic(prometheus_stack, "pipeline-alias", 0.0)
+    cfg = policy(remote, prometheus_stack.url, "pipeline-alias", ["error-rate:max=1%"])
+    cfg["model"] = {"name": "churn", "version": "2"}
+    cfg["environments"][0]["alias"] = "staging"
+    controller = Controller(argocd_api, remote)
+    try:
+        code, doc = run(tmp_path, cfg, argocd_api)
+    finally:
+        controller.stop()
+    assert code == 0, doc
+    message = git(remote, "log", "-1", "--format=%B", "main")
+    assert "Mlgate-Registry: churn@staging 1 -> 2" in message
+    assert "Mlgate-Alias-When: verified" in message
+    assert steps(doc)["verify"]["exit_code"] == 0
+    # promote left the alias (its result says it waits for verify); verify moved it
+    promoted_doc = json.loads((tmp_path / "reports" / "promote.json").read_text())
+    assert "moves once verify passes" in json.dumps(promoted_doc["result"])
+    assert str(client.get_model_version_by_alias("churn", "staging").version) == "2"
+    promoted = steps(doc)["promote"]["outputs"]["commit"]
+    assert client.get_model_version("churn", "2").tags["mlgate.verified.staging"] == promoted

@@ -273,3 +273,33 @@ def test_drift_starts_the_training_and_opens_an_incident_instead_of_rolling_back
     assert run.inputs["mlgate_model_version"] == "7"
     (issue,) = github.issues.values()
     assert "drift 0.8 > 0.5" in issue["title"] + issue["body"]
+
+
+def test_a_passed_verification_moves_the_alias_the_promotion_left_waiting(
+        prometheus_stack, tmp_path, registry):
+    uri, client = registry
+    app, ns = "churn", "verified-alias"
+    prometheus_stack.exporter.traffic(app, ns, error_ratio=0.0, latency=0.05, rps=100)
+    prometheus_stack.prometheus.wait_for(
+        f'sum(rate(http_requests_total{{app="{app}",namespace="{ns}"}}[1s]))',
+        lambda vs: bool(vs) and vs[0] > 0, timeout=20)
+    remote = example_remote(tmp_path)
+    env = {"PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": uri, "MLGATE_CI": "local"}
+    base = ["--repo", str(remote), "--app", app, "--path", "apps/churn",
+            "--environment", "production"]
+    assert main(["promote", *base, "--image", f"{IMG}:v1.5.0", "--registry-model", "churn",
+                 "--registry-version", "2", "--registry-alias", "champion",
+                 "--alias-when", "verified"], environ=env) == 0
+    promoted = git(remote, "rev-parse", "main").strip()
+    # the commit landed, the alias waits for the live model's verification
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
+    out = tmp_path / "v.json"
+    assert main(["verify", "--prometheus", prometheus_stack.url, "--namespace", ns,
+                 "--interval", "1s", "--count", "2", "--check", "error-rate:max=1%",
+                 "--revision", promoted, "--no-incident", "--json", str(out), *base],
+                environ=env) == 0
+    doc = json.loads(out.read_text())
+    assert [(a["kind"], a["ok"]) for a in doc["result"]["actions"]] == [("alias", True)]
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == "2"
+    assert client.get_model_version("churn", "2").tags["mlgate.verified.production"] == promoted
+    assert git(remote, "rev-parse", "main").strip() == promoted     # nothing committed

@@ -13,6 +13,8 @@ from harness import (  # noqa: F401  (fixtures, found by pytest by name)
     mlgate_landing_bin,
     mlgate_pipeline_bin,
     mlgate_validate_bin,
+    mlgate_verify_bin,
+    mlgate_wait_sync_bin,
     run_act,
     run_gitlab_ci_local,
     runner,

@@ -18,10 +18,11 @@ Every later command's e2e tests use the same pieces:
   `CiRun.workspace`, which act deletes when the job ends).
 - `runner` (a fixture parametrised over act and gitlab-ci-local) is the one test for both:
   `runner.files(jobs)` writes the workflow / .gitlab-ci.yml running each `Job` (one action /
-  template with its inputs, its outputs read by a later step / a downstream job),
-  `runner.run(repo, ...)` runs it, and `runner.outputs`, `runner.exit_code`, `runner.kept`,
-  `runner.tree` and `runner.summary` read one job's outputs (by output name), exit code, kept
-  files, working tree and job summary back, whichever tool ran it.
+  template with its inputs, its outputs read by a later step / a downstream job; with
+  `sequential=True` a later job's input may be `runner.ref(job, output)`, an earlier job's
+  output), `runner.run(repo, ...)` runs it, and `runner.outputs`, `runner.exit_code`,
+  `runner.kept`, `runner.tree` and `runner.summary` read one job's outputs (by output name),
+  exit code, kept files, working tree and job summary back, whichever tool ran it.
 - Secrets go where a user keeps them, never in argv: `run_act(repo, secrets=...)` writes an act
   secret file (the workflow maps `${{ secrets.NAME }}` into a step's `env:`), and
   `run_gitlab_ci_local(repo, secret_variables=...)` writes gitlab-ci-local's per-user variables
@@ -30,7 +31,9 @@ Every later command's e2e tests use the same pieces:
 mlgate is installed once per test session: every run shares one MLGATE_VENV_ROOT, where the
 action's install script finds the venv the session fixture built from the same source
 (`mlgate_bin` without extras, `mlgate_landing_bin` with the extras of promote and rollback,
-`mlgate_validate_bin` with the validate extra).
+`mlgate_validate_bin` with the validate extra, `mlgate_wait_sync_bin` and `mlgate_verify_bin`
+with those of actions/wait-sync and actions/verify, `mlgate_pipeline_bin` with the root
+action's).
 
 A missing `act`, `gitlab-ci-local`, rsync or git fails the tests under ./scripts/test (which
 installs them all) and CI, and skips them, saying why, in a hand-run pytest (support/tools.py).
@@ -220,14 +223,35 @@ def mlgate_validate_bin(venv_root: Path) -> Path:
     return install_mlgate(venv_root, VALIDATE_EXTRAS)
 
 
-# The extras the root action.yml installs (its MLGATE_EXTRAS): every gate and the promotion.
-PIPELINE_EXTRAS = "validate,benchmark,github,gitlab,registry"
+def action_extras(action: str) -> str:
+    """The MLGATE_EXTRAS that actions/<action>/action.yml (with "": the root action.yml)
+    installs, in its first step's env."""
+    path = REPO / "actions" / action / "action.yml" if action else REPO / "action.yml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return document["runs"]["steps"][0]["env"]["MLGATE_EXTRAS"]
+
+
+# The extras the root action.yml installs: every gate, the promotion and the steps after it.
+PIPELINE_EXTRAS = action_extras("")
 
 
 @pytest.fixture(scope="session")
 def mlgate_pipeline_bin(venv_root: Path) -> Path:
     """Like mlgate_bin, with the extras the root action (`mlgate pipeline`) asks for."""
     return install_mlgate(venv_root, PIPELINE_EXTRAS)
+
+
+@pytest.fixture(scope="session")
+def mlgate_wait_sync_bin(venv_root: Path) -> Path:
+    """Like mlgate_bin, with the extras actions/wait-sync asks for."""
+    return install_mlgate(venv_root, action_extras("wait-sync"))
+
+
+@pytest.fixture(scope="session")
+def mlgate_verify_bin(venv_root: Path) -> Path:
+    """Like mlgate_bin, with the extras actions/verify asks for (those of promote too: a
+    gitlab-ci-local job of promote, wait-sync or verify can activate this one venv)."""
+    return install_mlgate(venv_root, action_extras("verify"))
 
 
 def model_project_files(root: Path) -> dict[str, bytes]:
@@ -650,6 +674,11 @@ class Runner(Protocol):
         """The CI definition running `jobs` (in order when `sequential`; gitlab-ci-local always
         runs them one stage each, in order: its shell executor shares one working tree)."""
 
+    def ref(self, job: Job, output: str) -> str:
+        """How a later job's input names `job`'s output (act: `needs.<job>.outputs.<output>`,
+        the jobs `sequential`; gitlab-ci-local: the dotenv variable MLGATE_<COMMAND>_<OUTPUT>
+        that a job of a later stage gets)."""
+
     def run(self, repo: Path, *, env: Mapping[str, str] | None = None,
             secrets: Mapping[str, str] | None = None, bin_dir: Path | None = None,
             path_prepend: Iterable[Path] = (), timeout: float = 300,
@@ -692,10 +721,15 @@ class ActRunner:
         for i, job in enumerate(jobs):
             step = job.name.replace("-", "_")
             env = {**job.env, **{name: f"${{{{ secrets.{name} }}}}" for name in job.secrets}}
+            # every earlier job: `needs.<job>.outputs` holds only the jobs a job needs
+            needs = ", ".join(j.name for j in jobs[:i])
+            outputs = "".join(f"      {name}: ${{{{ steps.{step}.outputs.{name} }}}}\n"
+                              for name in job.outputs)
             text += (
                 f"  {job.name}:\n"
                 "    runs-on: ubuntu-latest\n"
-                + (f"    needs: [{jobs[i - 1].name}]\n" if sequential and i else "")
+                + (f"    needs: [{needs}]\n" if sequential and i else "")
+                + (f"    outputs:\n{outputs}" if outputs else "")
                 + "    steps:\n"
                 f"{CHECKOUT_STEP}"
                 f"{job.setup}"
@@ -707,6 +741,9 @@ class ActRunner:
                 + github_collect_step(step, job.outputs, keep=job.name, prefix=f"{job.name}-")
             )
         return {".github/workflows/e2e.yml": text}
+
+    def ref(self, job: Job, output: str) -> str:
+        return f"${{{{ needs.{job.name}.outputs.{output} }}}}"
 
     def run(self, repo: Path, *, env: Mapping[str, str] | None = None,
             secrets: Mapping[str, str] | None = None, bin_dir: Path | None = None,
@@ -771,6 +808,9 @@ class GitlabCiLocalRunner:
             text += "\n" + gitlab_dotenv_job(f"read-{job.name}", job.name, names, "verify",
                                              prefix=f"{job.name}-")
         return {".gitlab-ci.yml": text}
+
+    def ref(self, job: Job, output: str) -> str:
+        return "$" + variable_name(job.command, output)
 
     def run(self, repo: Path, *, env: Mapping[str, str] | None = None,
             secrets: Mapping[str, str] | None = None, bin_dir: Path | None = None,

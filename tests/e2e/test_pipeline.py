@@ -195,7 +195,7 @@ def ci_files(runner_name: str, config_url: str, production: bool) -> dict[str, s
     includes = [
         include("staging"),
         include("production", "job-name-prefix: production-", "gates-stage: production-gates",
-                "promote-stage: production"),
+                "promote-stage: production", "verify-stage: production"),
     ]
     jobs = [gitlab_dotenv_job("read-staging", "mlgate-promote", [*VARIABLES, TRUNCATED],
                               "verify")]

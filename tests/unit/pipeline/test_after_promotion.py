@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from standins.argocd_api import TOKEN as ARGO_TOKEN
-from standins.argocd_api import ArgoCdStandIn, application
-from standins.argocd_api import argocd_api  # noqa: F401  (fixture)
+from standins.argocd_api import (
+    ArgoCdStandIn,
+    argocd_api,  # noqa: F401  (fixture)
+)
+from standins.argocd_controller import Controller
 from support.configrepo import example_remote, git
 
 from mlgate.cli import main
@@ -25,36 +26,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 IMG = "registry.example.com/ml/churn"
 
 
-class Controller:
-    """Argo CD's part: whenever the config repo's main moves, the application reports the new
-    revision synced and healthy a moment later (or never, when stalled)."""
-
-    def __init__(self, argo: ArgoCdStandIn, remote: Path, delay: float = 0.3) -> None:
-        self.argo, self.remote, self.delay = argo, remote, delay
-        self.stalled = False
-        self.applied: list[str] = []
-        self._stop = threading.Event()
-        head = self.head()
-        argo.put("churn-staging", application("churn-staging", head))
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def head(self) -> str:
-        return git(self.remote, "rev-parse", "main").strip()
-
-    def _run(self) -> None:
-        seen = self.head()
-        while not self._stop.wait(0.1):
-            now = self.head()
-            if now != seen and not self.stalled:
-                time.sleep(self.delay)
-                self.argo.put("churn-staging", application("churn-staging", now))
-                self.applied.append(now)
-                seen = now
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
+def follow(argo: ArgoCdStandIn, remote: Path) -> Controller:
+    """Argo CD following the bare config repo's main."""
+    return Controller(argo, lambda: git(remote, "rev-parse", "main").strip())
 
 
 def policy(remote: Path, prometheus: str, namespace: str, checks: list[str], **verify) -> dict:
@@ -99,7 +73,7 @@ def test_promote_then_wait_for_the_sync_then_verify(argocd_api, prometheus_stack
                                                     tmp_path):
     remote = example_remote(tmp_path)
     traffic(prometheus_stack, "pipeline-ok", 0.0)
-    controller = Controller(argocd_api, remote)
+    controller = follow(argocd_api, remote)
     try:
         code, doc = run(tmp_path, policy(remote, prometheus_stack.url, "pipeline-ok",
                                          ["error-rate:max=1%"]), argocd_api)
@@ -123,7 +97,7 @@ def test_a_failed_verification_rolls_back_and_waits_for_the_rollback(
         argocd_api, prometheus_stack, tmp_path):  # noqa: F811
     remote = example_remote(tmp_path)
     traffic(prometheus_stack, "pipeline-bad", 0.2)
-    controller = Controller(argocd_api, remote)
+    controller = follow(argocd_api, remote)
     try:
         code, doc = run(tmp_path, policy(remote, prometheus_stack.url, "pipeline-bad",
                                          ["error-rate:max=1%"]), argocd_api)
@@ -148,7 +122,7 @@ def test_a_failed_verification_rolls_back_and_waits_for_the_rollback(
 def test_a_sync_that_never_comes_skips_the_verification(argocd_api, prometheus_stack,  # noqa: F811
                                                         tmp_path):
     remote = example_remote(tmp_path)
-    controller = Controller(argocd_api, remote)
+    controller = follow(argocd_api, remote)
     controller.stalled = True
     cfg = policy(remote, prometheus_stack.url, "pipeline-stall", ["error-rate:max=1%"])
     cfg["environments"][0]["wait-sync"]["timeout"] = "1s"
@@ -169,7 +143,7 @@ def test_later_jobs_run_wait_sync_and_verify_from_the_promotion_json(
         argocd_api, prometheus_stack, tmp_path):  # noqa: F811
     remote = example_remote(tmp_path)
     traffic(prometheus_stack, "pipeline-jobs", 0.0)
-    controller = Controller(argocd_api, remote)
+    controller = follow(argocd_api, remote)
     cfg = policy(remote, prometheus_stack.url, "pipeline-jobs", ["error-rate:max=1%"])
     try:
         code, doc = run(tmp_path, cfg, argocd_api, "--only", "promote")

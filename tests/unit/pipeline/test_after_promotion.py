@@ -206,7 +206,7 @@ def test_with_verify_the_alias_moves_once_the_live_model_is_verified(
     cfg = policy(remote, prometheus_stack.url, "pipeline-alias", ["error-rate:max=1%"])
     cfg["model"] = {"name": "churn", "version": "2"}
     cfg["environments"][0]["alias"] = "staging"
-    controller = Controller(argocd_api, remote)
+    controller = follow(argocd_api, remote)
     try:
         code, doc = run(tmp_path, cfg, argocd_api)
     finally:

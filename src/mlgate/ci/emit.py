@@ -62,6 +62,15 @@ def emit(p: Presentation, *, json_path: str | None, environ: Mapping[str, str]
     return written
 
 
+def preload(environ: Mapping[str, str]) -> None:
+    """Import now what emitting here will need (the terminal view's rich): for a command that
+    has idle time before its result, such as verify waiting for its first measurement."""
+    if detect_kind(environ) in ("local", "gitlab"):   # both print the terminal view
+        from mlgate.ci.local import preload as terminal
+
+        terminal()
+
+
 def done_line(p: Presentation) -> str:
     """What already happened, for a report that failed after it: a retry must not repeat it."""
     shown = redact(p)

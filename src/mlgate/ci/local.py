@@ -39,6 +39,16 @@ class LocalEmitter:
         print_presentation(redact(p), self._out or sys.stdout, self._environ)
 
 
+def preload() -> None:
+    """Import what printing needs (rich, markdown-it) now rather than when the result is
+    known: for a command that idles before its result (verify's initial delay), so that its
+    result follows its last measurement at once."""
+    import markdown_it  # noqa: F401
+    import rich.console
+    import rich.table
+    import rich.text  # noqa: F401
+
+
 def print_presentation(p: Presentation, out: TextIO, environ: Mapping[str, str]) -> None:
     """Print an already redacted presentation to `out`."""
     console = _console(out, environ)

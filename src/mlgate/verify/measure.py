@@ -5,7 +5,9 @@ Each measurement covers the interval that just passed (rates over `{window}`, by
 interval), so the first is taken one interval after the initial delay, as Flagger does, and a
 run that nothing ends early lasts initial delay + count × interval. Measurements are due on a
 fixed schedule from the start, not an interval after the last one ended: a slow query does
-not stretch the run.
+not stretch the run. The start is when verify began (`started`), not when this loop began:
+what comes before the first query (Python's imports, the HTTP client, reading the evidence)
+then passes inside the initial delay and the first interval instead of adding to the run.
 """
 
 from __future__ import annotations
@@ -51,11 +53,15 @@ class Prepared:
 
 def measure(prepared: Sequence[Prepared], limits: Limits, interval: float,
             initial_delay: float, progress: Callable[[str], None],
-            clock: Clock | None = None, wall: Callable[[], int] | None = None
-            ) -> tuple[tuple[CheckResult, ...], float]:
-    """Run the analysis; the checks' results and the seconds it took."""
+            clock: Clock | None = None, wall: Callable[[], int] | None = None,
+            started: float | None = None) -> tuple[tuple[CheckResult, ...], float]:
+    """Run the analysis; the checks' results and the seconds it took since `started` (the
+    clock's time when verify began; default now)."""
     clock = clock or Clock()
-    started = clock.now()
+    now = clock.now()
+    # a setup longer than the delay and one interval moves the schedule: the first
+    # measurement is then due now, and the others still one interval apart, never bunched
+    started = now if started is None else min(now, max(started, now - initial_delay - interval))
     if initial_delay > 0:
         progress(f"waiting {initial_delay:g} s before the first measurement")
     # an error is no measurement (AnalysisRun's count leaves it out), so a check with errors

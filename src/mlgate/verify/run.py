@@ -49,7 +49,10 @@ def prepare(cfg: VerifyConfig, query: Callable[[str], list[float]],
 
 
 def verify(cfg: VerifyConfig, progress: Callable[[str], None], *,
-           clock: Clock | None = None, wall: Callable[[], int] | None = None) -> VerifyResult:
+           clock: Clock | None = None, wall: Callable[[], int] | None = None,
+           started: float | None = None) -> VerifyResult:
+    """The run, its schedule counted from `started` (the clock's time when verify began, so
+    the setup here is part of the initial delay; default: when measuring begins)."""
     client = kube = None
     try:
         needs_prometheus = any(not c.kube for c in cfg.checks)
@@ -66,7 +69,7 @@ def verify(cfg: VerifyConfig, progress: Callable[[str], None], *,
             replicas = _replicas_reader(kube, *cfg.deployment, cfg.interval)
         prepared = prepare(cfg, _query_reader(client, cfg.interval), replicas)
         checks, seconds = measure(prepared, cfg.limits, cfg.interval, cfg.initial_delay,
-                                  progress, clock, wall)
+                                  progress, clock, wall, started)
     finally:
         for opened in (client, kube):
             if opened is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -221,3 +223,19 @@ def test_emit_runs_the_gitlab_emitter(tmp_path, capsys):
     emit(pres(sections=(Section("S", "body"),)), json_path=None, environ=env)
     assert (tmp_path / "mlgate-rewrite.env").read_text() == "MLGATE_REWRITE_CHANGED=true\n"
     assert "Rewrite manifests" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("ci", "loaded"), [("local", True), ("gitlab", True),
+                                            ("github", False), ("quiet", False)])
+def test_preload_imports_the_terminal_view_where_one_is_printed_and_nothing_elsewhere(
+        ci, loaded):
+    """rich and markdown-it take ~0.1 s to import: verify imports them while it waits for its
+    first measurement (where its result will be printed with them), not after its last."""
+    code = ("import sys\nfrom mlgate.ci.emit import preload\n"
+            "assert 'rich' not in sys.modules and 'markdown_it' not in sys.modules\n"
+            f"preload({{'MLGATE_CI': {ci!r}}})\n"
+            "print('rich' in sys.modules, 'markdown_it' in sys.modules)")
+    env = {"PYTHONPATH": ":".join(p for p in sys.path if p)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == [str(loaded)] * 2

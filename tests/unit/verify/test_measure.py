@@ -53,11 +53,11 @@ def prepared(spec: str, read, low=None, high=None) -> Prepared:
                     check.max if high is None else high, read)
 
 
-def run(checks, limits=Limits(count=5), interval=10.0, delay=0.0, clock=None):
+def run(checks, limits=Limits(count=5), interval=10.0, delay=0.0, clock=None, started=None):
     clock = clock or FakeClock()
     lines: list[str] = []
     results, seconds = measure(checks, limits, interval, delay, lines.append, clock.clock(),
-                               wall=lambda: 1_700_000_000_000_000_000)
+                               wall=lambda: 1_700_000_000_000_000_000, started=started)
     return results, seconds, lines
 
 
@@ -177,3 +177,32 @@ def test_the_last_measurement_ends_the_run_without_a_trailing_sleep(count):
                         clock=clock)
     assert seconds == 10.0 * count
     assert len(clock.sleeps) == count
+
+
+def test_the_schedule_counts_from_when_verify_began_so_its_setup_is_part_of_the_delay():
+    clock = FakeClock()       # now is 100: verify began 4 s ago (imports, client, evidence)
+    read = series(clock, [0.0] * 3)
+    (result,), seconds, _ = run([prepared("error-rate:max=1%", read)], Limits(count=3),
+                                delay=30.0, clock=clock, started=96.0)
+    assert read.calls == [136.0, 146.0, 156.0]     # not 140, 150, 160
+    assert [m.at for m in result.measurements] == [40.0, 50.0, 60.0]
+    assert seconds == 60.0                          # initial delay + count x interval
+    assert clock.sleeps == [36.0, 10.0, 10.0]
+
+
+def test_a_setup_longer_than_the_delay_and_an_interval_moves_the_schedule_not_bunches_it():
+    clock = FakeClock()       # verify began 100 s ago: the first two measurements are overdue
+    read = series(clock, [0.0] * 3)
+    (result,), seconds, _ = run([prepared("error-rate:max=1%", read)], Limits(count=3),
+                                delay=5.0, clock=clock, started=0.0)
+    assert read.calls == [100.0, 110.0, 120.0]     # the first at once, then one interval apart
+    assert [m.at for m in result.measurements] == [15.0, 25.0, 35.0]
+    assert seconds == 35.0
+
+
+def test_a_start_in_the_future_counts_from_now():
+    clock = FakeClock()
+    read = series(clock, [0.0])
+    _, seconds, _ = run([prepared("error-rate:max=1%", read)], Limits(count=1), clock=clock,
+                        started=500.0)
+    assert read.calls == [110.0] and seconds == 10.0

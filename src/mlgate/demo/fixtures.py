@@ -257,12 +257,35 @@ def scan_plan(ws: Workspace, config: dict) -> tuple[str | None, list[str]]:
     return trivy, lines
 
 
-def write_config(ws: Workspace, config: dict, trivy: str | None) -> Path:
+# What the demo's verify measures, per environment, on its live model (mlgate.demo.live):
+# staging against the benchmark evidence that promoted it, production against a floor.
+VERIFY_CHECKS = {
+    "staging": ["error-rate:max=1%", "p95-latency:max=500ms", "accuracy:max-drop=5%"],
+    "production": ["error-rate:max=1%", "accuracy:min=0.9"],
+}
+
+
+def verify_section(prometheus: str, environment: str, app: str) -> dict:
+    """An environment's `verify:` as the demo runs it: short (3 measurements, 1 s apart) so
+    the demo stays quick; a real one measures longer (docs/commands/verify.md)."""
+    return {"prometheus": prometheus, "namespace": f"{app}-{environment}",
+            "check": VERIFY_CHECKS[environment], "interval": "1s", "window": "2s",
+            "count": 3, "no-incident": True}
+
+
+def write_config(ws: Workspace, config: dict, trivy: str | None,
+                 prometheus: str | None = None) -> Path:
     """The demo's mlgate.yaml: the example's, with the scan offline (Trivy's bundled
-    checks, no DB or checks download), and without the scan gate when there is no Trivy."""
+    checks, no DB or checks download), without the scan gate when there is no Trivy, and with
+    a `verify:` section per environment when a Prometheus runs."""
     import yaml
 
     config = copy.deepcopy(config)
+    if prometheus is not None:
+        for env in config.get("environments") or []:
+            if isinstance(env, dict) and env.get("name") in VERIFY_CHECKS:
+                env["verify"] = verify_section(prometheus, env["name"],
+                                               str(config.get("app") or "churn"))
     scan = config.get("scan")
     if isinstance(scan, dict):
         scan["offline"] = True
@@ -276,6 +299,8 @@ def write_config(ws: Workspace, config: dict, trivy: str | None) -> Path:
     header = ("# Written by `mlgate demo` from examples/model-project/mlgate.yaml: the same "
               "policy, with\n# the scan gate offline (cache in the work directory)"
               + (" and left out (no Trivy found)" if trivy is None else "")
+              + (",\n# and verify after each promotion against the demo's Prometheus"
+                 if prometheus is not None else "")
               + ". Read the example for the comments.\n")
     path.write_text(header + yaml.safe_dump(config, sort_keys=False, width=100),
                     encoding="utf-8")

@@ -162,6 +162,30 @@ class Prometheus:
             time.sleep(0.1)
         raise ServiceError(f"prometheus not ready at {self.url} after {timeout:g} s")
 
+    def wait_for_traffic(self, timeout: float = 30.0) -> None:
+        """Until a rate over the exporter's counters has a value: Prometheus 2.x hands its
+        first targets to the scraper only after about 5 s, and a rate needs two scrapes."""
+        import requests
+
+        from mlgate import safe_load
+        from mlgate.errors import BadInput
+
+        deadline = time.monotonic() + timeout
+        query = "sum(rate(http_requests_total[1s]))"
+        while time.monotonic() < deadline:
+            try:
+                answer = requests.get(self.url + "/api/v1/query", params={"query": query},
+                                      timeout=2)
+                doc = safe_load.parse_json(answer.content, "prometheus")
+            except (requests.RequestException, BadInput):
+                doc = None
+            data = doc.get("data") if isinstance(doc, dict) else None
+            if isinstance(data, dict) and data.get("result"):
+                return
+            time.sleep(0.25)
+        raise ServiceError(f"prometheus at {self.url} scraped no traffic within "
+                           f"{timeout:g} s")
+
     def close(self) -> None:
         self._proc.terminate()
         try:

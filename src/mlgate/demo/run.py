@@ -32,7 +32,7 @@ from mlgate.demo.fixtures import (
     write_config,
     write_data,
 )
-from mlgate.demo.summary import gate_lines, load_json, write_summary
+from mlgate.demo.summary import gate_lines, load_json, verify_lines, write_summary
 from mlgate.errors import EXIT_GATE, EXIT_SERVICE, BadInput, GateFailed, MlgateError, ServiceError
 from mlgate.pipeline.invoke import run_pipeline_file, run_stage
 
@@ -87,6 +87,12 @@ class _Steps:
         raise step_failed(f"demo step '{what}' failed with exit {code}{where}", code)
 
 
+def _rolled_back(folder: Path) -> bool:
+    """The production pipeline ended as the demo's story says: verify failed and rolled back."""
+    outputs = load_json(folder / "pipeline.json").get("outputs") or {}
+    return outputs.get("verify-rolled-back") == "true"
+
+
 def step_failed(message: str, code: int) -> MlgateError:
     """An inner command's failure as the demo's own, meaning what its exit code meant: 1 a gate
     said no, 3 an outside service failed, anything else bad input (2)."""
@@ -137,7 +143,66 @@ def run_demo(workdir: str | None, say: Callable[[str], None], environ: Mapping[s
                  f"{CHAMPION_VERSION}")
 
     trivy, scan_lines = scan_plan(ws, config)
-    write_config(ws, config, trivy)
+    live = _start_live(ws, app, steps)
+    try:
+        return _gate_promote_verify(ws, config, app, model_name, env_path, environments,
+                                    trivy, scan_lines, live, steps, started)
+    finally:
+        if live is not None:
+            live.close()
+
+
+@dataclass
+class _Live:
+    """The demo's live model servers' metrics and the Prometheus that scrapes them."""
+
+    exporter: object
+    prometheus: object
+
+    @property
+    def url(self) -> str:
+        return self.prometheus.url  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.prometheus.close()  # type: ignore[attr-defined]
+        self.exporter.close()  # type: ignore[attr-defined]
+
+
+def _start_live(ws: Workspace, app: str, steps: _Steps) -> _Live | None:
+    """A real Prometheus scraping the demo's model servers (mlgate.demo.live), when a
+    `prometheus` binary is at hand: staging serves well, production's live accuracy falls to
+    0.80 after the promotion. None, said plainly, without one."""
+    from mlgate.demo.live import Exporter, Prometheus, find_prometheus
+
+    binary = find_prometheus(ws.environ)
+    if binary is None:
+        steps.detail("verify: NOT RUN - no `prometheus` on PATH (Debian/Ubuntu: apt-get "
+                     "install prometheus; or PROMETHEUS=/path/to/prometheus); production is "
+                     "rolled back by hand instead")
+        return None
+    exporter = Exporter()
+    exporter.set(f"{app}-staging", app, error_ratio=0.001, latency=0.08, accuracy=0.96)
+    exporter.set(f"{app}-production", app, error_ratio=0.002, latency=0.09, accuracy=0.80)
+    prometheus = Prometheus(binary, ws.base / "prometheus", exporter.address,
+                            ws.logs / "prometheus.log")
+    live = _Live(exporter, prometheus)
+    try:
+        prometheus.wait_ready()
+        prometheus.wait_for_traffic()
+    except MlgateError:
+        live.close()
+        raise
+    steps.detail(f"Prometheus {prometheus.url} ({binary}) scrapes the model servers' "
+                 f"metrics from {exporter.address}: staging serves well; production's live "
+                 "accuracy will be 0.80")
+    return live
+
+
+def _gate_promote_verify(ws: Workspace, config: dict, app: str, model_name: str,
+                         env_path: str, environments: list, trivy: str | None,
+                         scan_lines: list[str], live: _Live | None, steps: _Steps,
+                         started: float) -> DemoResult:
+    write_config(ws, config, trivy, live.url if live is not None else None)
     env = {
         **{k: v for k, v in ws.environ.items() if not k.startswith("MLGATE_IN_")},
         "MLFLOW_TRACKING_URI": ws.registry_uri,
@@ -158,17 +223,24 @@ def run_demo(workdir: str | None, say: Callable[[str], None], environ: Mapping[s
             steps.progress(f"mlgate pipeline --environment staging: gates "
                            f"{', '.join(staging_gates) or 'none'}, then promote "
                            f"{model_name} version {CANDIDATE_VERSION} and "
-                           f"{IMAGE_REPO}:{CANDIDATE_TAG}")
+                           f"{IMAGE_REPO}:{CANDIDATE_TAG}"
+                           + (", then verify the live model" if live is not None else ""))
             for line in scan_lines:
                 steps.detail(line)
         else:
             steps.progress("mlgate pipeline --environment production: exactly what staging "
-                           "runs, no new gates")
+                           "runs, no new gates"
+                           + (", then verify the live model" if live is not None else ""))
         code = steps.run(lambda: run_pipeline_file(
             ws.project / "mlgate.yaml", name, folder, env,
             json_path=str(folder / "pipeline.json")), f"pipeline-{name}")
         for line in gate_lines(folder, staging_gates if name == "staging" else []):
             steps.detail(line)
+        if live is not None:
+            for line in verify_lines(folder):
+                steps.detail(line)
+        if live is not None and name == "production" and _rolled_back(folder):
+            continue   # the story: production's verification failed and rolled back (exit 1)
         steps.check(code, f"pipeline-{name}", f"mlgate pipeline --environment {name}")
 
     from mlgate.registry.mlflow_alias import current_version
@@ -183,17 +255,29 @@ def run_demo(workdir: str | None, say: Callable[[str], None], environ: Mapping[s
 
     steps.progress(f"MLflow registry after the promotions: {read_aliases('promoted')}")
 
-    steps.progress(f"mlgate rollback {app} in production: back to what it ran before, and "
-                   f"{model_name}@champion back to its previous version")
-    inputs = {"repo": str(ws.remote), "app": app, "environment": "production",
-              "path": env_path, "tracking-uri": ws.registry_uri}
-    code = steps.run(lambda: run_stage(
-        "rollback", inputs, env, json_path=str(ws.reports / "rollback-production.json")),
-        "rollback-production")
-    steps.check(code, "rollback-production", "mlgate rollback --environment production")
-    rolled = load_json(ws.reports / "rollback-production.json")
-    if rolled:
-        steps.detail(f"rollback: {rolled.get('verdict', '?')} - {rolled.get('title', '')}")
+    if live is not None:
+        steps.progress(f"production's live model failed verification, so mlgate rolled it "
+                       f"back by itself: a commit restoring what it ran before, the reason in "
+                       f"its trailers; {model_name}@champion never moved (it waits for a "
+                       "verified model)")
+        verified = load_json(ws.reports / "production" / "verify.json")
+        outputs = verified.get("outputs") or {}
+        steps.detail(f"rollback: rolled back by verify: {outputs.get('rollback-commit', '?')}"
+                     f" ({outputs.get('message', '')})")
+    else:
+        steps.progress(f"mlgate rollback {app} in production: back to what it ran before, "
+                       f"and {model_name}@champion back to its previous version")
+        inputs = {"repo": str(ws.remote), "app": app, "environment": "production",
+                  "path": env_path, "tracking-uri": ws.registry_uri}
+        code = steps.run(lambda: run_stage(
+            "rollback", inputs, env, json_path=str(ws.reports / "rollback-production.json")),
+            "rollback-production")
+        steps.check(code, "rollback-production", "mlgate rollback --environment production")
+        rolled = load_json(ws.reports / "rollback-production.json")
+        if rolled:
+            steps.detail(f"rollback: {rolled.get('verdict', '?')} - {rolled.get('title', '')}")
+    steps.detail("wait-sync: not run - it reads Argo CD's or Flux's status, which needs a "
+                 "cluster (docs/commands/wait-sync.md)")
     steps.detail(f"MLflow registry now: {read_aliases('rolled back')}")
 
     steps.progress("the summary report and the config repo history")
@@ -201,6 +285,6 @@ def run_demo(workdir: str | None, say: Callable[[str], None], environ: Mapping[s
     seconds = time.perf_counter() - started
     skipped = [g for g in environments[0].get("gates") or [] if g not in staging_gates]
     report = write_summary(ws, log, staging_gates, skipped, aliases, scan_lines, seconds,
-                           model_name)
-    return DemoResult(str(base), str(ws.remote), str(report), log, seconds,
+                           model_name, verified=live is not None)
+    return DemoResult(str(ws.base), str(ws.remote), str(report), log, seconds,
                       "; ".join(scan_lines), aliases)

@@ -32,7 +32,8 @@ def skipped(step: str, why: str) -> StepRun:
 
 def after_promotion(cfg: PipelineConfig, env: Environment, promoted: StepResult | None,
                     reports: Path, environ: Mapping[str, str], progress: Progress,
-                    evidence: Path | None, only: str | None = None) -> list[StepRun]:
+                    evidence: Path | None, only: str | None = None,
+                    version: str | None = None) -> list[StepRun]:
     """wait-sync, verify, rollback and the rollback's wait-sync, each run or skipped with
     its reason (only those the environment configures are reported). `only="verify"` is a
     later CI job: the wait-sync job's result is read from its JSON instead of run again."""
@@ -67,7 +68,7 @@ def after_promotion(cfg: PipelineConfig, env: Environment, promoted: StepResult 
             return runs
     if env.verify is None or only == "wait-sync":
         return runs
-    verified = run_step(stage("verify"), verify_values(cfg, env, commit, evidence),
+    verified = run_step(stage("verify"), verify_values(cfg, env, commit, evidence, version),
                         reports / "verify.json", environ, progress)
     runs.append(verified)
     out = verified.result.outputs
@@ -109,7 +110,7 @@ def wait_values(cfg: PipelineConfig, env: Environment, commit: str) -> dict[str,
 
 
 def verify_values(cfg: PipelineConfig, env: Environment, commit: str,
-                  evidence: Path | None) -> dict[str, Any]:
+                  evidence: Path | None, version: str | None = None) -> dict[str, Any]:
     from mlgate.stages.registry import stage
 
     assert env.verify is not None
@@ -118,4 +119,6 @@ def verify_values(cfg: PipelineConfig, env: Environment, commit: str,
     given.update({k: env.promote[k] for k in LANDING_KEYS if k in env.promote})
     if evidence is not None and evidence.is_file():
         given["evidence"] = str(evidence)
+    if version and "model-version" not in given:
+        given["model-version"] = version     # {model_version}, and the report's title
     return _values(stage("verify"), given, cfg, f"environments {env.name}.verify")

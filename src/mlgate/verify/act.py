@@ -41,16 +41,11 @@ def act(cfg: VerifyConfig, result: VerifyResult,
     if "retrain" in todo:
         actions.append(_retrain(cfg, todo["retrain"], result, progress))
     if actions and cfg.incident is not None:
-        from mlgate.verify.incident import (
-            evidence_digest,
-            incident_body,
-            incident_title,
-            open_incident,
-        )
+        from mlgate.verify.incident import incident_body, incident_title, open_incident
 
+        # the body names result.evidence and hashes that same file
         done = replace(result, actions=tuple(actions))
-        body = incident_body(done, run_url=_run_url(cfg.environ),
-                             evidence_sha256=evidence_digest(cfg.evidence))
+        body = incident_body(done, run_url=_run_url(cfg.environ))
         progress("opening an incident issue")
         actions.append(open_incident(cfg.incident, incident_title(done), body))
     return tuple(actions)

@@ -38,7 +38,7 @@ def read_baselines(path: str) -> Baselines:
         if isinstance(value, (int, float)) and not isinstance(value, bool) \
                 and math.isfinite(value):
             scores[m["name"]] = float(value)
-    candidate = result.get("candidate") if isinstance(result, dict) else None
+    candidate = result.get("candidate")   # result is a dict: it held the metrics list
     version = name = None
     if isinstance(candidate, dict):
         version = candidate.get("version") if isinstance(candidate.get("version"), str) else None

@@ -35,6 +35,7 @@ class Watched:
     message: str = ""
     degraded_since: float | None = None
     done_at: float | None = None
+    shown: bool = False      # a line was printed for it (its first read always is)
 
 
 @dataclass
@@ -94,7 +95,10 @@ def wait(cfg: WaitSyncConfig, controller: Watched, workloads: list[Watched], *,
 def _poll(run: _Run, item: Watched, now: float) -> WaitSyncResult | None:
     run.requests += 1
     seen = item.rule(item.read())
-    before = (item.state, item.revision)
+    # the first read is always shown (where each resource starts), then every change of
+    # state, revision or the controller's message: one line per resource per interval at most
+    before = (item.state, item.revision, item.message) if item.shown else None
+    item.shown = True
     item.revision = seen.revision if item.reports_revision else None
     item.message = seen.message
     if seen.state == "failed":
@@ -114,7 +118,7 @@ def _poll(run: _Run, item: Watched, now: float) -> WaitSyncResult | None:
         item.state = "paused" if seen.paused else seen.state
     if seen.state == "ready" and not seen.degraded:
         item.state, item.done_at = "ready", now
-    if (item.state, item.revision) != before:
+    if (item.state, item.revision, item.message) != before:
         run.progress(f"{item.label}: {item.state}"
                      + (f" at {_short(item.revision)}" if item.revision else "")
                      + (f" - {item.message}" if item.message and item.state != "ready" else ""))

@@ -202,26 +202,39 @@ def test_ready_reports_every_resource_with_its_own_time_and_the_exact_message() 
         ResourceState("deployment ml/web", "ready", None, "rolled out", 5.0),
         ResourceState("deployment ml/churn", "ready", None, "", 10.0))
     assert result.seconds == 10.0 and result.requests == 5
-    # a line only when the state or the revision changes; a ready line carries no message;
-    # a workload's revision is never reported, whatever its object says
+    # every resource's first read, then a line when its state, revision or message changes;
+    # a ready line carries no message; a workload's revision is never reported, whatever its
+    # object says
     assert lines == ["app churn: progressing at main@sha1:bbbbbbbbbbbb",
                      "app churn: ready at main@sha1:aaaaaaaaaaaa",
                      "deployment ml/web: ready",
-                     "deployment ml/churn: ready"]   # progressing, no revision: as it started
+                     "deployment ml/churn: progressing - 1 of 2 updated",
+                     "deployment ml/churn: ready"]
 
 
-def test_a_line_only_when_the_state_or_revision_changes() -> None:
+def test_a_line_for_the_first_read_and_each_change_of_state_revision_or_message() -> None:
     clock, lines = FakeClock(), []
     app = watched("app", script(Seen("progressing", None, "Refreshing"),
+                                Seen("progressing", None, "Refreshing"),
                                 Seen("progressing", SHA), Seen("progressing", SHA, "Syncing"),
+                                Seen("progressing", SHA, "Syncing"),
                                 Seen("progressing", SHA, "Suspended", paused=True),
                                 Seen("ready", SHA, "Synced"), clock=clock))
     result = wait(config(), app, [], progress=lines.append, clock=clock)
-    assert result.outcome == "ready" and result.requests == 5
-    # the first read is the state the wait starts from (progressing, no revision): no line;
-    # a new message alone is no line either
-    assert lines == ["app: progressing at aaaaaaaaaaaa",
+    assert result.outcome == "ready" and result.requests == 7
+    # the same state, revision and message read again is no line
+    assert lines == ["app: progressing - Refreshing",
+                     "app: progressing at aaaaaaaaaaaa",
+                     "app: progressing at aaaaaaaaaaaa - Syncing",
                      "app: paused at aaaaaaaaaaaa - Suspended", "app: ready at aaaaaaaaaaaa"]
+
+
+def test_the_first_read_is_shown_even_as_the_state_the_wait_starts_from() -> None:
+    clock, lines = FakeClock(), []
+    app = watched("app", script(Seen("progressing"), Seen("progressing"), Seen("ready", SHA),
+                                clock=clock))
+    wait(config(), app, [], progress=lines.append, clock=clock)
+    assert lines == ["app: progressing", "app: ready at aaaaaaaaaaaa"]
 
 
 def test_ready_without_a_revision_and_without_workloads() -> None:

@@ -3,7 +3,10 @@ interval, each due on a fixed grid), early ends, and the per-check results."""
 
 from __future__ import annotations
 
+import calendar
 import math
+import re
+import time
 
 import pytest
 
@@ -11,6 +14,7 @@ from mlgate.cluster.wait import Clock
 from mlgate.verify.analysis import Limits
 from mlgate.verify.check import parse_check
 from mlgate.verify.measure import MeasureError, Prepared, measure
+from mlgate.verify.result import CheckResult, Measurement
 
 
 class FakeClock:
@@ -206,3 +210,159 @@ def test_a_start_in_the_future_counts_from_now():
     _, seconds, _ = run([prepared("error-rate:max=1%", read)], Limits(count=1), clock=clock,
                         started=500.0)
     assert read.calls == [110.0] and seconds == 10.0
+
+
+def test_the_check_result_carries_the_check_the_filled_query_the_range_and_the_baseline():
+    clock = FakeClock()
+    check = parse_check("accuracy:max-drop=5%,on-failure=none")
+    read = series(clock, [0.95, 0.5])
+    p = Prepared(check, 'max(mlgate_model_accuracy{namespace="shop",app="fraud"})', 0.9,
+                 0.99, read, baseline=0.947)
+    (result,), seconds, _ = run([p], Limits(count=3), clock=clock)
+    assert result == CheckResult(
+        name="accuracy", query='max(mlgate_model_accuracy{namespace="shop",app="fraud"})',
+        min=0.9, max=0.99, unit="", on_failure="none", phase="Failed",
+        measurements=(Measurement(10.0, "2023-11-14T22:13:20Z", 0.95, "Successful"),
+                      Measurement(20.0, "2023-11-14T22:13:20Z", 0.5, "Failed")),
+        failed=1, inconclusive=0, errors=0, consecutive_errors=0, baseline=0.947,
+        # the lower limit is judged and named: 0.5 is below the range, not above it
+        reason="accuracy 0.5 < 0.9 (1 of 2 measurements)")
+    assert seconds == 20.0
+
+
+def test_a_check_without_a_baseline_has_none_and_its_reason_shows_its_unit():
+    clock = FakeClock()
+    read = series(clock, [0.75])
+    (result,), _, _ = run([prepared("p95-latency:max=500ms", read)], clock=clock)
+    assert result.baseline is None
+    assert (result.name, result.unit, result.on_failure) == ("p95-latency", "seconds",
+                                                             "rollback")
+    assert (result.min, result.max) == (None, 0.5)
+    assert result.query.startswith("histogram_quantile(0.95")
+    assert result.reason == "p95-latency 750ms > 500ms (1 of 1 measurements)"
+
+
+def test_each_kind_of_measurement_is_counted_on_its_own():
+    clock = FakeClock()
+    down = MeasureError("Prometheus unreachable: timed out")
+    read = series(clock, [None, 0.02, down, math.nan, down, down, 0.0, 0.0])
+    (result,), _, _ = run([prepared("error-rate:max=1%", read)],
+                          Limits(count=5, failure_limit=1, inconclusive_limit=2,
+                                 consecutive_error_limit=2), clock=clock)
+    # every limit reached, none passed: 5 counted measurements and the check passes
+    assert [m.phase for m in result.measurements] == [
+        "Inconclusive", "Failed", "Error", "Inconclusive", "Error", "Error", "Successful",
+        "Successful"]
+    assert result.phase == "Successful" and result.reason == ""
+    assert (result.failed, result.inconclusive, result.errors,
+            result.consecutive_errors) == (1, 2, 3, 2)
+
+
+def test_a_measurement_says_why_it_has_no_value_and_only_then():
+    clock = FakeClock()
+    down = MeasureError("Prometheus answered 422: parse error at char 5")
+    read = series(clock, [0.001, None, math.nan, down, 0.02])
+    (result,), _, _ = run([prepared("error-rate:max=1%", read)],
+                          Limits(count=5, inconclusive_limit=2), clock=clock)
+    assert [(m.value, m.phase, m.message) for m in result.measurements] == [
+        (0.001, "Successful", ""),
+        (None, "Inconclusive", "no data (the query returned no series)"),
+        (None, "Inconclusive", "NaN"),
+        (None, "Error", "Prometheus answered 422: parse error at char 5"),
+        (0.02, "Failed", ""),
+    ]
+
+
+def test_every_measurement_is_stamped_at_the_second_it_was_taken_to_the_millisecond():
+    # the queries take 0.4567 s each: the second check is asked that much after the first
+    clock = FakeClock(query_cost=0.4567)
+    first = series(clock, [0.0, 0.0])
+    second = series(clock, [MeasureError("Prometheus unreachable: timed out"), 0.0, 0.0])
+    results, seconds, _ = run([prepared("error-rate:max=1%", first),
+                               prepared("p95-latency:max=500ms", second)],
+                              Limits(count=2), clock=clock)
+    assert [m.at for m in results[0].measurements] == [10.0, 20.0]
+    assert [(m.at, m.phase) for m in results[1].measurements] == [
+        (10.457, "Error"), (20.457, "Successful"), (30.0, "Successful")]
+    assert all(m.time == "2023-11-14T22:13:20Z"
+               for r in results for m in r.measurements)
+    assert seconds == 30.457
+
+
+def test_without_a_wall_clock_the_time_stamp_is_the_current_utc_time():
+    clock = FakeClock()
+    read = series(clock, [MeasureError("Prometheus unreachable: timed out"), 0.0])
+    before = time.time()
+    (result,), _ = measure([prepared("error-rate:max=1%", read)], Limits(count=1), 10.0,
+                              0.0, lambda line: None, clock.clock())
+    after = time.time()
+    for m in result.measurements:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z", m.time)
+        stamp = calendar.timegm(time.strptime(m.time[:19], "%Y-%m-%dT%H:%M:%S"))
+        assert int(before) - 1 <= stamp <= after + 1
+
+
+def test_the_progress_lines_show_each_measurement_with_its_unit_and_the_end():
+    clock = FakeClock()
+    read = series(clock, [0.25, MeasureError(""), None, math.nan, 1.5])
+    _, _, lines = run([prepared("p95-latency:max=500ms", read)],
+                      Limits(count=4, inconclusive_limit=2), delay=0.5, clock=clock)
+    assert lines == [
+        "waiting 0.5 s before the first measurement",
+        "p95-latency: 250ms successful (1/4)",
+        "p95-latency: no value error (1/4)",
+        "p95-latency: no data (the query returned no series) inconclusive (2/4)",
+        "p95-latency: NaN inconclusive (3/4)",
+        "p95-latency: 1.5s failed (4/4) -> Failed",
+    ]
+
+
+def test_without_an_initial_delay_nothing_is_announced():
+    clock = FakeClock()
+    _, _, lines = run([prepared("error-rate:max=1%", series(clock, [0.0]))], Limits(count=1),
+                      clock=clock)
+    assert lines == ["error-rate: 0 successful (1/1) -> Successful"]
+
+
+def test_a_measurement_due_right_now_is_taken_without_sleeping():
+    clock = FakeClock(query_cost=10.0)     # each query ends exactly when the next is due
+    read = series(clock, [0.0] * 3)
+    run([prepared("error-rate:max=1%", read)], Limits(count=3), clock=clock)
+    assert read.calls == [110.0, 120.0, 130.0]
+    assert clock.sleeps == [10.0]
+
+
+def test_a_short_interval_is_slept_to_the_fraction_of_a_second():
+    clock = FakeClock(query_cost=0.25)
+    read = series(clock, [0.0] * 3)
+    run([prepared("error-rate:max=1%", read)], Limits(count=3), interval=1.0, clock=clock)
+    assert read.calls == [101.0, 102.0, 103.0]
+    assert clock.sleeps == [1.0, 0.75, 0.75]
+
+
+def test_the_longest_possible_run_is_not_cut_short():
+    # each counted measurement after as many errors as the limit allows: count x (limit + 1)
+    clock = FakeClock()
+    down = MeasureError("Prometheus unreachable: timed out")
+    read = series(clock, [down, down, 0.0] * 3)
+    (result,), seconds, _ = run([prepared("error-rate:max=1%", read)],
+                                Limits(count=3, consecutive_error_limit=2), clock=clock)
+    assert result.phase == "Successful" and len(result.measurements) == 9
+    assert seconds == 90.0
+
+
+def test_the_rounds_are_bounded_even_for_a_check_that_never_settles():
+    # a guard, not a path the verdict rules take: every check settles within
+    # count x (limit + 1) rounds; one that did not still stops at (count + 1) x (limit + 1)
+    clock = FakeClock()
+    values = series(clock, [0.0] * 100)
+    check = prepared("error-rate:max=1%", None)
+
+    def read():
+        check.measurements.clear()     # forgets what was measured: never reaches count
+        return values()
+    check.read = read
+    (result,), seconds, _ = run([check], Limits(count=2, consecutive_error_limit=3),
+                                clock=clock)
+    assert result.phase == "Running"
+    assert len(values.calls) == 12 and seconds == 120.0

@@ -351,3 +351,85 @@ def test_the_landings_own_lines_reach_the_progress(config_repo):
     assert lines[0] == f"rolling back churn in staging: {ERROR_RATE}"
     assert lines[1].startswith("attempt 1: main moved; re-applying on the new head")
     assert len(lines) == 2
+
+
+# --------------------------------------------------------------------------- after a pass
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("churn")
+    (tmp_path / "model").mkdir()
+    for _ in range(2):
+        client.create_model_version("churn", source=str(tmp_path / "model"), run_id=None)
+    client.set_registered_model_alias("churn", "staging", "1")
+    return uri, client
+
+
+def alias(client) -> str:
+    return str(client.get_model_version_by_alias("churn", "staging").version)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_pass_moves_the_alias_the_verified_promotion_left_waiting(tmp_path, registry):
+    from mlgate.verify.act import confirm
+
+    uri, client = registry
+    remote = example_remote(tmp_path)
+    env = {"PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": uri}
+    promote(remote, "--registry-model", "churn", "--registry-version", "2",
+            "--registry-alias", "staging", "--alias-when", "verified", environ=env)
+    promoted = head(remote)
+    assert alias(client) == "1"
+    lines: list[str] = []
+    cfg = config(rollback=rollback_config(remote, promoted, env, tracking_uri=uri))
+    assert confirm(cfg, lines.append) == ActionTaken(
+        "alias", True, "moved churn@staging -> version 2")
+    assert lines == ["verified: churn@staging -> version 2"]
+    assert alias(client) == "2"
+    assert client.get_model_version("churn", "2").tags["mlgate.verified.staging"] == promoted
+    # a re-run (a retried job) changes nothing and says so
+    assert confirm(cfg, lines.append) == ActionTaken(
+        "alias", True, "churn@staging -> version 2 already")
+    assert head(remote) == promoted
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_nothing_to_confirm_without_a_waiting_alias_or_a_named_promotion(tmp_path, registry):
+    from mlgate.verify.act import confirm
+
+    uri, client = registry
+    remote = example_remote(tmp_path)
+    env = {"PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": uri}
+    promote(remote, environ=env)                   # no alias at all
+    lines: list[str] = []
+    assert confirm(config(), lines.append) is None
+    assert confirm(config(rollback=rollback_config(remote, None, env)), lines.append) is None
+    assert confirm(config(rollback=rollback_config(remote, head(remote), env,
+                                                   tracking_uri=uri)), lines.append) is None
+    assert lines == [] and alias(client) == "1"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_alias_that_cannot_be_moved_is_reported_not_raised(tmp_path, registry):
+    from mlgate.verify.act import confirm
+
+    uri, client = registry
+    remote = example_remote(tmp_path)
+    env = {"PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": uri}
+    promote(remote, "--registry-model", "churn", "--registry-version", "2",
+            "--registry-alias", "staging", "--alias-when", "verified", environ=env)
+    judged = head(remote)
+    promote(remote, image=f"{IMG}:v1.6.0", environ=env)   # a newer promotion landed since
+    lines: list[str] = []
+    taken = confirm(config(rollback=rollback_config(remote, judged, env, tracking_uri=uri)),
+                    lines.append)
+    assert taken is not None and (taken.kind, taken.ok) == ("alias", False)
+    assert taken.detail.startswith("registry alias not moved: ")
+    assert "no longer the latest" in taken.detail
+    assert lines == [] and alias(client) == "1"

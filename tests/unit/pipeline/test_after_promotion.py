@@ -190,17 +190,10 @@ def test_verify_and_wait_sync_sections_are_checked_when_the_file_is_read(tmp_pat
 
 def test_with_verify_the_alias_moves_once_the_live_model_is_verified(
         argocd_api, prometheus_stack, tmp_path, monkeypatch):  # noqa: F811
-    import mlflow
+    from support.mlflowreg import churn_registry
 
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri, client = churn_registry(tmp_path, monkeypatch, alias="staging")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    client.create_registered_model("churn")
-    (tmp_path / "model").mkdir()
-    for _ in range(2):
-        client.create_model_version("churn", source=str(tmp_path / "model"), run_id=None)
-    client.set_registered_model_alias("churn", "staging", "1")
     remote = example_remote(tmp_path)
     traffic(prometheus_stack, "pipeline-alias", 0.0)
     cfg = policy(remote, prometheus_stack.url, "pipeline-alias", ["error-rate:max=1%"])

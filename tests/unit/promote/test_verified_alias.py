@@ -8,6 +8,7 @@ import json
 
 import pytest
 from support.configrepo import example_remote, git
+from support.mlflowreg import churn_registry
 
 from mlgate.cli import main
 from mlgate.errors import BadInput, GateFailed
@@ -24,19 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
-    import mlflow
-
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    client.create_registered_model("churn")
-    (tmp_path / "model").mkdir()
-    for _ in range(3):
-        client.create_model_version("churn", source=str(tmp_path / "model"), run_id=None)
-    client.set_registered_model_alias("churn", "champion", "1")
-    return uri, client
+    return churn_registry(tmp_path, monkeypatch, versions=3)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from standins.github_api import WRITE_TOKEN, GitHubStandIn
 from support.configrepo import EXAMPLES, example_remote, git, tree_files
+from support.mlflowreg import churn_registry
 
 from mlgate.escape import escape_markdown
 from mlgate.promote.message import parse_trailers
@@ -358,17 +359,7 @@ def test_the_landings_own_lines_reach_the_progress(config_repo):
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
-    import mlflow
-
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    client.create_registered_model("churn")
-    (tmp_path / "model").mkdir()
-    for _ in range(2):
-        client.create_model_version("churn", source=str(tmp_path / "model"), run_id=None)
-    client.set_registered_model_alias("churn", "staging", "1")
-    return uri, client
+    return churn_registry(tmp_path, monkeypatch, alias="staging")
 
 
 def alias(client) -> str:

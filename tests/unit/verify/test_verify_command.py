@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.configrepo import example_remote, git
+from support.mlflowreg import churn_registry
 from standins.kube_api import kube_api  # noqa: F401  (fixture)
 from support.prometheus import p95
 
@@ -109,17 +110,7 @@ def test_series_absent_is_inconclusive_and_rolls_nothing_back(prometheus_stack, 
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
-    import mlflow
-
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    client.create_registered_model("churn")
-    (tmp_path / "model").mkdir()
-    for _ in range(2):
-        client.create_model_version("churn", source=str(tmp_path / "model"), run_id=None)
-    client.set_registered_model_alias("churn", "champion", "1")
-    return uri, client
+    return churn_registry(tmp_path, monkeypatch)
 
 
 def test_degrading_mid_analysis_rolls_back_in_git_with_the_reason(prometheus_stack, tmp_path,

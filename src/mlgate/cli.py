@@ -30,6 +30,8 @@ from mlgate.interface import (
 COMPOSED: dict[str, str] = {
     "pipeline": "mlgate.commands.pipeline",
     "demo": "mlgate.commands.demo",
+    # a stage whose command also reads an mlgate.yaml environment (the pipeline's loader)
+    "render-analysis": "mlgate.commands.render_analysis",
 }
 
 

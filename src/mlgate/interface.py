@@ -14,13 +14,14 @@ from typing import Protocol
 # The stages, in the order `mlgate --help` and the docs list them; each is one module in
 # mlgate.stages (registered in mlgate.stages.registry).
 STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
-                           "benchmark", "wait-sync", "verify")
+                           "benchmark", "wait-sync", "verify", "render-analysis")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
 # Every subcommand: the stages plus the two that compose them.
 COMMANDS: tuple[str, ...] = (*STAGES, "pipeline", "demo")
-# Commands that are not actions or templates (the drift test leaves them out).
-LOCAL_ONLY = frozenset({"demo"})
+# Commands that are not actions or templates (the drift test leaves them out): the demo, and
+# render-analysis, a generator whose output a person commits to the config repository.
+LOCAL_ONLY = frozenset({"demo", "render-analysis"})
 
 ENV_PREFIX = "MLGATE_IN_"
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
@@ -142,6 +143,14 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
         "report": "Path of the Markdown report, when --report was given.",
         "junit": "Path of the JUnit report, when --junit was given.",
         "metrics-file": "Path of the GitLab metrics report, when --metrics-file was given.",
+    },
+    "render-analysis": {
+        "output": "The file written (--output); empty when the manifests went to standard "
+                  "output.",
+        "documents": "How many manifests were written.",
+        "measured": "The checks the controller measures from Prometheus itself, "
+                    "comma-separated.",
+        "served": "The checks it asks mlgate serve-analysis about, comma-separated.",
     },
 }
 

@@ -142,6 +142,15 @@ def print_untrusted(text: str, environ: Mapping[str, str], out: TextIO | None = 
     out.flush()
 
 
+def write_document(text: str, out: TextIO | None = None) -> None:
+    """Write a document mlgate generated (render-analysis's YAML) to standard output, and
+    nothing else, so it can be piped (`| kubectl apply -f -`). Control characters are still
+    made visible: the text carries values the user gave."""
+    out = out or sys.stdout
+    out.write(printable(text))
+    out.flush()
+
+
 def emit_error(command: str, message: str, exit_code: int, environ: Mapping[str, str]) -> None:
     """One line on stderr; on GitHub also an error annotation so the run page shows why.
 

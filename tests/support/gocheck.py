@@ -2,8 +2,8 @@
 measurement with expr (github.com/antonmedv/expr, Debian's golang-github-antonmedv-expr-dev)
 and Flagger renders a MetricTemplate's query with Go's text/template. exprcheck/main.go runs
 both the way the controllers call them; it is built once per session with the Go toolchain
-(Debian's golang-go) in GOPATH mode, offline. Without them, `harness()` is None and the tests
-that need it are skipped (the pure-Python checks of the same properties still run).
+(Debian's golang-go) in GOPATH mode, offline. scripts/test installs both; without them the
+tests that need them fail with a line saying what to install (never a skip).
 """
 
 from __future__ import annotations

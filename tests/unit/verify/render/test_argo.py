@@ -88,7 +88,9 @@ def test_conditions_judge_every_vector_as_verify_does(low, high) -> None:
 def test_real_expr_agrees() -> None:
     binary = gocheck.harness()
     if binary is None:
-        pytest.skip("Go and Debian's golang-github-antonmedv-expr-dev are not installed")
+        pytest.fail("Go and Debian's golang-github-antonmedv-expr-dev are not installed: "
+                    "./scripts/test installs them (apt-get install golang-go "
+                    "golang-github-antonmedv-expr-dev)")
     cases = [(low, high, values) for low, high in RANGES for values in VECTORS]
     requests = []
     for low, high, values in cases:

@@ -84,7 +84,9 @@ def test_flagger_takes_its_own_facts_for_namespace_app_and_window() -> None:
 def test_real_go_templates_agree() -> None:
     binary = gocheck.harness()
     if binary is None:
-        pytest.skip("Go and Debian's golang-github-antonmedv-expr-dev are not installed")
+        pytest.fail("Go and Debian's golang-github-antonmedv-expr-dev are not installed: "
+                    "./scripts/test installs them (apt-get install golang-go "
+                    "golang-github-antonmedv-expr-dev)")
     cases = [(t, _labels(e)) for t in TEMPLATES for e in ("production", HOSTILE)]
     answers = gocheck.run(binary, [{"tmpl": flagger_query(t, labels, "x"), "ns":
                                     FACTS["namespace"], "target": FACTS["target"],

@@ -17,10 +17,11 @@ STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "sc
                            "benchmark", "wait-sync", "verify")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
-# Every subcommand: the stages plus the two that compose them.
-COMMANDS: tuple[str, ...] = (*STAGES, "pipeline", "demo")
-# Commands that are not actions or templates (the drift test leaves them out).
-LOCAL_ONLY = frozenset({"demo"})
+# Every subcommand: the stages, the two that compose them, and the analysis server.
+COMMANDS: tuple[str, ...] = (*STAGES, "pipeline", "demo", "serve-analysis")
+# Commands that are not actions or templates (the drift test leaves them out): the demo, and
+# serve-analysis, a server that runs in a container until stopped, not a CI step.
+LOCAL_ONLY = frozenset({"demo", "serve-analysis"})
 
 ENV_PREFIX = "MLGATE_IN_"
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
@@ -175,4 +176,5 @@ OUTPUTS: dict[str, dict[str, str]] = {
     **_STAGE_OUTPUTS,
     "pipeline": _pipeline_outputs(),
     "demo": {},
+    "serve-analysis": {},
 }

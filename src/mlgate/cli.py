@@ -26,12 +26,14 @@ from mlgate.interface import (
     input_name,
 )
 
-# Commands that compose stages (the stages themselves come from mlgate.stages.registry).
+# Commands that are not one stage: the composers, and the server (the stages themselves come
+# from mlgate.stages.registry).
 COMPOSED: dict[str, str] = {
     "pipeline": "mlgate.commands.pipeline",
     "demo": "mlgate.commands.demo",
     # a stage whose command also reads an mlgate.yaml environment (the pipeline's loader)
     "render-analysis": "mlgate.commands.render_analysis",
+    "serve-analysis": "mlgate.commands.serve_analysis",
 }
 
 

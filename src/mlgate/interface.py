@@ -17,11 +17,12 @@ STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "sc
                            "benchmark", "wait-sync", "verify", "render-analysis")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
-# Every subcommand: the stages plus the two that compose them.
-COMMANDS: tuple[str, ...] = (*STAGES, "pipeline", "demo")
-# Commands that are not actions or templates (the drift test leaves them out): the demo, and
-# render-analysis, a generator whose output a person commits to the config repository.
-LOCAL_ONLY = frozenset({"demo", "render-analysis"})
+# Every subcommand: the stages, the two that compose them, and the analysis server.
+COMMANDS: tuple[str, ...] = (*STAGES, "pipeline", "demo", "serve-analysis")
+# Commands that are not actions or templates (the drift test leaves them out): the demo;
+# render-analysis, a generator whose output a person commits to the config repository; and
+# serve-analysis, a server that runs in a container until stopped, not a CI step.
+LOCAL_ONLY = frozenset({"demo", "render-analysis", "serve-analysis"})
 
 ENV_PREFIX = "MLGATE_IN_"
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
@@ -184,4 +185,5 @@ OUTPUTS: dict[str, dict[str, str]] = {
     **_STAGE_OUTPUTS,
     "pipeline": _pipeline_outputs(),
     "demo": {},
+    "serve-analysis": {},
 }

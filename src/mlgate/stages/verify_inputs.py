@@ -15,12 +15,12 @@ def verify_config(values: Mapping[str, Any], environ: Mapping[str, str]):
     from mlgate.cluster.names import check_namespace
     from mlgate.cluster.revision import check_sha
     from mlgate.verify.analysis import Limits
-    from mlgate.verify.check import parse_check
+    from mlgate.verify.check import parse_check, parse_queries
     from mlgate.verify.config import VerifyConfig
     from mlgate.verify.evidence import read_baselines
     from mlgate.verify.prometheus import access_from
 
-    queries = _queries(values["queries"])
+    queries = parse_queries(values["queries"])
     checks = tuple(parse_check(spec, queries) for spec in values["checks"])
     names = [c.name for c in checks]
     if len(set(names)) != len(names):
@@ -76,22 +76,6 @@ def verify_config(values: Mapping[str, Any], environ: Mapping[str, str]):
         context=values["context"],
         environ=dict(environ),
     )
-
-
-def _queries(given: tuple[str, ...]) -> dict[str, str]:
-    from mlgate.verify.check import BUILTIN_QUERIES
-
-    out: dict[str, str] = {}
-    for text in given:
-        name, eq, query = text.partition("=")
-        name = name.strip()
-        if not eq or name not in BUILTIN_QUERIES or name == "replicas-unavailable":
-            raise BadInput(f"--query {text[:60]!r}: CHECK=PROMQL for a built-in check "
-                           f"({', '.join(q for q in BUILTIN_QUERIES if q != 'replicas-unavailable')})")
-        if not query.strip():
-            raise BadInput(f"--query {name}: empty query")
-        out[name] = query.strip()
-    return out
 
 
 def _rollback(values: Mapping[str, Any], environ: Mapping[str, str], revision: str | None):

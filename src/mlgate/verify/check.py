@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -133,6 +134,22 @@ def parse_check(spec: str, queries: dict[str, str] | None = None) -> Check:
     return Check(name=name, query=query, min=low, max=high, max_drop=drop,
                  drop_relative=relative, unit=unit, on_failure=action,  # type: ignore[arg-type]
                  builtin=builtin)
+
+
+def parse_queries(given: Iterable[str]) -> dict[str, str]:
+    """`--query CHECK=PROMQL` values: a built-in check's query replaced (not the Kubernetes
+    one's: it has none)."""
+    out: dict[str, str] = {}
+    for text in given:
+        name, eq, query = text.partition("=")
+        name = name.strip()
+        if not eq or name not in BUILTIN_QUERIES or name == "replicas-unavailable":
+            raise BadInput(f"--query {text[:60]!r}: CHECK=PROMQL for a built-in check "
+                           f"({', '.join(q for q in BUILTIN_QUERIES if q != 'replicas-unavailable')})")
+        if not query.strip():
+            raise BadInput(f"--query {name}: empty query")
+        out[name] = query.strip()
+    return out
 
 
 def _fields(text: str, what: str) -> dict[str, str]:

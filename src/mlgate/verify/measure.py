@@ -81,18 +81,23 @@ def measure(prepared: Sequence[Prepared], limits: Limits, interval: float,
     return tuple(_result(p) for p in prepared), seconds
 
 
-def _take(p: Prepared, limits: Limits, at: float, wall: Callable[[], int] | None,
-          progress: Callable[[str], None]) -> None:
+def take(p: Prepared, at: float, wall: Callable[[], int] | None = None) -> Measurement:
+    """One measurement of a prepared check: its query read once and judged against its range
+    (serve-analysis takes exactly one per request, verify `count` of them)."""
     try:
         values = [float(v) for v in p.read()]
     except MeasureError as exc:
-        m = Measurement(round(at, 3), _stamp(wall), None, "Error", str(exc))
-    else:
-        value, phase = judge(values, p.low, p.high)
-        why = "" if phase != "Inconclusive" else (
-            "NaN" if any(math.isnan(v) for v in values) else "no data (the query returned "
-            "no series)")
-        m = Measurement(round(at, 3), _stamp(wall), value, phase, why)
+        return Measurement(round(at, 3), _stamp(wall), None, "Error", str(exc))
+    value, phase = judge(values, p.low, p.high)
+    why = "" if phase != "Inconclusive" else (
+        "NaN" if any(math.isnan(v) for v in values) else "no data (the query returned "
+        "no series)")
+    return Measurement(round(at, 3), _stamp(wall), value, phase, why)
+
+
+def _take(p: Prepared, limits: Limits, at: float, wall: Callable[[], int] | None,
+          progress: Callable[[str], None]) -> None:
+    m = take(p, at, wall)
     p.measurements.append(m)
     p.phase = check_phase(p.measurements, limits)
     shown = show(m.value, p.check.unit) if m.value is not None else (m.message or "no value")

@@ -13,7 +13,8 @@ from mlgate.stages.registry import MODULES, stage
 
 def test_the_registry_lists_exactly_the_interface_stages() -> None:
     assert tuple(MODULES) == interface.STAGES
-    assert set(interface.STAGES) | {"pipeline", "demo"} == set(interface.COMMANDS)
+    assert set(interface.STAGES) | {"pipeline", "demo", "serve-analysis"} == set(
+        interface.COMMANDS)
     with pytest.raises(BadInput, match="unknown stage 'nope'"):
         stage("nope")
 

@@ -57,6 +57,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "verify/check.py": ("verify/test_check.py",),
     "verify/promql.py": ("verify/test_promql.py",),
     "verify/analysis.py": ("verify/test_analysis.py",),
+    "serve/flagger.py": ("serve/test_flagger.py",),
 }
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+?)\s*$")

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from mlgate.errors import BadInput, MlgateError
 from mlgate.verify.analysis import reason, run_phase
@@ -184,15 +185,18 @@ class ClientPool:
 
 def measure_round(checks: Sequence[Check], labels: Mapping[str, str], window: float,
                   baselines: Baselines | None, evidence: str | None,
-                  read: Callable[[str], Sequence[float]]) -> Round:
+                  read: Callable[[str], Sequence[float]],
+                  spread: Callable[..., Iterable[Any]] | None = None) -> Round:
     """Each check measured once. `read(promql)` returns the values or raises MeasureError
-    (an Error measurement: Prometheus unreachable, the query refused)."""
+    (an Error measurement: Prometheus unreachable, the query refused). `spread`: a map()
+    that measures the checks side by side (an executor's), so a call waits for its slowest
+    query rather than for all of them in turn."""
     from mlgate.verify.measure import take
 
     prepared = [_prepare(c, labels, window, baselines, evidence, read) for c in checks]
+    measured = list((spread or map)(lambda p: take(p, 0.0), prepared))
     answers = []
-    for p in prepared:
-        m = take(p, 0.0)
+    for p, m in zip(prepared, measured):
         message = m.message
         if m.phase == "Failed":
             message = reason(p.check.name, p.check.unit, p.low, p.high, [m], "Failed")

@@ -8,9 +8,10 @@ new dependency), HTTP/1.1 keep-alive for the controllers' pooled connections.
 Every other request shows the token: `Authorization: Bearer <MLGATE_ANALYSIS_TOKEN>`, or for
 Flagger, which sends no header of a webhook's choosing, the webhook's `metadata.token`.
 Compared in constant time; a caller without it gets 401 and `WWW-Authenticate`, before its
-body is judged. A body needs a Content-Length of at most 64 KiB (411, 413) and is strict JSON
-(400 with a JSON error); a connection idle or dribbling for 15 s is closed, and at most 64 are
-served at once. Each answered request is one record for the decision log.
+body is judged. A body needs a Content-Length of at most 64 KiB (411, 413), arrives within
+10 s (408) and is strict JSON (400 with a JSON error). A connection idle for 15 s is closed (a
+Flagger one right after its answer: Flagger never reuses it), and at most 64 are served at
+once. Each answered request is one record for the decision log.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -41,6 +43,8 @@ Log = Callable[[Mapping[str, Any]], None]
 
 MAX_CONNECTIONS = 64
 IDLE_SECONDS = 15.0
+BODY_SECONDS = 10.0
+QUERY_THREADS = 16
 REALM = 'Bearer realm="mlgate-analysis"'
 ROUTES = ("POST /flagger/<type> (" + ", ".join(flagger.HOOKS) + "), GET /analysis/<app>/"
           "<check>, GET /healthz")
@@ -61,6 +65,8 @@ class AnalysisServer(ThreadingHTTPServer):
         self.token = cfg.token.encode("ascii")
         self.secrets = secret_fragments([cfg.token, *cfg.prometheus.secrets()])
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        # the queries of one request's checks go side by side
+        self.queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="query")
         if ":" in cfg.host:
             self.address_family = socket.AF_INET6
         try:
@@ -94,6 +100,7 @@ class AnalysisServer(ThreadingHTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
+        self.queries.shutdown(wait=False)
         self.pool.close()
 
 
@@ -108,7 +115,17 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "mlgate-serve-analysis"
     sys_version = ""
     timeout = IDLE_SECONDS
+    # the answer leaves in one write when the request is done (http.server flushes then), and
+    # without Nagle's wait: headers and body in two small writes would meet the client's
+    # delayed ACK, 40 ms on Linux for every answer
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
     server: AnalysisServer
+
+    def handle_expect_100(self) -> bool:
+        sent = super().handle_expect_100()
+        self.wfile.flush()      # the client waits for it before sending the body
+        return sent
 
     def version_string(self) -> str:
         return self.server_version
@@ -188,6 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _flagger(self, hook: str, record: dict[str, Any]) -> Reply:
         record.update(source="flagger", hook=hook[:40])
+        # Flagger makes a new HTTP client for every call and never reuses its connection:
+        # kept open, it would only hold a thread here until the idle timeout
+        self.close_connection = True
         if hook not in flagger.HOOKS:
             return refused(404, f"no webhook type {hook[:40]!r}: one of "
                                 f"{', '.join(flagger.HOOKS)}")
@@ -254,7 +274,8 @@ class _Handler(BaseHTTPRequestHandler):
         given = {k: v for k, v in labels.items() if v}
         deadline = time.monotonic() + cfg.timeout
         found = measure_round(checks, given, seconds, baselines, evidence,
-                              prometheus_reader(self.server.pool, deadline))
+                              prometheus_reader(self.server.pool, deadline),
+                              self.server.queries.map if len(checks) > 1 else None)
         record.update(phase=found.phase, message=found.message,
                       checks=[{"name": a.name, "phase": a.phase, "value": a.value}
                               for a in found.checks])
@@ -295,11 +316,21 @@ class _Handler(BaseHTTPRequestHandler):
         size = int(text)
         if size > limit:
             raise _Refused(refused(413, f"the body is {size} bytes; at most {limit}"))
-        data = self.rfile.read(size)
-        if len(data) != size:
-            raise _Refused(refused(400, "the body ended before its Content-Length"))
+        # the socket's timeout bounds each wait; this bounds the whole body, so a caller
+        # sending a byte now and then cannot hold a connection for minutes
+        deadline = time.monotonic() + BODY_SECONDS
+        chunks: list[bytes] = []
+        left = size
+        while left > 0:
+            chunk = self.rfile.read1(min(left, 65536))
+            if not chunk:
+                raise _Refused(refused(400, "the body ended before its Content-Length"))
+            chunks.append(chunk)
+            left -= len(chunk)
+            if left and time.monotonic() > deadline:
+                raise _Refused(refused(408, f"the body took over {BODY_SECONDS:g} s"))
         self._body_read = True
-        return data
+        return b"".join(chunks)
 
     def _unread(self) -> bool:
         """A body was announced that this request did not read."""

@@ -286,3 +286,59 @@ def test_concurrent_callers_each_get_their_own_verdict(running):
         results = list(pool.map(one, range(64)))
     assert all(ok == bool(i % 2) for i, ok in results)
     assert len(running.log.decisions()) == 64
+
+
+def test_a_body_dribbled_in_is_cut_off(running, monkeypatch):
+    import mlgate.serve.server as server
+
+    monkeypatch.setattr(server, "BODY_SECONDS", 0.5)
+    host, port = running.server.server_address[:2]
+    started = time.monotonic()
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(b"POST /flagger/rollout HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                     b"Authorization: Bearer " + TOKEN.encode() + b"\r\n\r\n{")
+        answer = b""
+        for _ in range(30):
+            time.sleep(0.1)
+            try:
+                sock.sendall(b" ")
+            except OSError:
+                break
+            sock.settimeout(0.01)
+            try:
+                answer += sock.recv(65536)
+            except TimeoutError:
+                continue
+            if answer:
+                break
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert time.monotonic() - started < 3
+
+
+def test_flagger_connections_are_closed_after_the_answer(running):
+    """Flagger never reuses a connection (a new client per call): it must not hold a thread."""
+    answer = running.session.post(f"{running.url}/flagger/rollout",
+                                  json=payload("app", checks=["one"]))
+    assert answer.status_code == 200 and answer.headers["Connection"] == "close"
+    argo = running.session.get(f"{running.url}/analysis/app/one",
+                               headers={"Authorization": f"Bearer {TOKEN}"})
+    assert argo.status_code == 200 and "Connection" not in argo.headers   # kept alive
+
+
+def test_connections_beyond_the_limit_are_closed_not_queued(running):
+    import threading
+
+    running.server.slots = threading.BoundedSemaphore(2)
+    host, port = running.server.server_address[:2]
+    idle = [socket.create_connection((host, port), timeout=5) for _ in range(2)]
+    try:
+        time.sleep(0.2)     # both accepted, each holding its thread
+        third = raw(running, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=2)
+        assert third == b""
+        assert running.log.records[-1]["event"] == "connection-refused"
+    finally:
+        for sock in idle:
+            sock.close()
+    time.sleep(0.3)         # their threads see the end of the connection and give back a slot
+    assert raw(running, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").startswith(
+        b"HTTP/1.1 200 ")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from mlgate.errors import BadInput
 from mlgate.verify.check import (
+    parse_queries,
     BUILTIN_QUERIES,
     DEFAULT_ACTION,
     DEFAULT_RANGE,
@@ -522,3 +523,21 @@ def test_any_spec_gives_a_check_or_one_line_naming_it(spec):
     assert check.on_failure in ("rollback", "retrain", "none")
     assert check.query
     assert check.builtin == (check.name in BUILTIN_QUERIES)
+
+
+def test_queries_replace_built_in_checks_queries_only() -> None:
+    """`--query CHECK=PROMQL` (verify and serve-analysis): the name trimmed, the query kept
+    whole after the first '=' (PromQL has its own), each built-in but the Kubernetes one."""
+    assert parse_queries([]) == {}
+    assert parse_queries([" error-rate = sum(x{a=\"b\"}) ", "drift=max(d)"]) == {
+        "error-rate": 'sum(x{a="b"})', "drift": "max(d)"}
+    for text, words in [("nope=up", "--query 'nope=up': CHECK=PROMQL for a built-in check "
+                                    "(error-rate, p95-latency, accuracy, drift)"),
+                        ("error-rate", "--query 'error-rate': CHECK=PROMQL"),
+                        ("replicas-unavailable=up",
+                         "--query 'replicas-unavailable=up': CHECK=PROMQL"),
+                        ("drift=  ", "--query drift: empty query"),
+                        ("x" * 100, "--query '" + "x" * 60 + "'")]:
+        with pytest.raises(BadInput) as caught:
+            parse_queries([text])
+        assert str(caught.value).startswith(words), caught.value

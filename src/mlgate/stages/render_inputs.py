@@ -23,7 +23,7 @@ FLAGGER_ONLY = (("threshold", "--threshold"), ("step_weights", "--step-weights")
 def render_config(values: Mapping[str, Any]):
     from mlgate.cluster.config import parse_duration
     from mlgate.cluster.names import check_name, check_namespace
-    from mlgate.stages.verify_inputs import _queries
+    from mlgate.verify.check import parse_queries
     from mlgate.verify.analysis import Limits
     from mlgate.verify.check import parse_check
     from mlgate.verify.render.config import RenderConfig, Server
@@ -32,7 +32,7 @@ def render_config(values: Mapping[str, Any]):
     if not values["checks"]:
         raise BadInput("--check: give at least one check (or --config mlgate.yaml, whose "
                        "environment has a verify section)")
-    queries = _queries(values["queries"])
+    queries = parse_queries(values["queries"])
     checks = tuple(parse_check(spec, queries) for spec in values["checks"])
     names = [c.name for c in checks]
     if len(set(names)) != len(names):

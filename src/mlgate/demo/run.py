@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlgate.demo.fixtures import (
     CANDIDATE_TAG,
@@ -35,6 +36,9 @@ from mlgate.demo.fixtures import (
 from mlgate.demo.summary import gate_lines, load_json, verify_lines, write_summary
 from mlgate.errors import EXIT_GATE, EXIT_SERVICE, BadInput, GateFailed, MlgateError, ServiceError
 from mlgate.pipeline.invoke import run_pipeline_file, run_stage
+
+if TYPE_CHECKING:
+    from mlgate.demo.live import Exporter, Prometheus
 
 STEPS = 8
 
@@ -156,16 +160,16 @@ def run_demo(workdir: str | None, say: Callable[[str], None], environ: Mapping[s
 class _Live:
     """The demo's live model servers' metrics and the Prometheus that scrapes them."""
 
-    exporter: object
-    prometheus: object
+    exporter: Exporter
+    prometheus: Prometheus
 
     @property
     def url(self) -> str:
-        return self.prometheus.url  # type: ignore[attr-defined]
+        return self.prometheus.url
 
     def close(self) -> None:
-        self.prometheus.close()  # type: ignore[attr-defined]
-        self.exporter.close()  # type: ignore[attr-defined]
+        self.prometheus.close()
+        self.exporter.close()
 
 
 def _start_live(ws: Workspace, app: str, steps: _Steps) -> _Live | None:

@@ -14,7 +14,7 @@ from typing import Protocol
 # The stages, in the order `mlgate --help` and the docs list them; each is one module in
 # mlgate.stages (registered in mlgate.stages.registry).
 STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
-                           "benchmark", "wait-sync", "verify", "render-analysis")
+                           "benchmark", "wait-sync", "verify", "canary", "render-analysis")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
 # Every subcommand: the stages, the two that compose them, and the analysis server.
@@ -144,6 +144,19 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
         "report": "Path of the Markdown report, when --report was given.",
         "junit": "Path of the JUnit report, when --junit was given.",
         "metrics-file": "Path of the GitLab metrics report, when --metrics-file was given.",
+    },
+    "canary": {
+        "outcome": "How the canary stands: completed (100 % and judged), open (left at a step "
+                   "for --resume or --abort) or rolled-back.",
+        "canary-id": "The canary's id (Mlgate-Canary-Id in its commits).",
+        "step": "The last step this run committed or judged, as STEP/TOTAL.",
+        "weight": "That step's traffic share in percent.",
+        "commit": "That step's commit on the config repo.",
+        "rolled-back": "true when a failed check or --abort rolled the canary back, else "
+                       "false.",
+        "rollback-commit": "The rollback's commit (empty when none).",
+        "message": "How the run ended, with the failed check and its step when it rolled "
+                   "back.",
     },
     "render-analysis": {
         "output": "The file written (--output); empty when the manifests went to standard "

@@ -40,6 +40,9 @@ class SetTarget:
     path: tuple[Step, ...]
     value: str
     spec: str
+    # a key the rewrite adds is written as the value's own YAML type (a number stays a
+    # number: KServe's canaryTrafficPercent is an integer); else as a string, as --set does
+    typed: bool = False
 
     @property
     def path_text(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 
-from yaml.nodes import MappingNode, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from mlgate.errors import BadInput, GateFailed
 from mlgate.manifests.config import ImageTarget, RewriteConfig
@@ -29,7 +29,9 @@ from mlgate.manifests.yamldoc import (
     Templated,
     YamlFile,
     apply_edits,
+    can_be_plain,
     load_relevant,
+    plain_tag,
     render_scalar,
     scalar_span,
 )
@@ -207,15 +209,18 @@ def _edit(doc: YamlFile, f: Found) -> Edit:
             start, end = scalar_span(doc.text, f.node)
             return Edit(start, end, text, text)
         assert f.insert_into is not None and f.insert_key is not None
-        return _insert(doc, f.insert_into, f.insert_key, f.new)
+        return _insert(doc, f.insert_into, f.insert_key, f.new, typed=f.keep_type)
     except BadInput as exc:
         raise BadInput(f"{where}: {exc}") from None
 
 
-def _insert(doc: YamlFile, mapping: MappingNode, key: str, value: str) -> Edit:
+def _insert(doc: YamlFile, mapping: MappingNode, key: str, value: str, *,
+            typed: bool = False) -> Edit:
     """Add `key: value` as the mapping's last entry, in its own style and indentation."""
     text = doc.text
-    rendered = render_scalar(value, None, flow=True)
+    tag = plain_tag(value)
+    rendered = (value if typed and tag != STR_TAG and can_be_plain(value, True, tag)
+                else render_scalar(value, None, flow=True))
     if mapping.flow_style:
         pos = mapping.end_mark.index - 1
         if text[pos] != "}":
@@ -226,17 +231,29 @@ def _insert(doc: YamlFile, mapping: MappingNode, key: str, value: str) -> Edit:
         raise BadInput(f"cannot add {key!r} to an empty mapping")
     first_key = mapping.value[0][0]
     last_value = mapping.value[-1][1]
+    indent = " " * first_key.start_mark.column
     if not isinstance(last_value, ScalarNode) or (
         last_value.start_mark.line != last_value.end_mark.line
     ):
-        raise BadInput(f"cannot add {key!r}: the mapping does not end with a one-line value")
-    indent = " " * first_key.start_mark.column
+        # a mapping that ends in a nested block (KServe's predictor ends in `model:`): the new
+        # key goes first instead, where the first key's own column is known
+        return _insert_first(text, first_key, key, rendered, indent)
     eol = text.find("\n", last_value.end_mark.index)
     if eol == -1:
         newline = "\r\n" if "\r\n" in text else "\n"
         return Edit(len(text), len(text), f"{newline}{indent}{key}: {rendered}", rendered)
     newline = "\r\n" if eol > 0 and text[eol - 1] == "\r" else "\n"
     return Edit(eol + 1, eol + 1, f"{indent}{key}: {rendered}{newline}", rendered)
+
+
+def _insert_first(text: str, first_key: Node, key: str, rendered: str, indent: str) -> Edit:
+    """`key: value` before the mapping's first key, which then starts the next line at its
+    own column (also under a sequence's `- `)."""
+    pos = first_key.start_mark.index
+    if first_key.start_mark.line != first_key.end_mark.line or text[pos] in "?&!":
+        raise BadInput(f"cannot add {key!r}: the mapping's first key is not a plain one-line key")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return Edit(pos, pos, f"{key}: {rendered}{newline}{indent}", rendered)
 
 
 def _diff(rel: str, old: str, new: str) -> str:

@@ -66,14 +66,30 @@ def verify_nodes(
             extra = appended.get(id(old), [])
             if len(new.value) != len(old.value) + len(extra):
                 _refuse(rel)
-            for (ok, ov), (nk, nv) in zip(old.value, new.value, strict=False):
+            kept = _without_added(old, new, dict(extra), rel)
+            for (ok, ov), (nk, nv) in zip(old.value, kept, strict=True):
                 stack.append((ok, nk))
                 stack.append((ov, nv))
-            for (key, want), (nk, nv) in zip(extra, new.value[len(old.value):], strict=True):
-                if not (isinstance(nk, ScalarNode) and nk.value == key
-                        and isinstance(nv, ScalarNode) and (nv.tag, nv.value) ==
-                        (want.tag, want.value)):
-                    _refuse(rel)
+
+
+def _without_added(old: MappingNode, new: MappingNode, added: dict[str, Expected],
+                   rel: str) -> list[tuple[Node, Node]]:
+    """The new mapping's entries less the keys the rewrite added (at the end, or first when
+    the mapping ended in a nested block), each checked to read as intended and to be a key
+    the old mapping did not have."""
+    present = {k.value for k, _ in old.value if isinstance(k, ScalarNode)}
+    kept = []
+    for nk, nv in new.value:
+        key = nk.value if isinstance(nk, ScalarNode) else None
+        if key in added and key not in present:
+            want = added.pop(key)
+            if not (isinstance(nv, ScalarNode) and (nv.tag, nv.value) == (want.tag, want.value)):
+                _refuse(rel)
+            continue
+        kept.append((nk, nv))
+    if added:
+        _refuse(rel)
+    return kept
 
 
 def _refuse(rel: str) -> None:

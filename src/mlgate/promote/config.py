@@ -7,7 +7,7 @@ read them. The results are in `result.py`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mlgate.promote.git import Credentials
@@ -72,6 +72,12 @@ class PromoteConfig:
     rollback_of: str | None = None
     from_commit: str | None = None  # the source's promotion copied (set by from_last_promotion)
     from_evidence: tuple[str, ...] = ()  # its evidence hashes, carried along
+    # values only the checkout can name (a canary's traffic field, found in the environment's
+    # InferenceService): called with (checkout, environment folder), it gives more values to
+    # set, each as ("FILE:KEY.PATH=VALUE" relative to the folder, what a missing key means)
+    late_sets: Callable[[str, str], tuple[tuple[str, str | None], ...]] | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)  # more trailers (a canary's state)
+    note: str | None = None  # after the summary line
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ class Recorded:
     # Mlgate-Alias-When: "verified" when the alias waits for verify; None (or "landed") when it
     # moved with the commit; anything else is not mlgate's and is read as still waiting
     alias_when: str | None = None
+    # a canary's step (Mlgate-Canary "STEP/TOTAL", or "aborted" for the commit that sent its
+    # traffic back to 0 %), its id and the traffic share the commit set
+    canary: str | None = None
+    canary_id: str | None = None
+    canary_weight: str | None = None
 
     @property
     def is_rollback(self) -> bool:
@@ -116,6 +121,9 @@ def _parse(sha: str, body: str, app: str, environment: str) -> Recorded | None:
         folder=(values.get("Mlgate-Folder") or [None])[0],
         reason=(values.get("Mlgate-Rollback-Reason") or [None])[0],
         alias_when=_one_value(values.get("Mlgate-Alias-When", [])),
+        canary=_one_value(values.get("Mlgate-Canary", [])),
+        canary_id=_one_value(values.get("Mlgate-Canary-Id", [])),
+        canary_weight=_one_value(values.get("Mlgate-Canary-Weight", [])),
     )
 
 
@@ -140,6 +148,19 @@ def live_promotions(history: list[Recorded]) -> list[Recorded]:
     """Promotions not yet rolled back, newest first: what `--steps N` counts back through."""
     undone = {sha for r in history for sha in r.rollback_of}
     return [r for r in history if not r.is_rollback and r.sha not in undone]
+
+
+def live_groups(live: list[Recorded]) -> list[list[Recorded]]:
+    """Live promotions as what a rollback undoes, newest first: a canary's step commits (one
+    canary id, one after another) are one promotion made in several commits, so undoing it
+    undoes them all and restores what the environment ran before its first step."""
+    groups: list[list[Recorded]] = []
+    for record in live:
+        if groups and record.canary_id and groups[-1][-1].canary_id == record.canary_id:
+            groups[-1].append(record)
+        else:
+            groups.append([record])
+    return groups
 
 
 def check_live(of: str, live: list[Recorded], app: str, environment: str, what: str) -> None:

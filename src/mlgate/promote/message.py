@@ -69,6 +69,7 @@ class Promotion:
     from_evidence: tuple[str, ...] = ()  # "sha256 file", as the source recorded them
     folder: str | None = None  # the environment folder it changed: rollback finds it here
     extra: dict[str, str] = field(default_factory=dict)
+    note: str | None = None  # said after the summary line, e.g. a canary's "(canary 5 %, step 2/4)"
 
 
 def load_evidence(paths: tuple[str, ...]) -> tuple[Evidence, ...]:
@@ -109,6 +110,11 @@ def _short(ref: str) -> str:
 
 
 def summary_line(p: Promotion, verb: str = "promote") -> str:
+    line = _summary(p, verb)
+    return f"{line} {p.note}" if p.note else line
+
+
+def _summary(p: Promotion, verb: str) -> str:
     where = "in" if verb == "rollback" else "to"
     for repo, new in p.new.items():
         old = p.previous.get(repo)

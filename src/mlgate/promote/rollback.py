@@ -15,7 +15,8 @@ from mlgate.manifests.reference import ImageRef, parse_user_reference
 from mlgate.promote import message as msg
 from mlgate.promote.config import PromoteConfig, RollbackConfig
 from mlgate.promote.confine import check_real, confine_recorded
-from mlgate.promote.history import Recorded, check_live, live_promotions, read_history
+from mlgate.promote.history import (Recorded, check_live, live_groups, live_promotions,
+                                    read_history)
 from mlgate.promote.landing import Planned, land
 from mlgate.promote.promote import _existing_dir, _value_or_none, build_result
 from mlgate.promote.result import PromoteResult
@@ -33,13 +34,14 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
     live = live_promotions(history)
     if not live:
         raise GateFailed(f"no promotion of {cfg.app} in {cfg.environment} to roll back")
-    if cfg.to is None and cfg.steps > len(live):
+    groups = live_groups(live)
+    if cfg.to is None and cfg.steps > len(groups):
         # the request asks for more than the record holds: the input is wrong, not the gate
-        raise BadInput(f"--steps {cfg.steps}: only {len(live)} promotion(s) of {cfg.app} in "
+        raise BadInput(f"--steps {cfg.steps}: only {len(groups)} promotion(s) of {cfg.app} in "
                        f"{cfg.environment} on record to roll back")
     if cfg.of is not None:
         check_live(cfg.of, live, cfg.app, cfg.environment, "not rolled back")
-    undone = live[: (1 if cfg.to else cfg.steps)]
+    undone = [r for group in groups[: (1 if cfg.to else cfg.steps)] for r in group]
     oldest = undone[-1]
     current = live[0]
     env_path = _folder(cfg, current)
@@ -87,6 +89,10 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
         promotion = _with_rollback_of(promotion, undone)
         if cfg.reason:
             promotion.extra["Mlgate-Rollback-Reason"] = cfg.reason
+        canaries = list(dict.fromkeys(r.canary_id for r in undone if r.canary_id))
+        if canaries:   # the canary is over: its state in git says so
+            promotion.extra["Mlgate-Canary"] = "rolled-back"
+            promotion.extra["Mlgate-Canary-Id"] = " ".join(canaries)
         return Planned(config, promotion)
 
     landed = land(cfg.target, (env_path,), plan, cfg.options, provider_factory(cfg.target),

@@ -230,7 +230,8 @@ def _prepare(check: Check, labels: Mapping[str, str], window: float,
         low = floor if low is None else max(low, floor)
     for key in LABELS:
         if f"{{{key}}}" in check.query and not labels.get(key):
-            raise BadInput(f"{what}: its query uses {{{key}}}: give `{LABEL_KEYS[key]}`")
+            given = f"give `{LABEL_KEYS[key]}`" if key in LABEL_KEYS else "known only in mlgate canary"
+            raise BadInput(f"{what}: its query uses {{{key}}}: {given}")
     query = fill(check.query, dict(labels), window, what)
     return Prepared(check, query, low, high, lambda: read(query), baseline)
 

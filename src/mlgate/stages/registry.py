@@ -19,6 +19,7 @@ MODULES: dict[str, str] = {
     "benchmark": "mlgate.stages.benchmark",
     "wait-sync": "mlgate.stages.wait_sync",
     "verify": "mlgate.stages.verify",
+    "canary": "mlgate.stages.canary",
     "render-analysis": "mlgate.stages.render_analysis",
 }
 assert tuple(MODULES) == STAGES, "a stage is registered here and listed in mlgate.interface"

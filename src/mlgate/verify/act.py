@@ -37,7 +37,8 @@ def act(cfg: VerifyConfig, result: VerifyResult,
     actions: list[ActionTaken] = []
     todo = wanted(cfg, result.checks)
     if "rollback" in todo:
-        actions.append(_rollback(cfg, todo["rollback"], progress))
+        undo = cfg.undo or (lambda check, say: _rollback(cfg, check, say))
+        actions.append(undo(todo["rollback"], progress))
     if "retrain" in todo:
         actions.append(_retrain(cfg, todo["retrain"], result, progress))
     if actions and cfg.incident is not None:

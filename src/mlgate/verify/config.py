@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -11,6 +11,7 @@ from mlgate.verify.check import Check
 
 if TYPE_CHECKING:
     from mlgate.promote.config import RollbackConfig
+    from mlgate.verify.result import ActionTaken, CheckResult
 
 OnFailure = Literal["check", "rollback", "retrain", "none"]
 
@@ -76,6 +77,9 @@ class VerifyConfig:
     kubeconfig: str | None = None
     context: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # the rollback a failure makes, when not the plain one: a canary first sends its traffic
+    # back to 0 % and undoes every step (given the failed check and the progress printer)
+    undo: Callable[[CheckResult, Callable[[str], None]], ActionTaken] | None = None
 
     @property
     def duration(self) -> float:

@@ -1,5 +1,5 @@
-"""Filling a check's query: `{app}`, `{environment}`, `{namespace}`, `{model_version}` and
-`{window}`.
+"""Filling a check's query: `{app}`, `{environment}`, `{namespace}`, `{model_version}`, a
+canary's `{canary}` and `{revision}`, and `{window}`.
 
 The first four are names a pipeline takes from its input, so they are PromQL-escaped and
 allowed only inside a string literal (`app="{app}"`): outside one, an escaped value could still
@@ -13,8 +13,11 @@ import re
 
 from mlgate.errors import BadInput
 
-LABELS = ("app", "environment", "namespace", "model_version")
-_PLACEHOLDER = re.compile(r"\{(app|environment|namespace|model_version|window)\}")
+LABELS = ("app", "environment", "namespace", "model_version", "canary", "revision")
+# known only while a canary runs: the new image's tag, and the serving revision it created
+CANARY_LABELS = ("canary", "revision")
+_PLACEHOLDER = re.compile(
+    r"\{(app|environment|namespace|model_version|canary|revision|window)\}")
 # bytes that were not UTF-8 (a command line decodes them to lone surrogates) have no form in a
 # PromQL string and would stop the request being encoded
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -66,8 +69,10 @@ def fill(template: str, labels: dict[str, str], window: float, what: str) -> str
                     raise BadInput(f"{what}: {{{key}}} must stand inside a double-quoted "
                                    f'string (e.g. {key}="{{{key}}}"), where it is escaped')
                 if not labels.get(key):
+                    given = ("only in mlgate canary" if key in CANARY_LABELS else
+                             f"--{key.replace('_', '-')}")
                     raise BadInput(f"{what}: the query uses {{{key}}} but no value is given "
-                                   f"(--{key.replace('_', '-')})")
+                                   f"({given})")
                 if _SURROGATE.search(labels[key]):
                     raise BadInput(f"{what}: the value of --{key.replace('_', '-')} is not "
                                    "valid UTF-8 (it cannot be sent to Prometheus)")

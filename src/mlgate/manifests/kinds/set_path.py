@@ -70,4 +70,4 @@ def _resolve(doc, root: Node, target: SetTarget, path: tuple[Any, ...], display:
 
 def _insert(doc, parent: MappingNode, target: SetTarget, path, display) -> Found:
     return Found(path, display, "set", None, target.value, target.spec,
-                 insert_into=parent, insert_key=path[-1])
+                 insert_into=parent, insert_key=path[-1], keep_type=target.typed)

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 
 def _optional(option: click.Parameter) -> click.Parameter:
+    """verify's required option, optional here (a canary may run without checks)."""
     copied = copy.copy(option)
     copied.required = False
+    copied.default = () if copied.multiple else None
     return copied
 
 

@@ -75,7 +75,11 @@ def _wait_factory(values: Mapping[str, Any], environ: Mapping[str, str]):
                            "--flux-helmrelease")
         return None
     given = dict(values, timeout=values["sync_timeout"], interval=values["sync_interval"])
-    WAIT_SYNC.config_from(dict(given, revision=_PROBE), environ)   # refused now, not later
+    probe = WAIT_SYNC.config_from(dict(given, revision=_PROBE), environ)  # refused now
+    if probe.controller == "argocd" and not (values["argocd_server"]
+                                             or environ.get("ARGOCD_SERVER", "").strip()):
+        raise BadInput("--argocd-app needs the Argo CD server: --argocd-server or "
+                       "ARGOCD_SERVER (or --kube to read the Application through Kubernetes)")
 
     def wait(commit: str):
         return WAIT_SYNC.config_from(dict(given, revision=commit), environ)

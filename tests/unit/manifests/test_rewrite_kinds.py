@@ -321,3 +321,42 @@ def test_set_by_index_and_missing_leaf_is_added(tmp_path):
     assert read(tmp_path, "s.yaml") == (
         "spec:\n  args: [serve, --model, m2]\n  model:\n    name: churn\n    version: \"7\"\n"
     )
+
+
+def test_a_missing_key_goes_first_when_the_mapping_ends_in_a_block(tmp_path):
+    """KServe's predictor ends in `model:`: the key is added before its first key, at that
+    key's column (also under a sequence's `- `), and the rest is untouched."""
+    text = ("spec:\n  predictor:\n    model:\n      name: m\n"
+            "items:\n  - name: a\n    nested:\n      k: v\n")
+    write_tree(tmp_path, {"s.yaml": text})
+    code, _ = run(tmp_path, "s.yaml", "--set", "s.yaml:spec.predictor.canaryTrafficPercent=5",
+                  "--set", "s.yaml:items[0].weight=1")
+    assert code == 0
+    assert read(tmp_path, "s.yaml") == (
+        "spec:\n  predictor:\n    canaryTrafficPercent: \"5\"\n    model:\n      name: m\n"
+        "items:\n  - weight: \"1\"\n    name: a\n    nested:\n      k: v\n")
+
+
+def test_a_complex_first_key_is_refused_rather_than_guessed(tmp_path):
+    text = "spec:\n  ? complex\n  : value\n  model:\n    name: m\n"
+    write_tree(tmp_path, {"s.yaml": text})
+    code, _ = run(tmp_path, "s.yaml", "--set", "s.yaml:spec.extra=1")
+    assert code == 2
+    assert read(tmp_path, "s.yaml") == text
+
+
+def test_a_typed_insert_writes_the_number_as_a_number(tmp_path):
+    """What a canary sets (promote's late sets): KServe's CRD types canaryTrafficPercent as an
+    integer, so a quoted "5" would be refused by the API server."""
+    from mlgate.manifests.config import RewriteConfig, parse_set
+    from mlgate.manifests.engine import rewrite
+
+    text = "spec:\n  predictor:\n    model:\n      name: m\n"
+    write_tree(tmp_path, {"s.yaml": text})
+    target = parse_set("s.yaml:spec.predictor.canaryTrafficPercent=5")
+    from dataclasses import replace
+
+    rewrite(RewriteConfig(root=str(tmp_path), paths=("s.yaml",), images=(),
+                          sets=(replace(target, typed=True),), flux_policies=()))
+    assert read(tmp_path, "s.yaml") == ("spec:\n  predictor:\n    canaryTrafficPercent: 5\n"
+                                        "    model:\n      name: m\n")

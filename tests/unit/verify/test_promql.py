@@ -361,3 +361,15 @@ def test_fill_keeps_every_string_literal_of_the_template(parts, labels, window):
             lambda m: duration(window) if m[1] == "window" else labels[m[1]], old)
         assert new == expected
     assert outside(query) == outside(template).replace("{window}", duration(window))
+
+
+def test_a_canarys_placeholders_are_escaped_labels_known_only_in_a_canary():
+    labels = {"canary": 'v1"}', "revision": "churn-predictor-00002"}
+    query = 'rate(x{revision_name="{revision}",tag="{canary}"}[{window}])'
+    assert fill(query, labels, 30, "--check x") == (
+        'rate(x{revision_name="churn-predictor-00002",tag="v1\\"}"}[30s])')
+    with pytest.raises(BadInput, match=r"\{canary\} but no value is given \(only in mlgate "
+                                       r"canary\)"):
+        fill('x{tag="{canary}"}', {}, 30, "--check x")
+    with pytest.raises(BadInput, match="must stand inside a double-quoted"):
+        fill("x{tag=~{revision}}", labels, 30, "--check x")

@@ -36,11 +36,11 @@ BAD = [
     (f"{IMG}:v\uff11.5.0", "full-width digit in the tag"),
     (f"{IMG}:v\u0661.\u0665.\u0660", "Arabic-Indic digits in the tag"),
     (f"{IMG}:v1.5.0\u00b2", "superscript two ('²'.isdigit() is True)"),
-    (f"registry.ex\u0430mple.com/ml/churn:v1.5.0", "Cyrillic а in the host"),
+    ("registry.ex\u0430mple.com/ml/churn:v1.5.0", "Cyrillic а in the host"),
     ("registry.example.com:\uff15000/ml/churn:v1.5.0", "full-width digit in the port"),
     ("registry.example.com:5\u0660/ml/churn:v1.5.0", "Arabic-Indic digit in the port"),
-    (f"registry.example.com/ml/ch\u00fcrn:v1.5.0", "ü in the path"),
-    (f"registry.example.com/ml/\u0441hurn:v1.5.0", "Cyrillic с in the path"),
+    ("registry.example.com/ml/ch\u00fcrn:v1.5.0", "ü in the path"),
+    ("registry.example.com/ml/\u0441hurn:v1.5.0", "Cyrillic с in the path"),
     (f"{IMG}:v1.5.0\n", "trailing newline"),
     (f"{IMG}:v1.5.0\r", "trailing carriage return"),
     (f"{IMG}:v1.5.0\u2028", "line separator"),
@@ -221,7 +221,7 @@ def test_mlgate_yaml_image_goes_through_the_grammar():
     assert _repository(f"registry.example.com:5000/ml/churn:v1@{DIGEST}") == \
         "registry.example.com:5000/ml/churn"
     with pytest.raises(BadInput, match="mlgate.yaml image"):
-        _repository(f"registry.example.com/ml/ch\u00fcrn:v1")
+        _repository("registry.example.com/ml/ch\u00fcrn:v1")
 
 
 # --------------------------------------------------------------------------- properties

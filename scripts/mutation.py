@@ -58,6 +58,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "verify/promql.py": ("verify/test_promql.py",),
     "verify/analysis.py": ("verify/test_analysis.py",),
     "serve/flagger.py": ("serve/test_flagger.py",),
+    "canary/steps.py": ("canary/test_steps.py",),
 }
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+?)\s*$")

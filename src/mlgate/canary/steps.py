@@ -22,7 +22,7 @@ def parse_steps(text: str) -> tuple[int, ...]:
     traffic, which ends the canary)."""
     what = f"--steps {text[:60]!r}"
     parts = [p.strip() for p in text.split(",")]
-    if not all(re.fullmatch(r"[0-9]{1,3}", p, re.ASCII) for p in parts):
+    if not all(re.fullmatch(r"[0-9]{1,3}", p) for p in parts):   # [0-9]: ASCII digits only
         raise BadInput(f"{what}: whole percentages separated by commas, e.g. 1,5,25,100")
     steps = tuple(int(p) for p in parts)
     if len(steps) > MAX_STEPS:
@@ -56,7 +56,7 @@ class OpenCanary:
 
 def step_of(record: Recorded) -> tuple[int, int] | None:
     """(STEP, TOTAL) of a step commit; None for anything else (a hand-made value too)."""
-    found = _STEP.fullmatch(record.canary or "")
+    found = _STEP.fullmatch(record.canary) if record.canary else None
     if found is None:
         return None
     step, total = int(found[1]), int(found[2])
@@ -66,12 +66,12 @@ def step_of(record: Recorded) -> tuple[int, int] | None:
 def open_canary(history: list[Recorded]) -> OpenCanary | None:
     """The canary the newest record leaves open, if any. A plain promotion or a rollback after
     a canary's steps closes it: the environment no longer runs what the canary left."""
-    if not history or not history[0].canary_id or history[0].is_rollback:
+    if not history:
         return None
     newest = history[0]
     records = []
     for record in history:
-        if record.canary_id != newest.canary_id or record.is_rollback:
+        if not record.canary_id or record.canary_id != newest.canary_id or record.is_rollback:
             break
         records.append(record)
     steps = [s for s in map(step_of, records) if s is not None]
@@ -86,8 +86,8 @@ def open_canary(history: list[Recorded]) -> OpenCanary | None:
 
 
 def _weight(record: Recorded) -> int:
-    text = record.canary_weight or ""
-    return int(text) if re.fullmatch(r"[0-9]{1,3}", text, re.ASCII) else 0
+    text = record.canary_weight
+    return int(text) if text and re.fullmatch(r"[0-9]{1,3}", text) else 0
 
 
 def describe(canary: OpenCanary) -> str:

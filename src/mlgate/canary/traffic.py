@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 from mlgate.canary.config import KSERVE_ABSENT, KSERVE_FIELD, TrafficField
 from mlgate.errors import BadInput
+from mlgate.promote.config import LateSet
 
 MAX_FILE_BYTES = 1 << 20
 MAX_FILES = 2000
-LateSets = Callable[[str, str], tuple[tuple[str, str | None], ...]]
+LateSets = Callable[[str, str], tuple[LateSet, ...]]
 
 
 def parse_field(text: str) -> TrafficField:
@@ -39,17 +40,20 @@ def parse_field(text: str) -> TrafficField:
 
 
 def setter(fields: tuple[TrafficField, ...], share: int, app: str) -> LateSets:
-    """The values a step sets, found in the checkout: each as ("FILE:KEY.PATH=VALUE", what a
-    missing key means)."""
+    """The values a step sets, found in the checkout. Until the last step, undoing KServe's
+    canary keeps its share at 0 %: the previous 100 % would send all traffic to the newest
+    ready revision (the canary's) until the restored one is ready. Named weights split two
+    workloads directly, so their previous values are restored as they were."""
 
-    def sets(checkout: str, env_dir: str) -> tuple[tuple[str, str | None], ...]:
+    def sets(checkout: str, env_dir: str) -> tuple[LateSet, ...]:
         if not fields:
             file = find_inference_service(checkout, env_dir, app)
-            return ((f"{file}:{KSERVE_FIELD}={share}", KSERVE_ABSENT),)
+            return (LateSet(f"{file}:{KSERVE_FIELD}={share}", KSERVE_ABSENT,
+                            None if share == 100 else "0"),)
         out = []
         for field in fields:
             _check_present(checkout, env_dir, field)
-            out.append((f"{field.file}:{field.path}={field.value(share)}", None))
+            out.append(LateSet(f"{field.file}:{field.path}={field.value(share)}"))
         return tuple(out)
 
     return sets

@@ -55,6 +55,20 @@ class RegistrySpec:
 
 
 @dataclass(frozen=True)
+class LateSet:
+    """A value only the checkout can name (a canary's traffic field, found in the
+    environment's InferenceService), set like --set FILE:KEY.PATH=VALUE relative to the
+    environment folder and written as its own YAML type."""
+
+    spec: str
+    absent: str | None = None   # what a missing key means (KServe: no canaryTrafficPercent = 100)
+    # what a rollback of this promotion sets here instead of the previous value, while it is
+    # the newest (Mlgate-Set-Undo): an unfinished KServe canary goes back to 0 %, since the
+    # previous 100 % would give all traffic to the newest *ready* revision, the aborted one
+    undo: str | None = None
+
+
+@dataclass(frozen=True)
 class PromoteConfig:
     target: Target
     options: Options
@@ -72,10 +86,8 @@ class PromoteConfig:
     rollback_of: str | None = None
     from_commit: str | None = None  # the source's promotion copied (set by from_last_promotion)
     from_evidence: tuple[str, ...] = ()  # its evidence hashes, carried along
-    # values only the checkout can name (a canary's traffic field, found in the environment's
-    # InferenceService): called with (checkout, environment folder), it gives more values to
-    # set, each as ("FILE:KEY.PATH=VALUE" relative to the folder, what a missing key means)
-    late_sets: Callable[[str, str], tuple[tuple[str, str | None], ...]] | None = None
+    # values only the checkout can name: called with (checkout, environment folder)
+    late_sets: Callable[[str, str], tuple[LateSet, ...]] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)  # more trailers (a canary's state)
     note: str | None = None  # after the summary line
 

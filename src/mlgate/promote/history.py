@@ -43,6 +43,7 @@ class Recorded:
     canary: str | None = None
     canary_id: str | None = None
     canary_weight: str | None = None
+    set_undo: tuple[str, ...] = ()  # Mlgate-Set-Undo: what a rollback sets instead
 
     @property
     def is_rollback(self) -> bool:
@@ -124,6 +125,7 @@ def _parse(sha: str, body: str, app: str, environment: str) -> Recorded | None:
         canary=_one_value(values.get("Mlgate-Canary", [])),
         canary_id=_one_value(values.get("Mlgate-Canary-Id", [])),
         canary_weight=_one_value(values.get("Mlgate-Canary-Weight", [])),
+        set_undo=tuple(values.get("Mlgate-Set-Undo", [])),
     )
 
 

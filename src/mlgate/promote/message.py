@@ -70,6 +70,7 @@ class Promotion:
     folder: str | None = None  # the environment folder it changed: rollback finds it here
     extra: dict[str, str] = field(default_factory=dict)
     note: str | None = None  # said after the summary line, e.g. a canary's "(canary 5 %, step 2/4)"
+    set_undo: tuple[str, ...] = ()  # "file:path=value" a rollback sets instead of the previous
 
 
 def load_evidence(paths: tuple[str, ...]) -> tuple[Evidence, ...]:
@@ -150,6 +151,8 @@ def trailers(p: Promotion) -> list[tuple[str, str]]:
     for s in p.sets:
         out.append(("Mlgate-Set-Previous", f"{s.file}:{s.path}={s.old if s.old is not None else ''}"))
         out.append(("Mlgate-Set-New", f"{s.file}:{s.path}={s.new}"))
+    for undo in p.set_undo:
+        out.append(("Mlgate-Set-Undo", undo))
     if p.from_environment:
         out.append(("Mlgate-From-Environment", p.from_environment))
     if p.from_commit:

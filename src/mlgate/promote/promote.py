@@ -66,7 +66,7 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
                 check_real(checkout, src_dir, source, f"--set {s.spec[:120]!r}")
                 value = current_value(checkout, SetTarget(source, s.path, "", s.spec))
             set_targets.append(SetTarget(file, s.path, value, s.spec))
-        absent = _late_sets(cfg, checkout, env_dir, set_targets)
+        absent, undo = _late_sets(cfg, checkout, env_dir, set_targets)
         repos = [r.repository for r in new_refs]
         seen = current_references(checkout, (env_dir,), repos) if repos else {}
         previous = {repo: _describe(seen[repo]) for repo in repos if seen.get(repo)}
@@ -101,30 +101,34 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
             folder=cfg.env_path,
             extra=dict(cfg.extra),
             note=cfg.note,
+            set_undo=undo,
         )
         return Planned(config, promotion)
 
     return plan
 
 
-def _late_sets(cfg: PromoteConfig, checkout: str, env_dir: str,
-               targets: list[SetTarget]) -> dict[tuple[str, str], str]:
+def _late_sets(cfg: PromoteConfig, checkout: str, env_dir: str, targets: list[SetTarget]
+               ) -> tuple[dict[tuple[str, str], str], tuple[str, ...]]:
     """Append the values only the checkout can name (cfg.late_sets), confined to the
-    environment folder like any --set; returns what a missing key among them means, so the
-    commit records the value in force (KServe: no canaryTrafficPercent is 100 %) and a
-    rollback restores that rather than an empty value."""
+    environment folder like any --set. Returns what a missing key among them means (so the
+    commit records the value in force, and a rollback restores that rather than nothing) and
+    their undo values as `file:path=value`."""
     absent: dict[tuple[str, str], str] = {}
+    undo: list[str] = []
     if cfg.late_sets is None:
-        return absent
-    for spec, meaning in cfg.late_sets(checkout, env_dir):
-        s = parse_set(spec)
-        what = f"--set {spec[:120]!r}"
+        return absent, ()
+    for late in cfg.late_sets(checkout, env_dir):
+        s = parse_set(late.spec)
+        what = f"--set {late.spec[:120]!r}"
         file = confine(cfg.env_path, s.file, what)
         check_real(checkout, env_dir, file, what)
         targets.append(SetTarget(file, s.path, s.value, s.spec, typed=True))
-        if meaning is not None:
-            absent[(file, s.path_text)] = meaning
-    return absent
+        if late.absent is not None:
+            absent[(file, s.path_text)] = late.absent
+        if late.undo is not None:
+            undo.append(f"{file}:{s.path_text}={late.undo}")
+    return absent, tuple(undo)
 
 
 def _existing_dir(checkout: str, rel: str, what: str) -> str:

@@ -50,8 +50,8 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
         _check_known(restore[0], history, cfg.environment)
     expect = [parse_user_reference(new, "recorded Mlgate-New") for _, new in current.images]
     expect_by_repo = {r.repository: r for r in expect}
-    set_restore = [] if cfg.to else [_split_set(prev, env_path, oldest.sha)
-                                     for prev, _ in oldest.sets]
+    set_restore = [] if cfg.to else _undo_values(
+        [_split_set(prev, env_path, oldest.sha) for prev, _ in oldest.sets], current, env_path)
     if not restore and not set_restore:
         raise BadInput(f"promotion {oldest.sha[:12]} recorded nothing to restore")
 
@@ -104,6 +104,18 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
     pcfg = PromoteConfig(target=cfg.target, options=cfg.options, app=cfg.app,
                          environment=cfg.environment, env_path=env_path)
     return build_result(pcfg, landed, registry, notes)
+
+
+def _undo_values(restore: list[tuple[str, str, str]], current: Recorded, folder: str
+                 ) -> list[tuple[str, str, str]]:
+    """The values to restore, where the newest undone promotion asked for another value on
+    its undo (Mlgate-Set-Undo: an unfinished KServe canary's traffic stays at 0 %, so the
+    revision that rolled out before it keeps all traffic while the restored one starts)."""
+    undo = {}
+    for text in current.set_undo:
+        file, path, value = _split_set(text, folder, current.sha)
+        undo[(file, path)] = value
+    return [(file, path, undo.get((file, path), value)) for file, path, value in restore]
 
 
 def _folder(cfg: RollbackConfig, current: Recorded) -> str:

@@ -123,7 +123,12 @@ def test_abort_sends_traffic_to_zero_then_restores_what_ran_before(remote, tmp_p
     assert t["Mlgate-Rollback-Of"] == [" ".join([zero, *steps])]
     assert t["Mlgate-Rollback-Reason"] == ["latency regression seen by hand"]
     assert t["Mlgate-Canary"] == ["rolled-back"]
-    assert traffic(remote) == "100" and "newTag: v1.4.0" in show(remote, "main", KUSTOMIZATION)
+    # the image restored; KServe's share kept at 0 %: the revision that rolled out before the
+    # canary keeps all traffic while the restored one starts (100 % would go to the newest
+    # ready revision meanwhile: the aborted canary's)
+    assert trailers(remote, zero)["Mlgate-Set-Undo"] == [
+        f"{PATCH}:spec.predictor.canaryTrafficPercent=0"]
+    assert traffic(remote) == "0" and "newTag: v1.4.0" in show(remote, "main", KUSTOMIZATION)
     outputs = json.loads(out.read_text())["outputs"]
     assert outputs["outcome"] == "rolled-back" and outputs["rolled-back"] == "true"
     assert outputs["rollback-commit"] == back
@@ -165,8 +170,20 @@ def test_mlgate_rollback_undoes_a_finished_canary_as_one_promotion(remote):
                  "--environment", "production"], environ=ENV)
     assert code == 0
     assert "newTag: v1.4.0" in show(remote, "main", KUSTOMIZATION)
+    # finished: the canary's revision rolled out, so the restored one takes all traffic again
     assert traffic(remote) == "100"
     assert len(trailers(remote)["Mlgate-Rollback-Of"][0].split()) == 4
+    assert "Mlgate-Set-Undo" not in trailers(remote, "main~1")
+
+
+def test_mlgate_rollback_of_an_open_canary_keeps_the_share_at_zero(remote):
+    assert canary(remote, "--image", f"{IMG}:v1.5.0", "--max-steps", "2") == 0
+    code = main(["rollback", "--repo", str(remote), "--app", "churn", "--path", "apps/churn",
+                 "--environment", "production"], environ=ENV)
+    assert code == 0
+    assert "newTag: v1.4.0" in show(remote, "main", KUSTOMIZATION) and traffic(remote) == "0"
+    assert len(trailers(remote)["Mlgate-Rollback-Of"][0].split()) == 2
+    assert canary(remote, "--resume") == 2   # closed by the rollback
 
 
 def test_resume_checks_steps_and_image_against_the_record(remote):

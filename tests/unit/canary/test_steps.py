@@ -119,3 +119,21 @@ def test_a_hand_made_canary_value_is_not_a_canary():
 def test_the_weight_is_read_strictly(weight, want):
     found = open_canary([rec("c", "2/4", weight=weight)])
     assert found is not None and found.weight == want
+
+
+def test_an_abort_is_at_zero_whatever_its_weight_trailer_says():
+    found = open_canary([rec("d", "aborted", weight="5"), rec("c", "2/4", weight="5")])
+    assert found is not None and found.weight == 0
+
+
+def test_the_description_names_a_short_commit():
+    sha = "0123456789abcdef" * 2 + "01234567"
+    found = open_canary([rec(sha, "1/4", weight="1")])
+    assert found is not None and describe(found).endswith("commit 0123456789ab")
+
+
+def test_a_long_steps_text_is_cut_in_the_message():
+    text = "1," * 100 + "x"
+    with pytest.raises(BadInput) as err:
+        parse_steps(text)
+    assert str(err.value).startswith(f"--steps {text[:60]!r}:")

@@ -10,6 +10,7 @@ import pytest
 from mlgate.canary.config import TrafficField
 from mlgate.canary.traffic import find_inference_service, parse_field, setter
 from mlgate.errors import BadInput
+from mlgate.promote.config import LateSet
 
 ISVC = ("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n"
         "  name: {name}\nspec:\n  predictor:\n    model:\n      storageUri: s3://m/1\n")
@@ -53,7 +54,10 @@ def test_the_one_inference_service_is_found_below_the_folder(tmp_path):
     write(tmp_path, "staging/isvc.yaml", ISVC.format(name="x"))
     assert find_inference_service(str(tmp_path), "prod", "churn") == "sub/model.yaml"
     sets = setter((), 5, "churn")(str(tmp_path), "prod")
-    assert sets == (("sub/model.yaml:spec.predictor.canaryTrafficPercent=5", "100"),)
+    assert sets == (LateSet("sub/model.yaml:spec.predictor.canaryTrafficPercent=5", "100", "0"),)
+    # the last step: a rollback of the finished canary restores what ran before, as it was
+    last = setter((), 100, "churn")(str(tmp_path), "prod")
+    assert last == (LateSet("sub/model.yaml:spec.predictor.canaryTrafficPercent=100", "100"),)
 
 
 def test_none_found_asks_for_the_field(tmp_path):
@@ -94,7 +98,7 @@ def test_a_named_weight_must_already_be_there(tmp_path):
     write(tmp_path, "prod/route.yaml", "spec:\n  rules:\n    - backendRefs:\n        - weight: 0\n")
     fields = (TrafficField("route.yaml", "spec.rules[0].backendRefs[0].weight"),)
     assert setter(fields, 5, "churn")(str(tmp_path), "prod") == (
-        ("route.yaml:spec.rules[0].backendRefs[0].weight=5", None),)
+        LateSet("route.yaml:spec.rules[0].backendRefs[0].weight=5"),)
     missing = (TrafficField("route.yaml", "spec.rules[0].backendRefs[0].other"),)
     with pytest.raises(BadInput, match="no value there"):
         setter(missing, 5, "churn")(str(tmp_path), "prod")

@@ -63,7 +63,9 @@ VERIFY_PARAMS: tuple[click.Parameter, ...] = (
                  "none to choose what its failure does. Repeatable."),
     click.Option(["--query", "queries"], multiple=True, metavar="CHECK=PROMQL",
                  help="Replace a built-in check's query (placeholders {app}, {environment}, "
-                 "{namespace}, {model_version} inside quotes, {window} anywhere). Repeatable."),
+                 "{namespace}, {model_version} inside quotes, {window} anywhere; in mlgate "
+                 "canary also {canary}, the new image's tag, and {revision}, KServe's new "
+                 "revision). Repeatable."),
     click.Option(["--evidence"], default=None, type=click.Path(dir_okay=False),
                  help="The JSON of mlgate benchmark that promoted the model: the baseline of "
                  "max-drop, and the model version."),

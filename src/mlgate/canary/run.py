@@ -69,6 +69,10 @@ def canary(cfg: CanaryConfig, progress: Say, *,
             raise BadInput(f"--resume: no open canary of {base.app} in {base.environment}")
         return _resume(cfg, found, progress, sleep)
     if found is not None:
+        if not found.aborted and base.images and _same_images(base, found):
+            # the same image again (a scheduled job running one step at a time): this canary
+            progress(f"{describe(found)} brings in the same image: continuing it")
+            return _resume(cfg, found, progress, sleep)
         raise BadInput(f"{describe(found)} is open for {base.app} in {base.environment}: "
                        "continue it with --resume or undo it with --abort before another")
     run = _Run(cfg, new_id())
@@ -242,6 +246,18 @@ def _version(images: tuple[str, ...]) -> str:
 
 def _recorded_images(found: OpenCanary) -> tuple[str, ...]:
     return tuple(new.split(", ")[0] for _previous, new in found.first.images)
+
+
+def _same_images(base: PromoteConfig, found: OpenCanary) -> bool:
+    """--image names exactly what the open canary's first step set (the same versions)."""
+    from mlgate.manifests.reference import parse_user_reference
+
+    if base.from_environment is not None:
+        return False
+    recorded = [parse_user_reference(t, "recorded Mlgate-New") for t in _recorded_images(found)]
+    given = [parse_user_reference(t, "--image") for t in base.images]
+    return ({r.repository: r.version for r in given}
+            == {r.repository: r.version for r in recorded})
 
 
 def _check_images(base: PromoteConfig, recorded: tuple[str, ...], found: OpenCanary) -> None:

@@ -97,12 +97,15 @@ def test_max_steps_leaves_it_open_and_resume_finishes_it(remote, tmp_path):
     at = head(remote)
     assert canary(remote, "--image", f"{IMG}:v1.6.0") == 2
     assert head(remote) == at
+    # the same image again (a scheduled job, one step per run): the open canary goes on
+    assert canary(remote, "--image", f"{IMG}:v1.5.0", "--max-steps", "1") == 0
+    assert trailers(remote)["Mlgate-Canary"] == ["3/4"]
+    assert trailers(remote)["Mlgate-Canary-Id"] == cid
     assert canary(remote, "--resume", json_path=out) == 0
     outputs = json.loads(out.read_text())["outputs"]
     assert outputs["outcome"] == "completed"
     result = json.loads(out.read_text())["result"]
-    assert [(s["step"], s["resumed"]) for s in result["steps"]] == [(2, True), (3, False),
-                                                                    (4, False)]
+    assert [(s["step"], s["resumed"]) for s in result["steps"]] == [(3, True), (4, False)]
     assert traffic(remote) == "100" and trailers(remote)["Mlgate-Canary-Id"] == cid
     assert canary(remote, "--resume") == 2   # nothing open any more
 

@@ -370,11 +370,14 @@ ISVC_FAILED_TRANSITIONS = ("BlockedByFailedLoad", "InvalidSpec")
 def inference_service(obj: Mapping) -> Observation:
     """Ready when Ready=True and, in Knative mode, the predictor's latestReadyRevision is its
     latestCreatedRevision (the newest revision serves; kserve PropagateModelStatus uses the
-    same test before it marks the model Loaded). Raw/Standard and ModelMesh modes have no
-    revisions, so Ready=True suffices there; a missing or unknown deploymentMode needs the
-    revisions. Failed when modelStatus.states.targetModelState is FailedToLoad or
+    same test before it marks the model Loaded) and the newest revision's traffic is the share
+    the spec asks (a canary step applied, not only committed). Raw/Standard and ModelMesh modes
+    have no revisions, so Ready=True suffices there; a missing or unknown deploymentMode needs
+    the revisions. Failed when modelStatus.states.targetModelState is FailedToLoad or
     transitionStatus is BlockedByFailedLoad or InvalidSpec, with lastFailureInfo's words.
-    kserve does not write status.observedGeneration; where present it must be current."""
+    status.observedGeneration is not compared with metadata.generation: KServe copies it from
+    the Knative Service (or the Deployment), whose generation is another object's, so the two
+    differ for good after e.g. a canaryTrafficPercent change that leaves the service alone."""
     status = _map(obj.get("status"))
     model = _map(status.get("modelStatus"))
     states, failure = _map(model.get("states")), _map(model.get("lastFailureInfo"))
@@ -388,18 +391,37 @@ def inference_service(obj: Mapping) -> Observation:
             failure.get("reason"), failure.get("message"), ready.get("message"))
             or "the model failed to load")
     message = _line(ready.get("message"), failure.get("message"))
-    observed = status.get("observedGeneration")
-    if observed is not None and (_generation(obj) is None or _int(observed) != _generation(obj)):
-        return Observation(resource, PROGRESSING, latest_ready,
-                           "waiting for the spec update to be observed")
     if not _is_true(ready):
         return Observation(resource, PROGRESSING, latest_ready, message or "not Ready yet")
-    if status.get("deploymentMode") not in RAW_MODES and (
-            latest_ready is None or latest_ready != predictor.get("latestCreatedRevision")):
+    if status.get("deploymentMode") in RAW_MODES:
+        return Observation(resource, READY, latest_ready, message or "Ready")
+    if latest_ready is None or latest_ready != predictor.get("latestCreatedRevision"):
         return Observation(resource, PROGRESSING, latest_ready, _line(
             f"latest created revision {predictor.get('latestCreatedRevision')} is not ready "
             f"yet (latest ready {latest_ready})"))
+    share, want = _latest_share(obj, predictor)
+    if share != want:
+        return Observation(resource, PROGRESSING, latest_ready, _line(
+            f"the latest revision has {share} % of the traffic, the spec asks {want} % "
+            "(canaryTrafficPercent)"))
     return Observation(resource, READY, latest_ready, message or "Ready")
+
+
+def _latest_share(obj: Mapping, predictor: Mapping) -> tuple[int | None, int | None]:
+    """(the traffic the newest revision has, the traffic the spec gives it), as kserve's ksvc
+    reconciler routes it: canaryTrafficPercent once a revision has rolled out, else 100. Both
+    None when the status lists no traffic with latestRevision (nothing to compare)."""
+    traffic = predictor.get("traffic")
+    if not isinstance(traffic, list):
+        return None, None
+    latest = [t for t in traffic if isinstance(t, Mapping) and t.get("latestRevision") is True]
+    if not latest:
+        return None, None
+    share = sum(_int(t.get("percent")) or 0 for t in latest)
+    spec = _map(_map(obj.get("spec")).get("predictor")).get("canaryTrafficPercent")
+    rolled_out = _str(predictor.get("latestRolledoutRevision"))
+    want = _int(spec) if _int(spec) is not None and rolled_out else 100
+    return share, want
 
 
 def _decimal(value: Any) -> int | None:

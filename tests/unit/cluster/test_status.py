@@ -788,6 +788,16 @@ LOAD_FAILED = edit(ISVC, status__modelStatus={
     status__components__predictor__latestCreatedRevision="churn-predictor-00003")
 
 
+# a canary at 10 %: the newest revision 10, the one rolled out before it 90 (kserve's ksvc
+# reconciler: canaryTrafficPercent once a revision has rolled out)
+CANARY = edit(ISVC, spec__predictor__canaryTrafficPercent=10,
+              status__components__predictor__latestRolledoutRevision="churn-predictor-00001",
+              status__components__predictor__traffic=[
+                  {"latestRevision": True, "percent": 10, "revisionName": REV2},
+                  {"latestRevision": False, "percent": 90, "revisionName":
+                   "churn-predictor-00001", "tag": "prev"}])
+
+
 def isvc_obs(state, message, revision=REV2):
     return Observation(ISVC_NAME, state, revision, message)
 
@@ -839,15 +849,49 @@ ISVC_CASES = [
     ("earlier-failure-recorded", edit(ISVC, status__modelStatus__lastFailureInfo={
         "reason": "ModelLoadFailed", "message": "OOMKilled"}),
      isvc_obs("ready", "OOMKilled")),
-    ("observed-generation-stale", edit(ISVC, status__observedGeneration=1),
-     isvc_obs("progressing", "waiting for the spec update to be observed")),
-    ("observed-generation-current", edit(ISVC, status__observedGeneration=2),
+    # KServe copies the Knative Service's observedGeneration: another object's, so it is not
+    # compared with the InferenceService's generation (it may differ for good)
+    ("observed-generation-other-objects", edit(ISVC, status__observedGeneration=1),
      isvc_obs("ready", "Ready")),
     ("observed-generation-no-generation", edit(ISVC, status__observedGeneration=2,
                                                metadata__generation=_MISSING),
-     isvc_obs("progressing", "waiting for the spec update to be observed")),
-    ("observed-generation-text", edit(ISVC, status__observedGeneration="2"),
-     isvc_obs("progressing", "waiting for the spec update to be observed")),
+     isvc_obs("ready", "Ready")),
+    # a canary step: the newest revision's share must be what the spec asks
+    ("canary-applied", CANARY, isvc_obs("ready", "Ready")),
+    ("canary-not-applied-yet", edit(CANARY, spec__predictor__canaryTrafficPercent=25),
+     isvc_obs("progressing", "the latest revision has 10 % of the traffic, the spec asks 25 % "
+              "(canaryTrafficPercent)")),
+    ("canary-zero", edit(CANARY, spec__predictor__canaryTrafficPercent=0,
+                         status__components__predictor__traffic__0__percent=0,
+                         status__components__predictor__traffic__1__percent=100),
+     isvc_obs("ready", "Ready")),
+    ("canary-zero-not-applied", edit(CANARY, spec__predictor__canaryTrafficPercent=0),
+     isvc_obs("progressing", "the latest revision has 10 % of the traffic, the spec asks 0 % "
+              "(canaryTrafficPercent)")),
+    ("canary-removed-not-applied", edit(CANARY, spec__predictor__canaryTrafficPercent=_MISSING),
+     isvc_obs("progressing", "the latest revision has 10 % of the traffic, the spec asks 100 % "
+              "(canaryTrafficPercent)")),
+    ("canary-before-any-rollout", edit(CANARY, status__components__predictor__latestRolledoutRevision=
+                                       _MISSING),
+     isvc_obs("progressing", "the latest revision has 10 % of the traffic, the spec asks 100 % "
+              "(canaryTrafficPercent)")),
+    ("canary-first-revision-takes-all", edit(
+        ISVC, spec__predictor__canaryTrafficPercent=10,
+        status__components__predictor__latestRolledoutRevision=_MISSING),
+     isvc_obs("ready", "Ready")),
+    ("canary-text-percent", edit(CANARY, spec__predictor__canaryTrafficPercent="10"),
+     isvc_obs("progressing", "the latest revision has 10 % of the traffic, the spec asks 100 % "
+              "(canaryTrafficPercent)")),
+    ("traffic-without-latest-flag", edit(CANARY, spec__predictor__canaryTrafficPercent=50,
+                                         status__components__predictor__traffic=[
+                                             {"revisionName": REV2, "percent": 100}]),
+     isvc_obs("ready", "Ready")),
+    ("traffic-not-a-list", edit(CANARY, spec__predictor__canaryTrafficPercent=50,
+                                status__components__predictor__traffic="all"),
+     isvc_obs("ready", "Ready")),
+    ("raw-ignores-traffic", edit(CANARY, spec__predictor__canaryTrafficPercent=50,
+                                 status__deploymentMode="RawDeployment"),
+     isvc_obs("ready", "Ready")),
 ]
 
 

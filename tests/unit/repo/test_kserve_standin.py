@@ -258,6 +258,10 @@ def test_observed_generation_is_the_knative_services(api, isvc: KServeController
     step(repo, isvc, manifest("v1", 100))
     obj = read(api)
     assert obj["metadata"]["generation"] == 2 and obj["status"]["observedGeneration"] == 1
+    # so mlgate's rule does not compare them: it would wait for ever
+    from mlgate.cluster.status import inference_service
+
+    assert inference_service(obj).state == "ready"
 
 
 def test_the_first_revision_takes_everything_whatever_the_percent(
@@ -271,6 +275,9 @@ def test_the_first_revision_takes_everything_whatever_the_percent(
         assert [(t["revisionName"], t["percent"]) for t in predictor(obj)["traffic"]] == [
             (REV1, 10), (REV1, 90)]
         assert obj["metadata"]["generation"] == 1 and obj["status"]["observedGeneration"] == 2
+        from mlgate.cluster.status import inference_service
+
+        assert inference_service(obj).state == "ready"
 
 
 def test_the_thread_makes_revisions_ready_after_ready_delay(

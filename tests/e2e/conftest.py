@@ -9,6 +9,7 @@ from harness import (  # noqa: F401  (fixtures, found by pytest by name)
     gitlab_ci_local_bin,
     make_repo,
     mlgate_bin,
+    mlgate_canary_bin,
     mlgate_checkout,
     mlgate_landing_bin,
     mlgate_pipeline_bin,

@@ -31,9 +31,9 @@ Every later command's e2e tests use the same pieces:
 mlgate is installed once per test session: every run shares one MLGATE_VENV_ROOT, where the
 action's install script finds the venv the session fixture built from the same source
 (`mlgate_bin` without extras, `mlgate_landing_bin` with the extras of promote and rollback,
-`mlgate_validate_bin` with the validate extra, `mlgate_wait_sync_bin` and `mlgate_verify_bin`
-with those of actions/wait-sync and actions/verify, `mlgate_pipeline_bin` with the root
-action's).
+`mlgate_validate_bin` with the validate extra, `mlgate_wait_sync_bin`, `mlgate_verify_bin` and
+`mlgate_canary_bin` with those of actions/wait-sync, actions/verify and actions/canary,
+`mlgate_pipeline_bin` with the root action's).
 
 A missing `act`, `gitlab-ci-local`, rsync or git fails the tests under ./scripts/test (which
 installs them all) and CI, and skips them, saying why, in a hand-run pytest (support/tools.py).
@@ -252,6 +252,13 @@ def mlgate_verify_bin(venv_root: Path) -> Path:
     """Like mlgate_bin, with the extras actions/verify asks for (those of promote too: a
     gitlab-ci-local job of promote, wait-sync or verify can activate this one venv)."""
     return install_mlgate(venv_root, action_extras("verify"))
+
+
+@pytest.fixture(scope="session")
+def mlgate_canary_bin(venv_root: Path) -> Path:
+    """Like mlgate_bin, with the extras actions/canary asks for (today verify's, so the two
+    share one venv: a canary lands, waits and verifies as those commands do)."""
+    return install_mlgate(venv_root, action_extras("canary"))
 
 
 def model_project_files(root: Path) -> dict[str, bytes]:

@@ -169,23 +169,26 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
 }
 
 # The steps a pipeline reports outputs for, each prefixed by its name.
-PIPELINE_STEPS: tuple[str, ...] = (*GATES, "promote", "wait-sync", "verify")
+PIPELINE_STEPS: tuple[str, ...] = (*GATES, "promote", "canary", "wait-sync", "verify")
 
 
 def _pipeline_outputs() -> dict[str, str]:
-    """The pipeline's own outputs plus every gate's and the promotion's, prefixed by step."""
+    """The pipeline's own outputs plus every gate's and the promotion's (or the canary's in
+    its place), prefixed by step."""
     out = {
         "passed": "true when every gate passed, the promotion (if run) landed, and the live "
                   "model synced and verified (where configured), else false.",
         "environment": "The environment this run was for.",
-        "promoted": "true when the promotion ran and landed (or changed nothing), else false.",
+        "promoted": "true when the promotion ran and landed (or changed nothing), with "
+                    "canary: when the canary completed at 100 %, else false.",
         "model-version": "The model version promoted (empty when unknown).",
         "reports-dir": "Directory holding each step's JSON result (<step>.json).",
     }
     # most important first: a GitLab dotenv report keeps 20 variables
     first = ["validate-passed", "benchmark-passed", "scan-passed", "promote-changed",
              "promote-commit", "promote-new", "promote-previous", "promote-pr-url",
-             "wait-sync-healthy", "verify-passed", "verify-phase", "verify-rolled-back"]
+             "wait-sync-healthy", "verify-passed", "verify-phase", "verify-rolled-back",
+             "canary-outcome", "canary-rolled-back"]
     rest = {f"{step}-{name}": f"{step}: {text}"
             for step in PIPELINE_STEPS for name, text in _STAGE_OUTPUTS[step].items()}
     out.update({k: rest[k] for k in first})

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from mlgate import safe_load
 from mlgate.errors import BadInput
+from mlgate.pipeline.canary_section import check_section
 from mlgate.pipeline.schema import GATES
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
@@ -34,6 +35,8 @@ class Environment:
     # after the promotion: wait for the controller, then measure the live model
     wait_sync: dict[str, Any] | None = None
     verify: dict[str, Any] | None = None
+    # promote in steps of traffic instead (mlgate canary), judged by the two sections above
+    canary: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -169,9 +172,16 @@ def _build(path: Path, label: str, data: dict) -> PipelineConfig:
         if not images and not sets:
             raise BadInput(f"{label}: {where}: nothing to promote: give image (top level or "
                            "here) or set")
-        envs.append(Environment(env_name, gates, source, alias, sets, images,
-                                {**base_promote, **(raw.get("promote") or {})},
-                                _section(raw.get("wait-sync")), _section(raw.get("verify"))))
+        env = Environment(env_name, gates, source, alias, sets, images,
+                          {**base_promote, **(raw.get("promote") or {})},
+                          _section(raw.get("wait-sync")), _section(raw.get("verify")),
+                          _section(raw.get("canary")))
+        if env.canary is not None:
+            try:
+                check_section(where, env.canary, env.promote, env.wait_sync, env.verify)
+            except BadInput as exc:
+                raise BadInput(f"{label}: {exc}") from None
+        envs.append(env)
         seen.add(env_name)
     return PipelineConfig(path, data["app"], name, None if version is None else str(version),
                           sections, tuple(envs), data)

@@ -6,7 +6,8 @@ written to `<reports-dir>/<gate>.json`: the same files a GitLab pipeline passes 
 so `--only promote` in a later job reads exactly what the gate jobs wrote. Gates never stop
 each other: a reviewer sees all three verdicts even when the first one fails. The promotion
 gets every gate's result as evidence (hashed from the very bytes written), so the commit
-carries what was checked.
+carries what was checked. An environment with `canary:` is promoted by the canary instead
+(pipeline.canary), which also waits and verifies at every step.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from mlgate.interface import GATES
 from mlgate.pipeline.config import Environment, PipelineConfig
 from mlgate.pipeline.after import AFTER_STEPS as AFTER
 from mlgate.pipeline.after import after_promotion
+from mlgate.pipeline.canary import ran_by_canary, run_canary
 from mlgate.pipeline.steps import StepResult, StepRun, _values, run_step, step_from_report
 from mlgate.stages.stage import Progress, silent
 
 STEPS = (*GATES, "promote")
+# the jobs that promote: `--only canary` is `--only promote` for an environment with canary:
+PROMOTING = ("promote", "canary")
 
 
 @dataclass(frozen=True)
@@ -137,12 +141,15 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path,
 
     reports.mkdir(parents=True, exist_ok=True)
     runs: list[StepRun] = []
-    if only in GATES and only not in env.gates:
-        # a CI template has one job per gate; an environment without this gate skips it
-        skipped = StepResult(only, None, f"skipped: environment {env.name} does not list "
-                                         "this gate", note="skipped")
+    missing = _not_configured(only, env)
+    if missing:
+        # a CI template has one job per step; an environment without this one skips it
+        skipped = StepResult(only, None, f"skipped: environment {env.name} {missing}",
+                             note="skipped")
         return PipelineResult(str(cfg.path), cfg.app, env.name, (skipped,), 0, False, None,
                               only=only)
+    if only in AFTER and env.canary is not None:
+        return _finish(cfg, env, [ran_by_canary(only, env).result], [], None, only)
     if only in AFTER:
         # a later job: the promotion's result comes from its JSON (the gates' are not read)
         promoted = step_from_report("promote", reports).result
@@ -150,8 +157,9 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path,
             cfg, env, promoted, reports, environ, progress, reports / "benchmark.json",
             only=only, version=_model_version(cfg, env, environ)))]
         return _finish(cfg, env, steps, [], None, only)
-    gates = [g for g in GATES if g in env.gates and only in (None, g, "promote")]
-    if only == "promote":
+    # with canary: the canary is the environment's promotion, so a promote job runs it too
+    gates = [g for g in GATES if g in env.gates and only in (None, g, *PROMOTING)]
+    if only in PROMOTING:
         runs = [gate_from_report(g, reports) for g in gates]
     else:
         values = gate_values(cfg, gates, reports)
@@ -160,30 +168,59 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path,
     steps = [r.result for r in runs]
     reasons = [f"{s.step}: {s.verdict}" for s in steps if not s.passed]
     version = None
-    want_promote = promote and only in (None, "promote")
+    want_promote = promote and only in (None, *PROMOTING)
+    # with canary: the canary is this environment's promotion (and its steps after it)
+    name = "promote" if env.canary is None else "canary"
     if want_promote and all(s.exit_code == 0 for s in steps):
         version = _model_version(cfg, env, environ)
-        promoter = stage("promote")
-        values = _values(promoter, promote_inputs(cfg, env, version), cfg, "promote")
-
-        def with_evidence(config):
-            evidence = tuple(r.evidence() for r in runs if r.json_bytes is not None)
-            return dataclasses.replace(config, evidence=evidence)
-
-        step = run_step(promoter, values, reports / "promote.json", environ, progress,
-                        adjust=with_evidence).result
+        given = promote_inputs(cfg, env, version)
+        if env.canary is not None:
+            step = run_canary(cfg, env, given, runs, version, reports, environ, progress)
+        else:
+            step = _promote(cfg, given, runs, reports, environ, progress)
         steps.append(step)
         if step.exit_code != 0:
-            reasons.append(f"promote: {step.verdict}")
-        if only is None:
+            reasons.append(f"{name}: {step.verdict}")
+        if only is None and env.canary is None:
             steps += [r.result for r in after_promotion(
                 cfg, env, step, reports, environ, progress,
                 reports / "benchmark.json" if "benchmark" in gates else None,
                 version=version)]
     elif want_promote:
-        steps.append(StepResult("promote", None, "not run: a gate did not pass",
-                                note="blocked"))
+        steps.append(StepResult(name, None, "not run: a gate did not pass", note="blocked"))
     return _finish(cfg, env, steps, reasons, version, only)
+
+
+def _not_configured(only: str | None, env: Environment) -> str | None:
+    if only in GATES and only not in env.gates:
+        return "does not list this gate"
+    if only == "canary" and env.canary is None:
+        return "has no canary: section"
+    return None
+
+
+def _promote(cfg: PipelineConfig, given: dict[str, Any], gates: list[StepRun], reports: Path,
+             environ: Mapping[str, str], progress: Progress) -> StepResult:
+    from mlgate.stages.registry import stage
+
+    promoter = stage("promote")
+    values = _values(promoter, given, cfg, "promote")
+
+    def with_evidence(config):
+        evidence = tuple(r.evidence() for r in gates if r.json_bytes is not None)
+        return dataclasses.replace(config, evidence=evidence)
+
+    return run_step(promoter, values, reports / "promote.json", environ, progress,
+                    adjust=with_evidence).result
+
+
+def _landed(step: StepResult) -> bool:
+    """The promotion landed (exit 4: only its report failed; it did land); a canary only
+    once it completed at 100 %, not while left open at a step."""
+    if step.exit_code not in (0, EXIT_REPORT):
+        return False
+    return step.step == "promote" or (step.step == "canary" and step.outputs.get(
+        "outcome", "completed") == "completed")
 
 
 def _finish(cfg: PipelineConfig, env: Environment, steps: list[StepResult],
@@ -192,7 +229,6 @@ def _finish(cfg: PipelineConfig, env: Environment, steps: list[StepResult],
                          if s.step in AFTER and s.exit_code not in (None, 0)]
     codes = [s.exit_code for s in steps if s.exit_code is not None]
     exit_code = next((c for c in (2, 3, 1) if c in codes), max(codes, default=0))
-    # exit 4: the promotion landed and only its report failed; it did land
-    promoted = any(s.step == "promote" and s.exit_code in (0, EXIT_REPORT) for s in steps)
+    promoted = any(_landed(s) for s in steps)
     return PipelineResult(str(cfg.path), cfg.app, env.name, tuple(steps), exit_code, promoted,
                           version, tuple(reasons), only)

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from mlgate.interface import GATES
+from mlgate.interface import GATES, input_name
 
 SCHEMA_FILE = Path(__file__).with_name("mlgate.schema.json")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -38,6 +38,20 @@ CONTROLLED["verify"] = frozenset({"json", "revision", "evidence", "app", "enviro
      "max-attempts", "label", "reviewer", "auto-merge", "tracking-uri"}))
 # the sections an environment may hold besides promote's overrides: the steps after it
 AFTER_PROMOTE = ("wait-sync", "verify")
+# the sections of an environment, each an `mlgate <command>`'s options
+ENV_SECTIONS = ("promote", *AFTER_PROMOTE, "canary")
+
+
+def controlled(command: str) -> frozenset[str]:
+    """The options a section may not set. A canary promotes where the promote section says
+    (every promotion option is that section's, so the two cannot disagree), and the pipeline
+    never starts a canary only to abort it (`mlgate canary --abort` does that)."""
+    if command != "canary":
+        return CONTROLLED.get(command, frozenset())
+    from mlgate.stages.registry import stage
+
+    return frozenset({"json", "abort", "reason"}
+                     | {input_name(p) for p in stage("promote").params})
 
 
 # What click's INT and FLOAT accept in a string (a `${VAR}` expands to one): the schema
@@ -111,7 +125,7 @@ def option_problem(data: Any) -> tuple[tuple, str] | None:
     envs = data.get("environments")
     for i, env in enumerate(envs if isinstance(envs, list) else ()):
         if isinstance(env, dict):
-            for name in ("promote", *AFTER_PROMOTE):
+            for name in ENV_SECTIONS:
                 sections.append((("environments", i, name), name, env.get(name)))
     for where, command, section in sections:
         if isinstance(section, dict):
@@ -129,7 +143,7 @@ def _section_problem(command: str, section: dict) -> tuple[str, str] | None:
     ctx = click.Context(click.Command(command))
     for key, value in section.items():
         param = params.get(key)
-        if param is None or key in CONTROLLED.get(command, ()):
+        if param is None or key in controlled(command):
             continue   # the schema names unknown and pipeline-set keys
         why = _value_problem(ctx, param, value)
         if why:
@@ -193,7 +207,7 @@ def section_schema(command: str, *, required: bool = True) -> dict[str, Any]:
         if param.name is None or getattr(param, "hidden", False):
             continue
         name = input_name(param)
-        if name in CONTROLLED.get(command, ()):
+        if name in controlled(command):
             continue
         props[name] = _param_schema(param)
         if required and param.required:
@@ -241,6 +255,14 @@ def build() -> dict[str, Any]:
                                       "verify`); a failure rolls back where the promotion "
                                       "went, and the registry alias moves only once "
                                       "verified."},
+            "canary": {**section_schema("canary"),
+                       "description": "Promote in steps of traffic instead (options of "
+                                      "`mlgate canary`): one commit per step where promote "
+                                      "lands, each waited for with this environment's "
+                                      "wait-sync: options and judged by its verify: checks "
+                                      "(keys given here win; check and query add to "
+                                      "verify's); the steps after the promotion then do not "
+                                      "run again."},
         },
     }
     return {

@@ -95,6 +95,11 @@ def resolve_path(value: str, base: Path, *, name_or_path: bool = False) -> str:
     return str(joined)
 
 
+# click (8.3 on) marks a value nobody gave with a sentinel and turns it into None only at the
+# end of its own parse, which values_from does not go through
+_UNSET = getattr(click.core, "UNSET", object())
+
+
 def values_from(
     params: tuple[click.Parameter, ...],
     given: Mapping[str, Any],
@@ -128,7 +133,9 @@ def values_from(
             )
         except click.UsageError as exc:
             raise BadInput(f"{where}.{key}: {exc.format_message()}") from None
-        out[param.name] = value
+        # what click's own parse ends with: an option nobody gave and without a default is
+        # None, not click's internal "unset" marker (a canary's optional --prometheus)
+        out[param.name] = None if value is _UNSET else value
     return out
 
 

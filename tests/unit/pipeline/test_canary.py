@@ -162,8 +162,9 @@ def test_a_failed_check_rolls_the_canary_back_and_fails_the_pipeline(
     assert "at step 50 %" in message and "error-rate" in message
     restored = yaml.safe_load(show(remote, back, ISVC.format(env="staging")))["spec"]
     assert restored["predictor"]["containers"][0]["image"] == f"{IMG}:v1.4.0"
-    # KServe reads a missing canaryTrafficPercent as 100: the old model has all the traffic
-    assert restored["predictor"].get("canaryTrafficPercent", 100) == 100
+    # the share stays at 0 % (Mlgate-Set-Undo): the revision that rolled out before the canary
+    # keeps all traffic while the restored one starts (100 % would go to the newest ready one)
+    assert restored["predictor"]["canaryTrafficPercent"] == 0
     assert seed in git(remote, "rev-list", "main")
     (reason,) = doc["result"]["reasons"]
     assert reason.startswith("canary: rolled-back: canary ") and "at step 50 %" in reason

@@ -61,8 +61,9 @@ def wait_sync(cfg: WaitSyncConfig, progress: Callable[[str], None], *,
         for w in cfg.workloads:
             assert kube is not None
             rule = getattr(status, KUBE_RULES[w.kind])
+            # KServe's serving revision is kept: a canary's checks name it ({revision})
             workloads.append(Watched(w.label, _kube_reader(kube, w.kind, w.namespace, w.name),
-                                     rule, False))
+                                     rule, w.kind == "inferenceservice"))
         return wait(cfg, controller, workloads, progress=progress, clock=clock)
     finally:   # the clients' connections, and the config repo's clone
         for opened in (argo, kube, ancestry):

@@ -9,6 +9,7 @@ it once it outlasts the grace period (a rollout passes through Degraded while po
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from mlgate.cluster.config import WaitSyncConfig
 from mlgate.cluster.result import ResourceState, WaitSyncResult
 
 Read = Callable[[], Mapping[str, Any]]
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 Progress = Callable[[str], None]
 
 
@@ -139,9 +141,9 @@ def _finish(run: _Run, outcome: str, message: str) -> WaitSyncResult:
 
 
 def _short(revision: str | None) -> str:
-    """`main@sha1:<40 hex>` -> `main@sha1:<12 hex>`, a bare sha -> 12 hex, a shorter text as
-    is, None -> "?"."""
+    """`main@sha1:<40 hex>` -> `main@sha1:<12 hex>`, a bare sha -> 12 hex, anything else (a
+    KServe revision's name) as is, None -> "?"."""
     if not revision:
         return "?"
     head, colon, sha = revision.rpartition(":")
-    return head + colon + sha[:12]
+    return head + colon + (sha[:12] if _SHA.fullmatch(sha) else sha)

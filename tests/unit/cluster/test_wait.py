@@ -341,6 +341,7 @@ def test_a_timeout_on_a_workload_without_a_revision() -> None:
     (SHA, "aaaaaaaaaaaa"),
     ("v1.2.0", "v1.2.0"),
     ("abcdef012345", "abcdef012345"),                  # 12 characters: as is
+    ("churn-predictor-00002", "churn-predictor-00002"),  # a KServe revision: whole
     ("oci://reg:5000/app@sha256:" + "c" * 64, "oci://reg:5000/app@sha256:cccccccccccc"),
     (None, "?"),
     ("", "?"),

@@ -331,6 +331,9 @@ def test_wait_sync_follows_both_controllers(kube_api: KubeApiStandIn,  # noqa: F
         code = main(["wait-sync", "--revision", sha, "--argocd-app", "churn-staging",
                      "--workload", f"inferenceservice/{NS}/churn", "--interval", "0.1",
                      "--timeout", "30s", "--json", str(out)], environ=env)
-        states = [r["state"] for r in json.loads(out.read_text())["result"]["resources"]]
+        resources = json.loads(out.read_text())["result"]["resources"]
+        states = [r["state"] for r in resources]
         assert (code, states) == ((0, ["ready", "ready"]) if loads else (1, ["ready", "failed"]))
+        # the revision serving (what a canary's {revision} names), not only the Application's
+        assert resources[1]["revision"] == (REV2 if loads else REV1)
         assert isvc.split() == ({REV2: 10, REV1: 90} if loads else {REV1: 100})

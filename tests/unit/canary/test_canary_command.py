@@ -281,3 +281,30 @@ def test_several_inference_services_need_the_field_named(tmp_path, capsys):
                 environ=ENV) == 0
     assert "canaryTrafficPercent: 100" in show(remote2, "main", "production/a.yaml")
     assert "canaryTrafficPercent" not in show(remote2, "main", "production/b.yaml")
+
+
+def test_only_the_last_steps_verification_looks_for_an_alias_to_confirm(remote, tmp_path,
+                                                                       bare_prometheus,
+                                                                       monkeypatch):
+    """Only the last step moves the registry alias, so only its commit can leave one waiting
+    (--alias-when verified); looking for it after every step cost a read of the history each
+    time (a clone of the config repo)."""
+    import mlgate.promote.verified_alias as verified_alias
+
+    looked: list[str] = []
+    real = verified_alias.confirm_alias
+
+    def spy(target, app, environment, of, tracking_uri):
+        looked.append(of)
+        return real(target, app, environment, of, tracking_uri)
+
+    monkeypatch.setattr(verified_alias, "confirm_alias", spy)
+    before = head(remote)
+    out = tmp_path / "c.json"
+    assert canary(remote, "--image", f"{IMG}:v1.5.0", "--prometheus", bare_prometheus.url,
+                  "--check", "name=one,query=vector(1),min=1", "--interval", "0.1s",
+                  "--count", "1", json_path=out) == 0
+    steps = json.loads(out.read_text())["result"]["steps"]
+    assert [s["verify"] for s in steps] == ["Successful"] * 4
+    assert looked == [head(remote)] and len(git(remote, "log", "--format=%H",
+                                                 f"{before}..main").split()) == 4

@@ -194,6 +194,21 @@ def parse_yaml(text: str, label: str, *, max_depth: int = MAX_DEPTH,
         loader.dispose()
 
 
+def compose_yaml(text: str, label: str, *, max_depth: int = MAX_DEPTH,
+                 error: type[MlgateError] = BadInput) -> list:
+    """Every document of a YAML stream as node trees, never constructed (so an alias is one
+    node, not its expansion): for code that only looks at a few keys of many files."""
+    import yaml
+
+    check_yaml_depth(text, label, max_depth=max_depth, error=error)
+    try:
+        return list(yaml.compose_all(text, Loader=loader_class()))
+    except yaml.YAMLError as exc:
+        raise error(f"{label}: invalid YAML: {_one_line(exc)}") from None
+    except RecursionError:
+        raise error(f"{label}: YAML nested too deeply; refusing") from None
+
+
 def load_yaml(path: str, label: str, *, limit: int = MAX_BYTES,
               error: type[MlgateError] = BadInput) -> Any:
     return parse_yaml(read_text(path, label, limit=limit, error=error), label, error=error)

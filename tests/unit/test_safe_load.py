@@ -224,3 +224,12 @@ def test_benchmark_mlmodel(tmp_path: Path, capsys, attack: str) -> None:
                  "label", "--report", str(report)], environ={"PATH": "/usr/bin:/bin"})
     one_line(capsys, code, NEEDLE[attack], f"--candidate {model}/MLmodel")
     assert not report.exists()
+
+
+def test_compose_yaml_keeps_aliases_unexpanded_and_refuses_depth_and_bad_yaml() -> None:
+    nodes = safe_load.compose_yaml(bomb_yaml(), "bomb.yaml")
+    assert len(nodes) == 1   # composed in a moment: each alias is one node
+    with pytest.raises(BadInput, match="deep.yaml"):
+        safe_load.compose_yaml("x: " + "[" * DEEP + "]" * DEEP + "\n", "deep.yaml")
+    with pytest.raises(BadInput, match="bad.yaml: invalid YAML"):
+        safe_load.compose_yaml("kind: [x\n", "bad.yaml")

@@ -104,7 +104,7 @@ def _manifest_heads(checkout: str, env_dir: str):
     import yaml
 
     from mlgate.promote.confine import is_inside
-    from mlgate.safe_load import check_yaml_depth, loader_class
+    from mlgate.safe_load import compose_yaml, read_text
 
     root = os.path.join(checkout, env_dir)
     count = 0
@@ -119,15 +119,11 @@ def _manifest_heads(checkout: str, env_dir: str):
                                "YAML files: give --traffic-field")
             path = os.path.join(folder, name)
             rel = os.path.relpath(path, root).replace(os.sep, "/")
-            if (os.path.islink(path) or not is_inside(env_dir or ".", f"{env_dir}/{rel}")
-                    or os.path.getsize(path) > MAX_FILE_BYTES):
+            if os.path.islink(path) or not is_inside(env_dir or ".", f"{env_dir}/{rel}"):
                 continue
             try:
-                with open(path, encoding="utf-8") as fh:
-                    text = fh.read()
-                check_yaml_depth(text, rel)
-                nodes = list(yaml.compose_all(text, Loader=loader_class()))
-            except (BadInput, yaml.YAMLError, UnicodeDecodeError, RecursionError):
+                nodes = compose_yaml(read_text(path, rel, limit=MAX_FILE_BYTES), rel)
+            except BadInput:
                 continue
             yield rel, [_head(n) for n in nodes if isinstance(n, yaml.MappingNode)]
 

@@ -525,6 +525,7 @@ class Answer:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     drip: float = 0.0
+    hangup: bool = False   # close the connection after answering, without saying so
 
 
 @dataclass(frozen=True)
@@ -565,6 +566,7 @@ class ScriptedPrometheus:
         self.default = default or Answer(body=vector(({}, "1")))
         self.pending: list[Answer] = []
         self.seen: list[Seen] = []
+        self.ports: list[int] = []   # each request's client port: one per TCP connection
         self._lock = threading.Lock()
         self._server: Any = None
 
@@ -611,6 +613,7 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         scripted: ScriptedPrometheus = self.server.scripted  # type: ignore[attr-defined]
+        scripted.ports.append(self.client_address[1])
         answer = scripted._answer(self.command, self.path, dict(self.headers.items()), raw)
         body = answer.body if isinstance(answer.body, bytes) else (
             b"" if answer.body is None else json.dumps(answer.body).encode())
@@ -630,6 +633,8 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
         except OSError:
             self.close_connection = True   # the client stopped reading (a body too large)
+        if answer.hangup:
+            self.close_connection = True   # as a server closing an idle kept-alive connection
 
     do_GET = do_POST = _handle
 

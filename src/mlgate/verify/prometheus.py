@@ -14,10 +14,11 @@
   (400 bad_data, 422 execution, in its own words; a range or string result; an answer over
   MAX_ANSWER: kind "query"), or no usable answer came (kind "unreachable": network errors,
   timeouts, 429 and 5xx once the retries are spent, retried with http_retry's backoff,
-  Retry-After honoured up to a minute, no retries of requests' own; at once, a TLS failure or
+  Retry-After honoured up to a minute, no retries of a library's own; at once, a TLS failure or
   an answer that is not Prometheus's envelope). Redirects are not followed: BadInput.
 
-`requests` is imported inside the methods; every request sent is counted in `calls`.
+The HTTP is verify/transport.py's (http.client, one kept-alive connection); every request
+sent is counted in `calls`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -222,29 +223,31 @@ def _shown(value: object, limit: int = 120) -> str:
 
 
 class PrometheusClient:
-    """One Prometheus and one set of credentials; one requests Session for every query."""
+    """One Prometheus and one set of credentials; one kept-alive connection for every query
+    (verify/transport.py)."""
 
     def __init__(self, access: PrometheusAccess, backoff: Backoff | None = None) -> None:
-        import requests
+        from mlgate.verify.transport import Transport
 
         self.access = access = check_access(access)
         self.url = access.url
         self.backoff = backoff or Backoff()
         self.calls = 0
-        self._endpoint = self.url + API_PATH
+        self._path = (urlsplit(self.url).path.rstrip("/") or "") + API_PATH
         self._secrets = secret_fragments(access.secrets())
-        self._verify: str | bool = access.ca_bundle or True
-        self._session = requests.Session()
-        self._session.headers["Accept"] = "application/json"
+        self._transport = Transport(self.url, access.ca_bundle)
         # an instant query's answer is a few hundred bytes: gzip costs both sides more CPU than
         # it saves on the wire (serve-analysis makes hundreds of these a second)
-        self._session.headers["Accept-Encoding"] = "identity"
+        self._headers = {"Accept": "application/json", "Accept-Encoding": "identity",
+                         "User-Agent": "mlgate", **self._authorization()}
 
     def query(self, promql: str, deadline: float | None = None) -> QueryAnswer:
         """The value(s) of `promql` now. deadline: a time.monotonic() after which no retry
         starts (None: only the backoff's tries bound the retries)."""
-        import requests
-        import urllib3
+        import http.client
+        import ssl
+
+        from mlgate.verify.transport import TooBig
 
         if not isinstance(promql, str) or not promql.strip():
             raise QueryError("the query is empty", "query")
@@ -256,17 +259,17 @@ class PrometheusClient:
             self.calls += 1
             try:
                 status, headers, body = self._send(form, post, timeout)
-            except _TooBig:
+            except TooBig:
                 raise QueryError(f"Prometheus's answer is over {MAX_ANSWER // safe_load.MiB} "
                                  f"MiB; narrow the query (aggregate with sum, max, topk)",
                                  "query") from None
-            except requests.exceptions.SSLError as exc:
+            except ssl.SSLError as exc:
                 raise QueryError(self._scrub(
                     f"Prometheus at {self.url}: the TLS connection failed ({_tls_reason(exc)}); "
                     f"give {CA_OPTION} with the CA that signed its certificate, or check "
                     f"{URL_OPTION}"), "unreachable") from None
-            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
-                    OSError) as exc:   # OSError: TimeoutError, and a socket's own errors
+            except (http.client.HTTPException, zlib.error, OSError) as exc:
+                # OSError: TimeoutError, and a socket's own errors
                 failures += 1
                 self._pause(failures, None, deadline,
                             f"Prometheus at {self.url} unreachable: {network_reason(exc)}")
@@ -282,7 +285,7 @@ class PrometheusClient:
             return self._answer(status, headers, body)
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> PrometheusClient:
         return self
@@ -294,47 +297,25 @@ class PrometheusClient:
 
     def _send(self, form: Mapping[str, str], post: bool, timeout: float
               ) -> tuple[int, Mapping[str, str], bytes]:
-        """One request, its whole body read within `timeout` and MAX_ANSWER bytes: a server
-        that drips bytes or streams without end is cut off, not waited for."""
-        started = time.monotonic()
-        response = self._session.request(
-            "POST" if post else "GET", self._endpoint, params=None if post else dict(form),
-            data=dict(form) if post else None, timeout=timeout, allow_redirects=False,
-            stream=True, auth=self._authorize,
-            # per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a
-            # Session's verify, and the CA bundle given must win
-            verify=self._verify)
-        try:
-            chunks: list[bytes] = []
-            size = 0
-            # read1: at most one socket read per call (read() waits for the whole chunk),
-            # decompressed a chunk at a time, so neither a gzip bomb nor a drip gets past
-            read = getattr(response.raw, "read1", None)
-            pieces = iter(lambda: read(CHUNK, decode_content=True), b"") if read else \
-                response.iter_content(CHUNK)
-            for chunk in pieces:
-                size += len(chunk)
-                if size > MAX_ANSWER:
-                    raise _TooBig
-                if time.monotonic() - started > timeout:
-                    raise TimeoutError("the answer took too long")
-                chunks.append(chunk)
-            return response.status_code, response.headers, b"".join(chunks)
-        finally:
-            response.close()
+        """One request, its whole body read within `timeout` and MAX_ANSWER bytes."""
+        encoded = urlencode(form)
+        if post:
+            headers = {**self._headers, "Content-Type": "application/x-www-form-urlencoded"}
+            return self._transport.request("POST", self._path, encoded.encode(), headers,
+                                           timeout, MAX_ANSWER)
+        return self._transport.request("GET", f"{self._path}?{encoded}", None, self._headers,
+                                       timeout, MAX_ANSWER)
 
-    def _authorize(self, request: Any) -> Any:
-        """Headers, then the credentials; an auth callable also keeps requests from reading
-        ~/.netrc, which would replace the Authorization header."""
+    def _authorization(self) -> dict[str, str]:
+        """The extra headers, then the credentials (which win over a header of that name)."""
         access = self.access
-        for name, value in access.headers.items():
-            request.headers[name] = value
+        headers = dict(access.headers)
         if access.token:
-            request.headers["Authorization"] = f"Bearer {access.token}"
+            headers["Authorization"] = f"Bearer {access.token}"
         elif access.username is not None:
             pair = f"{access.username}:{access.password or ''}".encode()
-            request.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        return request
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return headers
 
     def _pause(self, failures: int, retry_after: float | None, deadline: float | None,
                why: str) -> None:
@@ -409,10 +390,6 @@ class PrometheusClient:
     def _scrub(self, text: str) -> str:
         """No message leaves with a secret in it, whatever a server or proxy echoed."""
         return redact_text(text, self._secrets)
-
-
-class _TooBig(Exception):
-    pass
 
 
 class _Malformed(Exception):

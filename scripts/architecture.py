@@ -51,6 +51,7 @@ FLOORS: dict[str, int] = {
     "mlgate.verify": 1,
     "mlgate.serve": 1,
     "mlgate.canary": 1,
+    "mlgate.audit": 1,
     "mlgate.report": 2,
     "mlgate.ci": 3,
     "mlgate.stages": 4,
@@ -64,7 +65,7 @@ FLOORS: dict[str, int] = {
 # The concern packages (floor 1) may import each other sideways, but their package-level graph
 # must stay acyclic, and these may import no other concern at all.
 CONCERNS = ("manifests", "registry", "promote", "scan", "validate", "benchmark", "cluster",
-            "verify", "serve", "canary")
+            "verify", "serve", "canary", "audit")
 CONCERN_LEAVES = ("manifests", "registry")
 
 MAX_LINES = 600

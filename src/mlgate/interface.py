@@ -14,7 +14,8 @@ from typing import Protocol
 # The stages, in the order `mlgate --help` and the docs list them; each is one module in
 # mlgate.stages (registered in mlgate.stages.registry).
 STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
-                           "benchmark", "wait-sync", "verify", "canary", "render-analysis")
+                           "benchmark", "wait-sync", "verify", "canary", "render-analysis",
+                           "history", "status")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
 # Every subcommand: the stages, the two that compose them, and the analysis server.
@@ -157,6 +158,19 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
         "rollback-commit": "The rollback's commit (empty when none).",
         "message": "How the run ended, with the failed check and its step when it rolled "
                    "back.",
+    },
+    "history": {
+        "records": "How many promotions, rollbacks and canary steps were listed.",
+        "promotions": "How many of them were promotions (not canary steps).",
+        "rollbacks": "How many were rollbacks.",
+        "canary-steps": "How many were canary steps (aborts included).",
+        "latest": "The newest listed commit on the config repo; empty when none.",
+    },
+    "status": {
+        "rows": "How many app and environment pairs mlgate records name.",
+        "rolled-back": "The app/environment pairs whose newest record is a rollback, one per "
+                       "line.",
+        "open-canaries": "The app/environment pairs with a canary left open, one per line.",
     },
     "render-analysis": {
         "output": "The file written (--output); empty when the manifests went to standard "

@@ -44,6 +44,15 @@ class Recorded:
     canary_id: str | None = None
     canary_weight: str | None = None
     set_undo: tuple[str, ...] = ()  # Mlgate-Set-Undo: what a rollback sets instead
+    # what the audit commands show besides (mlgate.audit): the model repo commit, the CI run,
+    # where the evidence files are kept in the config repo, who committed it and when
+    app: str = ""
+    environment: str = ""
+    source: str | None = None  # Mlgate-Source: model repo@commit
+    run: str | None = None  # Mlgate-Run: the CI run's URL
+    evidence_dir: str | None = None  # Mlgate-Evidence-Dir: the evidence's folder in the repo
+    author: str = ""  # "name <email>" (read only by the audit's log, else empty)
+    when: int = 0  # committer date, seconds since the epoch (idem)
 
     @property
     def is_rollback(self) -> bool:
@@ -71,11 +80,9 @@ def read_all(target: Target, app: str | None = None) -> dict[tuple[str, str], li
     out: dict[tuple[str, str], list[Recorded]] = {}
     pattern = f"^Mlgate-App: {app}$" if app else "^Mlgate-App: "
     for sha, body in _log(target, pattern):
-        values = dict(parse_trailers(body))
-        key = (values.get("Mlgate-App", ""), values.get("Mlgate-Environment", ""))
-        found = _parse(sha, body, *key) if all(key) else None
-        if found is not None and (app is None or key[0] == app):
-            out.setdefault(key, []).append(found)
+        found = record_from(sha, body)
+        if found is not None and (app is None or found.app == app):
+            out.setdefault((found.app, found.environment), []).append(found)
     return out
 
 
@@ -103,17 +110,26 @@ def _log(target: Target, grep: str) -> list[tuple[str, str]]:
 
 
 def _parse(sha: str, body: str, app: str, environment: str) -> Recorded | None:
-    pairs = parse_trailers(body)
+    found = record_from(sha, body)
+    if found is None or found.app != app or found.environment != environment:
+        return None
+    return found
+
+
+def record_from(sha: str, body: str, author: str = "", when: int = 0) -> Recorded | None:
+    """The commit as an mlgate record, whatever its app and environment; None when it names
+    no single app and environment (a hand-made or foreign trailer is not a record)."""
     values: dict[str, list[str]] = {}
-    for key, value in pairs:
+    for key, value in parse_trailers(body):
         values.setdefault(key, []).append(value)
-    if values.get("Mlgate-App") != [app] or values.get("Mlgate-Environment") != [environment]:
+    apps, environments = values.get("Mlgate-App", []), values.get("Mlgate-Environment", [])
+    if len(apps) != 1 or len(environments) != 1 or not apps[0] or not environments[0]:
         return None
     prev, new = values.get("Mlgate-Previous", []), values.get("Mlgate-New", [])
     sprev, snew = values.get("Mlgate-Set-Previous", []), values.get("Mlgate-Set-New", [])
     return Recorded(
         sha=sha,
-        subject=body.strip().splitlines()[0] if body.strip() else "",
+        subject=body.strip().split("\n", 1)[0] if body.strip() else "",
         images=tuple(zip(prev, new, strict=False)),
         sets=tuple(zip(sprev, snew, strict=False)),
         registry=(values.get("Mlgate-Registry") or [None])[0],
@@ -126,6 +142,13 @@ def _parse(sha: str, body: str, app: str, environment: str) -> Recorded | None:
         canary_id=_one_value(values.get("Mlgate-Canary-Id", [])),
         canary_weight=_one_value(values.get("Mlgate-Canary-Weight", [])),
         set_undo=tuple(values.get("Mlgate-Set-Undo", [])),
+        app=apps[0],
+        environment=environments[0],
+        source=_one_value(values.get("Mlgate-Source", [])),
+        run=_one_value(values.get("Mlgate-Run", [])),
+        evidence_dir=_one_value(values.get("Mlgate-Evidence-Dir", [])),
+        author=author,
+        when=when,
     )
 
 

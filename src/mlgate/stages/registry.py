@@ -21,6 +21,8 @@ MODULES: dict[str, str] = {
     "verify": "mlgate.stages.verify",
     "canary": "mlgate.stages.canary",
     "render-analysis": "mlgate.stages.render_analysis",
+    "history": "mlgate.stages.history",
+    "status": "mlgate.stages.status",
 }
 assert tuple(MODULES) == STAGES, "a stage is registered here and listed in mlgate.interface"
 

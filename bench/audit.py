@@ -1,0 +1,155 @@
+"""Benchmark: `mlgate history` and `mlgate status` over a 100k-commit config repo.
+
+Builds a synthetic config repo with `git fast-import` (100,000 commits on main, of which 5,000
+are mlgate records across 50 apps x 3 environments: promotions with evidence trailers, some
+rollbacks and canary steps; the rest ordinary commits), then prints, measured in this one run:
+- one plain `git log --format=%H%x00%ct%x00%B` over the whole branch (the floor any reader of
+  the history pays);
+- `mlgate history APP` and `mlgate status`, run in process as the CLI runs them, and their
+  ratios to that git log (targets: history <= 2 s and <= 1.5x; status <= 0.5 s);
+- peak memory (resource.getrusage: this process, and its largest git child).
+Exit 1 when a target is missed. Not a timed test: run `python bench/audit.py [--commits N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src")]
+
+from mlgate.cli import main as mlgate  # noqa: E402
+
+APPS, ENVIRONMENTS = 50, ("dev", "staging", "production")
+GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "PATH": os.environ["PATH"]}
+HISTORY_SECONDS, HISTORY_RATIO, STATUS_SECONDS, PEAK_MB = 2.0, 1.5, 0.5, 200
+
+
+def _data(text: str) -> bytes:
+    raw = text.encode()
+    return b"data %d\n%s\n" % (len(raw), raw)
+
+
+def _message(n: int, app: int, env: str, version: int) -> tuple[str, str]:
+    """(subject + trailers, path) of the n-th mlgate record: every 40th a rollback of the
+    promotion before it, every 25th a canary step, the rest plain promotions."""
+    image = f"registry.example.com/ml/app{app}"
+    folder = f"apps/app{app}/{env}"
+    lines = [f"Mlgate-App: app{app}", f"Mlgate-Environment: {env}", f"Mlgate-Folder: {folder}"]
+    if n % 40 == 39:
+        lines += [f"Mlgate-Previous: {image}:v{version}", f"Mlgate-New: {image}:v{version - 1}",
+                  f"Mlgate-Rollback-Of: {'0' * 40}", "Mlgate-Rollback-Reason: error-rate 0.03"]
+        subject = f"rollback app{app} in {env}: v{version} -> v{version - 1}"
+    else:
+        lines += [f"Mlgate-Previous: {image}:v{version - 1}", f"Mlgate-New: {image}:v{version}"]
+        lines += [f"Mlgate-Evidence-Sha256: {format(n * 7 + g, '064x')} {gate}.json"
+                  for g, gate in enumerate(("validate", "benchmark", "scan"))]
+        lines += [f"Mlgate-Source: https://git.example.com/ml/app{app}@{format(n, '040x')}",
+                  f"Mlgate-Run: https://ci.example.com/runs/{n}",
+                  f"Mlgate-Registry: app{app}@{env} {version - 1} -> {version}"]
+        if n % 25 == 24:
+            lines += ["Mlgate-Canary: 1/4", f"Mlgate-Canary-Id: c{n}", "Mlgate-Canary-Weight: 1"]
+        subject = f"promote app{app} to {env}: v{version - 1} -> v{version}"
+    return subject + "\n\n" + "\n".join(lines) + "\n", f"{folder}/kustomization.yaml"
+
+
+def build(repo: Path, commits: int, records: int) -> None:
+    """The repo, through one fast-import stream (seconds, where 100k `git commit`s take hours)."""
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(repo)], check=True,
+                   env=GIT_ENV)
+    every = commits // records
+    stream = io.BytesIO()
+    start, record = 1_700_000_000, 0
+    for i in range(commits):
+        when = start + i * 60
+        if i % every == every - 1 and record < records:
+            app, env = record % APPS, ENVIRONMENTS[(record // APPS) % len(ENVIRONMENTS)]
+            message, path = _message(record, app, env, 2 + record // (APPS * 3))
+            author = "mlgate <mlgate@users.noreply.localhost>"
+            record += 1
+        else:
+            message, path = f"docs: note {i}\n\nan ordinary edit\n", f"notes/n{i % 100}.txt"
+            author = f"dev{i % 7} <dev{i % 7}@example.com>"
+        stream.write(b"commit refs/heads/main\nmark :%d\n" % (i + 1))
+        stream.write(f"author {author} {when} +0000\ncommitter {author} {when} +0000\n".encode())
+        stream.write(_data(message))
+        if i:
+            stream.write(b"from :%d\n" % i)
+        stream.write(f"M 644 inline {path}\n".encode() + _data(f"rev: {i}\n"))
+        stream.write(b"\n")
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=stream.getvalue(),
+                   check=True, env=GIT_ENV)
+
+
+def best(seconds: list[float]) -> float:
+    return min(seconds)
+
+
+def timed_git_log(repo: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(["git", "log", "--format=%H%x00%ct%x00%B", "main"], cwd=repo, check=True,
+                   capture_output=True, env=GIT_ENV)
+    return time.perf_counter() - start
+
+
+def timed_mlgate(argv: list[str], json_path: Path) -> float:
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = mlgate([*argv, "--json", str(json_path)], environ={"PATH": os.environ["PATH"]})
+    elapsed = time.perf_counter() - start
+    if code != 0:
+        sys.exit(f"`mlgate {' '.join(argv)}` exit {code}")
+    return elapsed
+
+
+def run(commits: int, records: int, rounds: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="mlgate-bench-audit-") as tmp:
+        repo = Path(tmp) / "config.git"
+        start = time.perf_counter()
+        build(repo, commits, records)
+        print(f"built {commits} commits ({records} mlgate records, {APPS} apps x "
+              f"{len(ENVIRONMENTS)} environments) in {time.perf_counter() - start:.1f} s")
+        out = Path(tmp) / "out.json"
+        timed_mlgate(["status", "--repo", str(repo)], out)  # warm: imports, page cache
+        log = best([timed_git_log(repo) for _ in range(rounds)])
+        history = best([timed_mlgate(["history", "app7", "--repo", str(repo)], out)
+                        for _ in range(rounds)])
+        listed = out.read_text().count('"commit":')
+        status = best([timed_mlgate(["status", "--repo", str(repo)], out)
+                       for _ in range(rounds)])
+        rows = out.read_text().count('"environment":')
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    ok = (history <= HISTORY_SECONDS and history <= HISTORY_RATIO * log
+          and status <= STATUS_SECONDS and own <= PEAK_MB)
+    print(f"git log --format=%H%x00%ct%x00%B: {log * 1000:.0f} ms (best of {rounds})")
+    print(f"mlgate history app7: {history * 1000:.0f} ms, {history / log:.2f}x the git log "
+          f"({listed} records; target <= {HISTORY_SECONDS:.1f} s and <= {HISTORY_RATIO}x)")
+    print(f"mlgate status: {status * 1000:.0f} ms, {status / log:.2f}x the git log "
+          f"({rows} rows; target <= {STATUS_SECONDS} s)")
+    print(f"peak memory: {own:.0f} MB this process (target <= {PEAK_MB} MB), "
+          f"{child:.0f} MB the largest git child")
+    print("within targets" if ok else "OVER TARGET")
+    return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commits", type=int, default=100_000)
+    parser.add_argument("--records", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    return run(args.commits, args.records, args.rounds)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

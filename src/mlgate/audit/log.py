@@ -1,0 +1,151 @@
+"""One `git log` over the config repo's base branch, parsed in one pass into mlgate records.
+
+A local path is read where it is (no clone at all); a URL is cloned bare with commits only
+(--filter=tree:0). Either way git itself keeps only commits with an Mlgate-App trailer line
+(--grep), so a 100k-commit history costs about what printing it once costs, and every app and
+environment comes out of the same read instead of one log per app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from mlgate.errors import BadInput, ServiceError
+from mlgate.promote.config import Target
+from mlgate.promote.git import GIT_TIMEOUT, Git, GitError, describe_failure, private_tempdir
+from mlgate.promote.history import Recorded, record_from
+from mlgate.promote.message import MAX_EVIDENCE_BYTES
+
+# a commit per NUL (-z); its first line "SHA TIMESTAMP", the second its author (git refuses
+# newlines in an identity), then the raw message
+_FORMAT = "--format=%H %ct%n%an <%ae>%n%B"
+_HEAD = re.compile(r"([0-9a-f]{40,64}) ([0-9]{1,12})")
+_FILE = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_FOLDER = re.compile(r"[A-Za-z0-9._/-]{1,500}")
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One evidence file as the commit holds it: its bytes, or why there are none."""
+
+    data: bytes | None
+    problem: str | None = None  # "missing", "too large"
+
+
+class ConfigLog:
+    """The repository a log was read from, kept while the caller still needs its files."""
+
+    def __init__(self, git: Git, repo: str, ref: str):
+        self.git, self.repo, self.ref = git, repo, ref
+
+    def records(self, app: str | None = None) -> list[Recorded]:
+        """Every mlgate record on the branch (of `app` only, when given), newest first."""
+        grep = f"--grep=^Mlgate-App: {app}$" if app else "--grep=^Mlgate-App: "
+        try:
+            out = self.git.run("log", "-z", _FORMAT, grep, self.ref, "--", cwd=self.repo).stdout
+        except GitError as exc:
+            raise ServiceError(f"git log over {self.ref}: {exc.stderr.strip()[:300]}") from None
+        found = []
+        for entry in out.split("\0"):
+            head, _, rest = entry.lstrip("\n").partition("\n")
+            author, _, body = rest.partition("\n")
+            match = _HEAD.fullmatch(head)
+            if match is None:
+                continue
+            record = record_from(match[1], body, author, int(match[2]))
+            if record is not None and (app is None or record.app == app):
+                found.append(record)
+        return found
+
+    def blobs(self, wanted: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Blob]:
+        """(commit, folder, file) -> that file as the commit holds it, in one `git cat-file
+        --batch`. Only names that read as a folder inside the repo and a plain file name are
+        asked for: the trailers naming them are not trusted."""
+        keys = [k for k in dict.fromkeys(wanted) if evidence_path(k[1], k[2]) is not None]
+        if not keys:
+            return {}
+        spec = "".join(f"{c}:{evidence_path(d, f)}\n" for c, d, f in keys).encode()
+        try:
+            proc = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "cat-file", "--batch"],
+                                  cwd=self.repo, env=self.git.env(), input=spec,
+                                  capture_output=True, timeout=GIT_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            raise ServiceError(f"git cat-file timed out after {GIT_TIMEOUT} s") from None
+        if proc.returncode != 0:
+            raise ServiceError("git cat-file: " + proc.stderr.decode(errors="replace")[:300])
+        return dict(zip(keys, _batch(proc.stdout, len(keys)), strict=True))
+
+
+def evidence_path(folder: str, file: str) -> str | None:
+    """`folder/file` when the folder is relative and inside the repo and the file a plain
+    name; None for anything else (no `..`, no absolute path, nothing but [A-Za-z0-9._/-])."""
+    norm = posixpath.normpath(folder)
+    if (not _FILE.fullmatch(file) or not _FOLDER.fullmatch(norm) or norm.startswith("/")
+            or norm == "." or ".." in norm.split("/") or file in (".", "..")):
+        return None
+    return f"{norm}/{file}"
+
+
+def _batch(out: bytes, count: int) -> Iterator[Blob]:
+    at = 0
+    for _ in range(count):
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        at = end + 1
+        if len(header) != 3 or header[1] != b"blob":
+            if len(header) == 3:  # a tree or something else under that name
+                at += int(header[2]) + 1
+            yield Blob(None, "missing")
+            continue
+        size = int(header[2])
+        data = out[at:at + size]
+        at += size + 1
+        yield Blob(None, "too large") if size > MAX_EVIDENCE_BYTES else Blob(data)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@contextmanager
+def config_log(target: Target) -> Iterator[ConfigLog]:
+    """The base branch's log: a local repository in place, a remote one cloned commits-only
+    into a private folder removed afterwards."""
+    if target.url.startswith("file://"):
+        path = target.url[len("file://"):]
+        git = Git(path, None, path)
+        yield ConfigLog(git, path, _local_ref(git, path, target.base))
+        return
+    private = private_tempdir("mlgate-audit-")
+    try:
+        git = Git(private, target.credentials, private)
+        repo = os.path.join(private, "config.git")
+        try:
+            git.run("clone", "--quiet", "--bare", "--single-branch", "--branch", target.base,
+                    "--filter=tree:0", "--no-tags", "--", target.url, repo)
+        except GitError as exc:
+            raise ServiceError(describe_failure(exc, target.url)) from None
+        yield ConfigLog(git, repo, "HEAD")
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _local_ref(git: Git, path: str, base: str) -> str:
+    """The base branch of a local repository: its own, or the one it last fetched."""
+    names = (f"refs/heads/{base}", f"refs/remotes/origin/{base}")
+    try:
+        out = git.run("for-each-ref", "--format=%(refname)", *names, cwd=path).stdout.split()
+    except GitError as exc:
+        raise ServiceError(f"git for-each-ref in {path}: {exc.stderr.strip()[:300]}") from None
+    for name in names:
+        if name in out:
+            return name
+    raise BadInput(f"--base {base!r}: no such branch in {path}")

@@ -9,7 +9,6 @@ environment comes out of the same read instead of one log per app.
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 import re
 import shutil
@@ -20,8 +19,8 @@ from dataclasses import dataclass
 
 from mlgate.errors import BadInput, ServiceError
 from mlgate.promote.config import Target
-from mlgate.promote.git import GIT_TIMEOUT, Git, GitError, describe_failure, private_tempdir
-from mlgate.promote.history import Recorded, record_from
+from mlgate.promote.git import GIT_TIMEOUT, Git, GitError, private_tempdir
+from mlgate.promote.history import Recorded, clone_commits, record_from
 from mlgate.promote.message import MAX_EVIDENCE_BYTES
 
 # a commit per NUL (-z); its first line "SHA TIMESTAMP", the second its author (git refuses
@@ -126,13 +125,7 @@ def config_log(target: Target) -> Iterator[ConfigLog]:
         return
     private = private_tempdir("mlgate-audit-")
     try:
-        git = Git(private, target.credentials, private)
-        repo = os.path.join(private, "config.git")
-        try:
-            git.run("clone", "--quiet", "--bare", "--single-branch", "--branch", target.base,
-                    "--filter=tree:0", "--no-tags", "--", target.url, repo)
-        except GitError as exc:
-            raise ServiceError(describe_failure(exc, target.url)) from None
+        git, repo = clone_commits(target, private)
         yield ConfigLog(git, repo, "HEAD")
     finally:
         shutil.rmtree(private, ignore_errors=True)

@@ -90,11 +90,8 @@ def _log(target: Target, grep: str) -> list[tuple[str, str]]:
     """(sha, message) of the base branch's commits matching `grep`, newest first."""
     private = private_tempdir("mlgate-history-")
     try:
-        git = Git(private, target.credentials, private)
-        repo = os.path.join(private, "history.git")
+        git, repo = clone_commits(target, private)
         try:
-            git.run("clone", "--quiet", "--bare", "--single-branch", "--branch", target.base,
-                    "--filter=tree:0", "--no-tags", "--", target.url, repo)
             log = git.run("log", f"-{MAX_COMMITS}", "--format=%H%x1f%B%x1e",
                           f"--grep={grep}", "HEAD", cwd=repo).stdout
         except GitError as exc:
@@ -107,6 +104,19 @@ def _log(target: Target, grep: str) -> list[tuple[str, str]]:
         if sep:
             out.append((sha, body))
     return out
+
+
+def clone_commits(target: Target, private: str) -> tuple[Git, str]:
+    """A bare clone of the base branch in `private` holding its commits only (no trees or
+    blobs: --filter=tree:0), and the Git that reaches it; ServiceError naming the remote."""
+    git = Git(private, target.credentials, private)
+    repo = os.path.join(private, "history.git")
+    try:
+        git.run("clone", "--quiet", "--bare", "--single-branch", "--branch", target.base,
+                "--filter=tree:0", "--no-tags", "--", target.url, repo)
+    except GitError as exc:
+        raise ServiceError(describe_failure(exc, target.url)) from None
+    return git, repo
 
 
 def _parse(sha: str, body: str, app: str, environment: str) -> Recorded | None:

@@ -13,6 +13,7 @@ import posixpath
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ from mlgate.promote.message import MAX_EVIDENCE_BYTES
 # newlines in an identity), then the raw message
 _FORMAT = "--format=%H %ct%n%an <%ae>%n%B"
 _HEAD = re.compile(r"([0-9a-f]{40,64}) ([0-9]{1,12})")
+# what Git.run sets on every call: no credential helper, no hooks, no ext:: transport
+_SAFE = ("-c", "credential.helper=", "-c", "core.hooksPath=/dev/null",
+         "-c", "protocol.ext.allow=never")
+_CHUNK = 1 << 20
 _FILE = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _FOLDER = re.compile(r"[A-Za-z0-9._/-]{1,500}")
 
@@ -46,15 +51,38 @@ class ConfigLog:
         self.git, self.repo, self.ref = git, repo, ref
 
     def records(self, app: str | None = None) -> list[Recorded]:
-        """Every mlgate record on the branch (of `app` only, when given), newest first."""
+        """Every mlgate record on the branch (of `app` only, when given), newest first.
+
+        git's output is parsed while git still walks the history (it is read in chunks, not
+        awaited whole): the parsing then costs next to nothing beside the walk itself."""
         grep = f"--grep=^Mlgate-App: {app}$" if app else "--grep=^Mlgate-App: "
-        try:
-            out = self.git.run("log", "-z", _FORMAT, grep, self.ref, "--", cwd=self.repo).stdout
-        except GitError as exc:
-            raise ServiceError(f"git log over {self.ref}: {exc.stderr.strip()[:300]}") from None
+        found: list[Recorded] = []
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(["git", *_SAFE, "log", "-z", _FORMAT, grep, self.ref, "--"],
+                                    cwd=self.repo, env=self.git.env(), stdout=subprocess.PIPE,
+                                    stderr=errors)
+            assert proc.stdout is not None
+            tail = b""
+            for chunk in iter(lambda: proc.stdout.read1(_CHUNK), b""):
+                *entries, tail = (tail + chunk).split(b"\0")
+                found += self._parse(entries, app)
+            found += self._parse([tail], app)
+            try:
+                code = proc.wait(timeout=GIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise ServiceError(f"git log timed out after {GIT_TIMEOUT} s") from None
+            if code != 0:
+                errors.seek(0)
+                said = self.git.scrub(errors.read(2000).decode(errors="replace")).strip()
+                raise ServiceError(f"git log over {self.ref}: {said[:300]}")
+        return found
+
+    @staticmethod
+    def _parse(entries: list[bytes], app: str | None) -> list[Recorded]:
         found = []
-        for entry in out.split("\0"):
-            head, _, rest = entry.lstrip("\n").partition("\n")
+        for raw in entries:
+            head, _, rest = raw.decode(errors="replace").lstrip("\n").partition("\n")
             author, _, body = rest.partition("\n")
             match = _HEAD.fullmatch(head)
             if match is None:
@@ -73,7 +101,7 @@ class ConfigLog:
             return {}
         spec = "".join(f"{c}:{evidence_path(d, f)}\n" for c, d, f in keys).encode()
         try:
-            proc = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "cat-file", "--batch"],
+            proc = subprocess.run(["git", *_SAFE, "cat-file", "--batch"],
                                   cwd=self.repo, env=self.git.env(), input=spec,
                                   capture_output=True, timeout=GIT_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:

@@ -281,7 +281,7 @@ def test_missing_repo_is_exit_2_and_unreachable_is_exit_3(tmp_path, capsys):
     assert "cannot reach" in capsys.readouterr().err
 
 
-def test_over_http_the_clone_is_commits_only_and_removed(git_server, tmp_path):  # noqa: F811
+def test_over_http_the_token_reaches_git_and_never_the_result(git_server, tmp_path):  # noqa: F811
     git_server.create_repo("config", tree_files(EXAMPLES))
     environ = {**ENV, "MLGATE_GIT_TOKEN": git_server.token("writer"),
                "MLGATE_GIT_USERNAME": "writer"}

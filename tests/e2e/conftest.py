@@ -6,6 +6,7 @@ from __future__ import annotations
 from harness import (  # noqa: F401  (fixtures, found by pytest by name)
     act_bin,
     config_repo_files,
+    config_url,
     gitlab_ci_local_bin,
     make_repo,
     mlgate_bin,

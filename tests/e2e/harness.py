@@ -939,6 +939,17 @@ def example_config_files() -> dict[str, bytes]:
     }
 
 
+# the config repository the promotion tests push to on the loopback git server
+CONFIG = "platform/config"
+
+
+@pytest.fixture
+def config_url(git_server: GitHttpServer) -> str:
+    """examples/config-repo as CONFIG on the git server: its URL."""
+    git_server.create_repo(CONFIG, example_config_files())
+    return git_server.url(CONFIG)
+
+
 def commit_trailers(server: GitHttpServer, repo_name: str, rev: str) -> dict[str, list[str]]:
     """The git trailers of one commit in the server's bare repository, parsed by git itself."""
     text = server.git(repo_name, "show", "-s", "--format=%(trailers:only,unfold)", rev)

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 from harness import (
+    CONFIG,
     EXAMPLE_APP,
     EXAMPLE_IMAGE,
     EXAMPLE_PATH,
@@ -36,7 +37,6 @@ from harness import (
     Runner,
     assert_secret_absent,
     commit_trailers,
-    example_config_files,
     secret_forms,
 )
 from standins.argocd_api import TOKEN as ARGOCD_TOKEN
@@ -48,7 +48,6 @@ from mlgate.interface import OUTPUTS
 pytestmark = pytest.mark.e2e
 
 TITLE = "e2e canary"
-CONFIG = "platform/config"
 ARGOCD_APP = "churn-staging"
 NEW = f"{EXAMPLE_IMAGE}:v1.5.0"
 OLD = f"{EXAMPLE_IMAGE}:v1.4.0"
@@ -56,12 +55,6 @@ STEPS = (1, 50, 100)
 # staging's InferenceService (a kustomize patch of the base one): where the share goes
 ISVC = f"{EXAMPLE_PATH}/staging/model-version.yaml"
 KUSTOMIZATION = f"{EXAMPLE_PATH}/staging/kustomization.yaml"
-
-
-@pytest.fixture
-def config_url(git_server) -> str:
-    git_server.create_repo(CONFIG, example_config_files())
-    return git_server.url(CONFIG)
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 import yaml
 from harness import (
+    CONFIG,
     CHECKOUT_PARTS,
     CHECKOUT_STEP,
     EXAMPLE_APP,
@@ -59,7 +60,6 @@ OUTPUTS = _ALL_OUTPUTS["pipeline"]
 pytestmark = pytest.mark.e2e
 
 WORKFLOW = "e2e pipeline"
-CONFIG = "platform/config"
 STAGING = f"{EXAMPLE_PATH}/staging"
 PRODUCTION = f"{EXAMPLE_PATH}/production"
 GATES = ("validate", "benchmark", "scan")
@@ -226,12 +226,6 @@ def trivy_env(tmp_path) -> dict[str, str]:
     from support.trivyfix import trivy_bin
 
     return {"E2E_TRIVY": trivy_bin(), "E2E_TRIVY_CACHE": str(tmp_path / "trivy-cache")}
-
-
-@pytest.fixture
-def config_url(git_server) -> str:
-    git_server.create_repo(CONFIG, example_config_files())
-    return git_server.url(CONFIG)
 
 
 def test_pipeline_gates_then_promotes_staging_then_production(

@@ -17,6 +17,7 @@ import json
 
 import pytest
 from harness import (
+    CONFIG,
     EXAMPLE_APP,
     EXAMPLE_IMAGE,
     EXAMPLE_PATH,
@@ -37,7 +38,6 @@ ROLLBACK_OUTPUTS = _ALL_OUTPUTS["rollback"]
 pytestmark = pytest.mark.e2e
 
 TITLE = "e2e promote"
-CONFIG = "platform/config"
 STAGING = f"{EXAMPLE_PATH}/staging"
 PRODUCTION = f"{EXAMPLE_PATH}/production"
 EVIDENCE = json.dumps(
@@ -66,12 +66,6 @@ def landing(name: str, command: str, url: str, environment: str, *, username: st
         env={"MLGATE_GIT_USERNAME": username},
         secrets=("MLGATE_GIT_TOKEN",),
     )
-
-
-@pytest.fixture
-def config_url(git_server) -> str:
-    git_server.create_repo(CONFIG, example_config_files())
-    return git_server.url(CONFIG)
 
 
 def test_promote_then_rollback_lands_commits_with_trailers(

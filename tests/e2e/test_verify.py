@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 import yaml
 from harness import (
+    CONFIG,
     CHECKOUT_PARTS,
     CHECKOUT_STEP,
     EXAMPLE_APP,
@@ -46,7 +47,6 @@ from harness import (
     Runner,
     assert_secret_absent,
     commit_trailers,
-    example_config_files,
     github_collect_step,
     secret_forms,
 )
@@ -60,7 +60,6 @@ from mlgate.interface import OUTPUTS
 pytestmark = pytest.mark.e2e
 
 TITLE = "e2e verify"
-CONFIG = "platform/config"
 ARGOCD_APP = "churn-staging"
 NEW = f"{EXAMPLE_IMAGE}:v1.5.0"
 OLD = f"{EXAMPLE_IMAGE}:v1.4.0"
@@ -80,12 +79,6 @@ EVIDENCE = json.dumps({
 }, indent=2)
 # The model repository needs the root action.yml too, for `uses: ./`.
 PARTS = (*CHECKOUT_PARTS, "action.yml")
-
-
-@pytest.fixture
-def config_url(git_server) -> str:
-    git_server.create_repo(CONFIG, example_config_files())
-    return git_server.url(CONFIG)
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@ wait-sync and verify between the steps and the way back in git."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlgate.stages import landing
+from mlgate.stages.params import optional
 from mlgate.stages.promote import STAGE as PROMOTE
 from mlgate.stages.stage import Progress
 from mlgate.stages.verify import VERIFY_PARAMS
@@ -19,14 +19,6 @@ if TYPE_CHECKING:
     from mlgate.canary.config import CanaryConfig
     from mlgate.canary.result import CanaryResult
     from mlgate.report.presentation import Presentation
-
-
-def _optional(option: click.Parameter) -> click.Parameter:
-    """verify's required option, optional here (a canary may run without checks)."""
-    copied = copy.copy(option)
-    copied.required = False
-    copied.default = () if copied.multiple else None
-    return copied
 
 
 def _renamed(option: click.Option, flag: str, name: str, help: str) -> click.Option:
@@ -49,7 +41,7 @@ WAIT_PARAMS: tuple[click.Parameter, ...] = (
 # verify's options: --prometheus and --check only when the steps are judged; the benchmark
 # evidence is the one among --evidence; each step's commit is the revision
 CHECK_PARAMS: tuple[click.Parameter, ...] = tuple(
-    _optional(p) if p.name in ("prometheus", "checks") else p
+    optional(p) if p.name in ("prometheus", "checks") else p
     for p in VERIFY_PARAMS
     if p.name not in ("evidence", "revision", "markdown_path", "junit_path", "metrics_path"))
 

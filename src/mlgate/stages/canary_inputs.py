@@ -20,6 +20,7 @@ def canary_config(values: Mapping[str, Any], environ: Mapping[str, str]):
     from mlgate.cluster.config import parse_duration
     from mlgate.stages.promote import STAGE as PROMOTE
     from mlgate.stages.rollback import STAGE as ROLLBACK
+    from mlgate.stages.rollback import check_reason
 
     if values["resume"] and values["abort"]:
         raise BadInput("--resume and --abort do not go together")
@@ -49,17 +50,8 @@ def canary_config(values: Mapping[str, Any], environ: Mapping[str, str]):
         verify=_verify_factory(values, environ, promote.evidence),
         mode=mode,
         max_steps=values["max_steps"],
-        reason=_reason(values["reason"]),
+        reason=check_reason(values["reason"]),
     )
-
-
-def _reason(text: str | None) -> str | None:
-    if text is None:
-        return None
-    value = text.strip()
-    if not value or len(value) > 300 or not value.isprintable():
-        raise BadInput("--reason: one line of printable text, 1 to 300 characters")
-    return value
 
 
 def _wait_factory(values: Mapping[str, Any], environ: Mapping[str, str]):

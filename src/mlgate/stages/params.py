@@ -8,6 +8,7 @@ themselves means one definition of every input's type, bounds and default.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -51,6 +52,17 @@ def json_param() -> click.Option:
         default=None,
         help="Also write the typed result as JSON to this file.",
     )
+
+
+def optional(option: click.Parameter) -> click.Parameter:
+    """A command's required option as another command takes it when it may go without (a
+    verify that only reports has no config repo; a canary may run without checks); with no
+    default of its own it defaults to nothing (empty for a repeatable one)."""
+    copied = copy.copy(option)
+    copied.required = False
+    if option.default is None or option.default is _UNSET:
+        copied.default = () if copied.multiple else None
+    return copied
 
 
 def by_input(params: tuple[click.Parameter, ...]) -> dict[str, click.Parameter]:

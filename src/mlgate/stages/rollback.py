@@ -89,7 +89,7 @@ class Rollback:
             and values["layout"] == "{path}/{environment}",
             tracking_uri=values["tracking_uri"] or environ.get("MLFLOW_TRACKING_URI"),
             environ=dict(environ),
-            reason=_reason(values["reason"]),
+            reason=check_reason(values["reason"]),
             of=check_sha(values["of"], "--of") if values["of"] else None,
         )
 
@@ -104,7 +104,7 @@ class Rollback:
         return present(outcome.result, outcome.config.target, command="rollback")
 
 
-def _reason(text: str | None) -> str | None:
+def check_reason(text: str | None) -> str | None:
     """The reason as a trailer can hold it: one line of printable text, bounded."""
     from mlgate.errors import BadInput
 

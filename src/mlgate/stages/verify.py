@@ -4,7 +4,6 @@ fails, so a promotion ends live and verified, or undone with the reason recorded
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlgate.stages import landing
-from mlgate.stages.params import OutputFile
+from mlgate.stages.params import OutputFile, optional
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
@@ -39,14 +38,8 @@ class VerifyOutcome:
     paths: dict[str, str]
 
 
-def _optional(option: click.Parameter) -> click.Parameter:
-    """A landing option as verify takes it: only needed when a failure rolls back."""
-    copied = copy.copy(option)
-    copied.required = False
-    return copied
-
-
-_LANDING = tuple(_optional(p) for p in landing.PARAMS)
+# the landing options, only needed when a failure rolls back
+_LANDING = tuple(optional(p) for p in landing.PARAMS)
 
 VERIFY_PARAMS: tuple[click.Parameter, ...] = (
     click.Option(["--prometheus"], required=True, metavar="URL",

@@ -240,12 +240,13 @@ def _serving_revision(waited) -> str | None:
 
 def _version(images: tuple[str, ...]) -> str:
     """The new image's tag (or digest): what {canary} names."""
+    from mlgate.manifests.reference import parse_user_reference
+
     if not images:
         return ""
-    ref = images[0].split(", ")[0]
-    tail = ref.rsplit("/", 1)[-1]
-    name, at, digest = tail.partition("@")
-    return name.partition(":")[2] or digest
+    ref = parse_user_reference(images[0].split(", ")[0], "the canary's image",
+                               need_version=False)
+    return ref.tag or ref.digest or ""
 
 
 def _recorded_images(found: OpenCanary) -> tuple[str, ...]:

@@ -28,14 +28,14 @@ def parse_field(text: str) -> TrafficField:
     spec, stable = text, False
     if text.endswith("=stable"):
         spec, stable = text[: -len("=stable")], True
-    if "=" in spec.partition(":")[2].replace("[", "").split("]")[-1]:
-        raise BadInput(f"{what}: FILE:KEY.PATH, or FILE:KEY.PATH=stable for the weight that "
-                       "takes the rest")
-    try:
-        target = parse_set(f"{spec}=0")
+    try:   # --set's grammar: an "=" outside brackets starts a value
+        target = parse_set(spec, value_optional=True)
     except BadInput:
         raise BadInput(f"{what}: expected FILE:KEY.PATH (relative to the environment folder)"
                        ) from None
+    if target.value or spec.endswith("="):
+        raise BadInput(f"{what}: FILE:KEY.PATH, or FILE:KEY.PATH=stable for the weight that "
+                       "takes the rest")
     return TrafficField(target.file, target.path_text, stable)
 
 

@@ -179,7 +179,7 @@ def venv_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # The extras actions/promote and actions/rollback install (their MLGATE_EXTRAS).
-LANDING_EXTRAS = "github,gitlab,registry"
+LANDING_EXTRAS = "github,gitlab,registry,attest"
 
 
 def install_mlgate(venv_root: Path, extras: str = "") -> Path:

@@ -114,7 +114,9 @@ def assert_steps_in_git(git_server, seed: str) -> tuple[list[str], str]:
         assert trailers["Mlgate-New"] == [NEW]
         ids.update(trailers["Mlgate-Canary-Id"])
         assert share_at(git_server, commit) == share
-        changed = git_server.git(CONFIG, "diff", "--name-only", f"{commit}~1", commit).split()
+        changed = [p for p in git_server.git(CONFIG, "diff", "--name-only", f"{commit}~1",
+                                             commit).split()
+                   if not p.startswith(".mlgate/")]  # each step's own evidence folder
         assert changed == ([KUSTOMIZATION, ISVC] if number == 1 else [ISVC]), (number, changed)
     assert commit_trailers(git_server, CONFIG, commits[0])["Mlgate-Previous"] == [OLD]
     [canary_id] = ids

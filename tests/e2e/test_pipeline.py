@@ -321,7 +321,8 @@ def test_pipeline_gates_then_promotes_staging_then_production(
             "newTag: v1.4.0", "newTag: v1.5.0")
         assert show("main", f"{env}/model-version.yaml") == model_version.replace(
             'model-version: "3"', 'model-version: "4"')
-    changed = git_server.git(CONFIG, "diff", "--name-only", seed, staged).split()
+    changed = [p for p in git_server.git(CONFIG, "diff", "--name-only", seed, staged).split()
+               if not p.startswith(".mlgate/")]  # and the promotion's evidence folder
     assert sorted(changed) == [f"{STAGING}/kustomization.yaml", f"{STAGING}/model-version.yaml"]
 
     # The audit trail: staging's commit carries its gates' JSON results, by sha256.

@@ -61,3 +61,13 @@ def many_apps(count: int) -> dict[str, str]:
         )
         for i in range(count)
     }
+
+
+def split_evidence(changed: list[str]) -> tuple[list[str], set[str]]:
+    """A promotion commit's changed paths as (the manifests, the file names in its one
+    `.mlgate/evidence/APP/ENV/ID/` folder): every promotion commit now carries its evidence."""
+    manifests = [p for p in changed if not p.startswith(".mlgate/")]
+    evidence = [p for p in changed if p.startswith(".mlgate/evidence/")]
+    folders = {p.rsplit("/", 1)[0] for p in evidence}
+    assert len(folders) == 1, evidence
+    return manifests, {p.rsplit("/", 1)[1] for p in evidence}

@@ -22,8 +22,8 @@ AFTER_STEPS = ("wait-sync", "verify", "rollback", "rollback-wait-sync")
 # promote's settings that say where the promotion went: a rollback lands there too
 LANDING_KEYS = ("repo", "path", "layout", "provider", "mode", "base", "api-url", "author-name",
                 "author-email", "committer-name", "committer-email", "signing-key",
-                "signing-format", "max-attempts", "label", "reviewer", "auto-merge",
-                "tracking-uri")
+                "signing-format", "attestation-key", "max-attempts", "label", "reviewer",
+                "auto-merge", "tracking-uri")
 
 
 def skipped(step: str, why: str) -> StepRun:

@@ -35,7 +35,7 @@ CONTROLLED["verify"] = frozenset({"json", "revision", "evidence", "app", "enviro
                                  | set(CONTROLLED["promote"]) | frozenset(
     {"repo", "path", "layout", "provider", "mode", "base", "api-url", "author-name",
      "author-email", "committer-name", "committer-email", "signing-key", "signing-format",
-     "max-attempts", "label", "reviewer", "auto-merge", "tracking-uri"}))
+     "attestation-key", "max-attempts", "label", "reviewer", "auto-merge", "tracking-uri"}))
 # the sections an environment may hold besides promote's overrides: the steps after it
 AFTER_PROMOTE = ("wait-sync", "verify")
 # the sections of an environment, each an `mlgate <command>`'s options

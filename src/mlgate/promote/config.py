@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlgate.promote.git import Credentials
 from mlgate.promote.message import Evidence
@@ -41,6 +42,8 @@ class Options:
     reviewers: tuple[str, ...] = ()
     auto_merge: bool = False
     verb: str = "promote"
+    # --attestation-key, loaded (promote.attest.AttestationKey): the statement is DSSE-signed
+    attestation_key: Any = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ rollback writes is checked three times, each check failing with BadInput (exit 2
 3. `check_changed`: every path the final commit changes (the index and the work tree for git,
    the FileChange list for the APIs), right before the commit is made or sent. It knows
    nothing about how the change was made, so it also covers code that does not exist yet.
+   The one other place a commit writes is its own new evidence folder under .mlgate/evidence
+   (evidence_dir), allowed by name and never an environment folder Argo CD or Flux apply.
 
 Names are compared exactly: a name differing only in case (`STAGING` for `staging`) is another
 folder on a case-sensitive disk and the same one on a case-insensitive disk, so it is refused
@@ -93,11 +95,14 @@ def outside_paths(paths: Iterable[str], folder: str) -> list[str]:
     return [p for p in paths if not is_inside(folder, p)]
 
 
-def check_changed(paths: Iterable[str], folder: str) -> None:
+def check_changed(paths: Iterable[str], folder: str, evidence: str | None = None) -> None:
     """The last line of defence before a commit is made or sent: refuse if it would change
-    anything outside the environment folder, whatever produced the change."""
+    anything outside the environment folder (and this commit's own evidence folder under
+    .mlgate/evidence, see evidence_dir), whatever produced the change."""
     paths = list(paths)
     outside = outside_paths(paths, folder)
+    if evidence is not None:
+        outside = outside_paths(outside, evidence)
     if outside:
         more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
         raise BadInput(f"refusing to commit {outside[0][:200]!r}{more}: a promotion to "

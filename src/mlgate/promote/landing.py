@@ -14,13 +14,14 @@ import random
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mlgate.errors import BadInput, ServiceError
 from mlgate.manifests.config import RewriteConfig
 from mlgate.manifests.result import RewriteResult
 from mlgate.promote.config import Options, Target
 from mlgate.promote.confine import check_changed, check_real, symlinked_folder
+from mlgate.promote.evidence_dir import EvidenceFiles, folder_for, new_id
 from mlgate.promote.git import Git, GitError, describe_failure, private_tempdir
 from mlgate.promote.message import Promotion, commit_message
 from mlgate.promote.result import ChangeRequestResult
@@ -45,6 +46,7 @@ class Landed:
     rewrite: RewriteResult | None
     request: ChangeRequestResult | None = None
     message: str = ""
+    notes: tuple[str, ...] = ()  # e.g. an evidence file kept as a reference past the caps
 
 
 Planner = Callable[[str], Planned]
@@ -71,6 +73,9 @@ def land(
         _clone(git, target, checkout, sparse)
         provider = None
         sent: str | None = None  # the message of a commit sent whose answer was lost
+        # one evidence folder per landing, kept across attempts: a re-sent API commit after a
+        # lost answer carries the same message, so it is recognised as ours
+        evidence_id = new_id()
         for attempt in range(1, options.max_attempts + 1):
             if attempt > 1:
                 _backoff(attempt)
@@ -86,34 +91,44 @@ def land(
                     return Landed(True, head, head, attempt, planned.promotion, result,
                                   message=sent)
                 return Landed(False, None, head, attempt, planned.promotion, result)
+            where = folder_for(planned.promotion.app, planned.promotion.environment, evidence_id)
+            planned = replace(planned, promotion=replace(planned.promotion, evidence_dir=where))
             message = commit_message(planned.promotion, options.verb)
+            bundle = _evidence(checkout, result, planned, options, message)
+            notes = bundle.capped
+            if attempt == 1:
+                for note in notes:
+                    say(note)
             if target.mode == "pull-request":
                 provider = provider or _provider(provider_factory)
                 try:
                     return _request(git, target, checkout, head, planned, result, message,
-                                    options, provider, attempt, folder, say)
+                                    options, provider, attempt, folder, say, bundle)
                 except Conflict as exc:  # e.g. the base moved and now conflicts with the request
                     say(f"attempt {attempt}: {exc}; re-applying on the new head")
                     continue
             if target.provider == "git":
-                sha = _commit(git, checkout, result, message, options, folder)
+                sha = _commit(git, checkout, result, message, options, folder, bundle)
                 if _push(git, target, checkout):
                     return Landed(True, sha, head, attempt, planned.promotion, result,
-                                  message=message)
+                                  message=message, notes=notes)
                 say(f"attempt {attempt}: {target.base} moved; re-applying on the new head")
                 continue
-            changes = _file_changes(checkout, result)
-            check_changed([c.path for c in changes] + _dirty_paths(git, checkout), folder)
+            changes = _file_changes(checkout, result) + list(bundle.files)
+            check_changed([c.path for c in changes] + _dirty_paths(git, checkout), folder,
+                          bundle.folder)
             provider = provider or _provider(provider_factory)
             sent = message
             try:
                 sha = provider.commit_files(  # type: ignore[attr-defined]
-                    target.base, head, changes, message, options.author
+                    target.base, head, changes, message, options.author,
+                    created=bundle.paths,  # a new folder: every evidence file is new
                 )
             except Conflict as exc:  # moved, or a write GitHub could not do yet (replica lag)
                 say(f"attempt {attempt}: {target.base} moved; re-applying on the new head ({exc})")
                 continue
-            return Landed(True, sha, head, attempt, planned.promotion, result, message=message)
+            return Landed(True, sha, head, attempt, planned.promotion, result, message=message,
+                          notes=notes)
         raise ServiceError(
             f"gave up after {options.max_attempts} attempts: {target.base} kept moving "
             "(raise --max-attempts for busy config repos)"
@@ -177,8 +192,40 @@ def _backoff(attempt: int) -> None:
     time.sleep(delay * random.uniform(0.5, 1.5))
 
 
+def _evidence(checkout: str, result: RewriteResult, planned: Planned, options: Options,
+              message: str) -> EvidenceFiles:
+    """The evidence files this commit adds (see evidence_dir): the statement hashes the
+    rewritten files' new bytes, the summary is the request body's Markdown."""
+    from mlgate.promote import evidence_dir
+    from mlgate.promote.request_body import request_body
+
+    p = planned.promotion
+    assert p.evidence_dir is not None
+    key = options.attestation_key
+    sign = None
+    if key is not None:
+        from mlgate.promote.attest import envelope
+
+        def sign(payload: bytes) -> bytes:
+            return envelope(payload, key)
+
+    summary = request_body(p, result, message.splitlines()[0])
+    return evidence_dir.build(p.evidence_dir, p, _file_changes(checkout, result), summary,
+                              verb=options.verb, sign=sign)
+
+
+def _write(checkout: str, bundle: EvidenceFiles) -> None:
+    """Put the evidence files in the work tree for `git add` (outside the sparse cone: the
+    folder is new, and the history of other promotions' evidence is never checked out)."""
+    for change in bundle.files:
+        path = os.path.join(checkout, *change.path.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(change.content)
+
+
 def _commit(git: Git, checkout: str, result: RewriteResult, message: str, options: Options,
-            folder: str) -> str:
+            folder: str, bundle: EvidenceFiles) -> str:
     config = {
         "user.name": options.committer.name,
         "user.email": options.committer.email,
@@ -191,8 +238,10 @@ def _commit(git: Git, checkout: str, result: RewriteResult, message: str, option
         config["gpg.format"] = "ssh" if options.signing_format == "ssh" else "openpgp"
         args.append("-S")
     try:
-        git.run("add", "--", *result.files, cwd=checkout)
-        check_changed(_dirty_paths(git, checkout), folder)  # what the commit would hold
+        _write(checkout, bundle)
+        git.run("add", "--sparse", "--", *result.files, *bundle.paths, cwd=checkout)
+        # what the commit would hold: the environment folder and this commit's evidence only
+        check_changed(_dirty_paths(git, checkout), folder, bundle.folder)
         git.run(*args, cwd=checkout, input=message, config=config)
     except GitError as exc:
         raise BadInput(f"git commit failed: {exc.stderr.strip()[:300]}") from None
@@ -250,11 +299,11 @@ def request_branch(promotion: Promotion) -> str:
 
 
 def _request(git, target, checkout, head, planned, result, message, options, provider,
-             attempt, folder, say=lambda _m: None) -> Landed:
+             attempt, folder, say, bundle: EvidenceFiles) -> Landed:
     from mlgate.promote.request_body import request_body
 
     branch = request_branch(planned.promotion)
-    sha = _commit(git, checkout, result, message, options, folder)
+    sha = _commit(git, checkout, result, message, options, folder, bundle)
     remote = git.run("ls-remote", "--heads", "origin", f"refs/heads/{branch}", cwd=checkout,
                      check=False)
     lease = remote.stdout.split()[0] if remote.returncode == 0 and remote.stdout.strip() else ""
@@ -278,4 +327,5 @@ def _request(git, target, checkout, head, planned, result, message, options, pro
     opened = provider.open_or_update_request(spec)
     if getattr(opened, "note", ""):
         say(opened.note)
-    return Landed(True, sha, head, attempt, planned.promotion, result, opened, message)
+    return Landed(True, sha, head, attempt, planned.promotion, result, opened, message,
+                  bundle.capped)

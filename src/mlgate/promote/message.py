@@ -35,6 +35,16 @@ class Evidence:
     title: str
 
     @property
+    def data(self) -> bytes:
+        """The bytes hashed, so the commit can carry the result itself (evidence_dir). Not a
+        field: a gate's result (up to 5 MiB) stays out of asdict() and every report's JSON."""
+        return getattr(self, "_data", b"")
+
+    def with_data(self, data: bytes) -> Evidence:
+        object.__setattr__(self, "_data", data)  # frozen: set once, by evidence_from
+        return self
+
+    @property
     def passed(self) -> bool:
         return self.exit_code == 0
 
@@ -71,6 +81,8 @@ class Promotion:
     extra: dict[str, str] = field(default_factory=dict)
     note: str | None = None  # said after the summary line, e.g. a canary's "(canary 5 %, step 2/4)"
     set_undo: tuple[str, ...] = ()  # "file:path=value" a rollback sets instead of the previous
+    evidence_dir: str | None = None  # .mlgate/evidence/APP/ENV/ID, set by the landing
+    actor: str | None = None  # who ran it (GITHUB_ACTOR / GITLAB_USER_LOGIN), for the statement
 
 
 def load_evidence(paths: tuple[str, ...]) -> tuple[Evidence, ...]:
@@ -97,7 +109,7 @@ def evidence_from(path: str, data: bytes) -> Evidence:
         verdict=str(doc.get("verdict", "")),
         exit_code=code if isinstance(code, int) else None,
         title=str(doc.get("title", "")),
-    )
+    ).with_data(data)
 
 
 def _short(ref: str) -> str:
@@ -165,6 +177,8 @@ def trailers(p: Promotion) -> list[tuple[str, str]]:
         out.append(("Mlgate-Run", p.run_url))
     for e in p.evidence:
         out.append(("Mlgate-Evidence-Sha256", f"{e.sha256} {e.file}"))
+    if p.evidence_dir:
+        out.append(("Mlgate-Evidence-Dir", p.evidence_dir))
     if p.registry:
         out.append(("Mlgate-Registry", p.registry))
         if p.alias_when:
@@ -223,6 +237,11 @@ def source(environ: Mapping[str, str]) -> str | None:
     if environ.get("CI_PROJECT_URL") and environ.get("CI_COMMIT_SHA"):
         return f"{environ['CI_PROJECT_URL']}@{environ['CI_COMMIT_SHA']}"
     return None
+
+
+def actor(environ: Mapping[str, str]) -> str | None:
+    """Who ran the promotion, as the CI names them (recorded in the statement)."""
+    return environ.get("GITHUB_ACTOR") or environ.get("GITLAB_USER_LOGIN") or None
 
 
 def parse_trailers(message: str) -> list[tuple[str, str]]:

@@ -91,6 +91,7 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
             sets=set_changes,
             source=msg.source(cfg.environ),
             run_url=msg.run_url(cfg.environ),
+            actor=msg.actor(cfg.environ),
             evidence=cfg.evidence,
             registry=_registry_trailer(cfg.registry),
             alias_when=_alias_when(cfg.registry),
@@ -267,5 +268,5 @@ def build_result(cfg: PromoteConfig, landed: Landed, registry, notes: list[str])
         request=landed.request,
         registry=registry,
         message=landed.message,
-        notes=tuple(notes),
+        notes=(*notes, *landed.notes),
     )

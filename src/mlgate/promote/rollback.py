@@ -82,6 +82,7 @@ def rollback(cfg: RollbackConfig, say: Callable[[str], None] = lambda _m: None) 
                        for t in sets),
             source=msg.source(cfg.environ),
             run_url=msg.run_url(cfg.environ),
+            actor=msg.actor(cfg.environ),
             rollback_of=None,
             folder=env_path,
             extra={},

@@ -81,7 +81,7 @@ class Canary:
         *WAIT_PARAMS,
         *CHECK_PARAMS,
     )
-    paths = frozenset({"repo", "evidence", "prometheus_ca", "kubeconfig"})
+    paths = frozenset({"repo", "evidence", "prometheus_ca", "kubeconfig", "attestation_key"})
     name_or_path = landing.NAME_OR_PATH
 
     def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]

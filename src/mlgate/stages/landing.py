@@ -86,6 +86,14 @@ PARAMS: tuple[click.Parameter, ...] = (
         help="Signing key kind (default: ssh for a path, gpg otherwise).",
     ),
     click.Option(
+        ["--attestation-key"],
+        default=None,
+        metavar="FILE",
+        help="Sign the promotion's in-toto statement (.mlgate/evidence/.../statement.json) "
+        "in a DSSE envelope with this PEM private key (Ed25519 or ECDSA P-256); "
+        "--signing-key signs the commit itself.",
+    ),
+    click.Option(
         ["--max-attempts"],
         type=int,
         default=10,
@@ -114,7 +122,7 @@ PARAMS: tuple[click.Parameter, ...] = (
 
 
 # Plain-text inputs that name local paths (or URLs), resolved against mlgate.yaml's folder.
-PATHS = frozenset({"repo"})
+PATHS = frozenset({"repo", "attestation_key"})
 # A key file path or a GPG key id: resolved only when such a file exists.
 NAME_OR_PATH = frozenset({"signing_key"})
 
@@ -148,6 +156,12 @@ def target_and_options(
         auto_merge=values["auto_merge"],
         verb=verb,
     )
+    if values.get("attestation_key"):
+        from dataclasses import replace
+
+        from mlgate.promote.attest import load_key
+
+        options = replace(options, attestation_key=load_key(values["attestation_key"]))
     return target, options
 
 

@@ -134,7 +134,8 @@ class Verify:
                      help="The config repository a failure rolls back in (with --app and "
                      "--environment; rollback's options apply)."),
     )
-    paths = frozenset({"repo", "evidence", "prometheus_ca", "kubeconfig"})
+    paths = frozenset({"repo", "evidence", "prometheus_ca", "kubeconfig",
+                       "attestation_key"})
     name_or_path = landing.NAME_OR_PATH
 
     def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]

@@ -330,6 +330,30 @@ def test_the_commit_records_the_hash_of_each_gate_result_as_written_and_cwd_is_l
     assert recorded == expected
 
 
+def test_the_promote_sections_attestation_key_signs_the_evidence_it_commits(
+        project: Path, tmp_path: Path) -> None:
+    """`attestation-key:` in the promote section (relative to mlgate.yaml, like every path
+    there) reaches the promotion: the gates' results as written land in the commit's evidence
+    folder with a DSSE-signed statement."""
+    from support.evidence import blob, check_commit, evidence_dir, verify_envelope, write_key
+
+    remote = example_remote(tmp_path)
+    keys = project / f"keys-{tmp_path.name}"
+    keys.mkdir()
+    public = write_key(keys / "attest.pem")
+    cfg = policy(project, remote)
+    cfg["promote"]["attestation-key"] = f"keys-{tmp_path.name}/attest.pem"
+    code, doc = run(project, cfg, tmp_path, "--environment", "staging")
+    assert code == 0, doc
+    reports = tmp_path / "reports"
+    statement = check_commit(remote, "main", {n: (reports / n).read_bytes()
+                                              for n in ("validate.json", "benchmark.json")})
+    assert [g["command"] for g in statement["predicate"]["gates"]] == ["validate", "benchmark"]
+    folder = evidence_dir(remote, "main")
+    envelope = json.loads(blob(remote, "main", f"{folder}/statement.dsse.json"))
+    assert verify_envelope(envelope, public) == blob(remote, "main", f"{folder}/statement.json")
+
+
 def test_a_yaml_number_is_converted_as_its_text_not_truncated(project: Path,
                                                               tmp_path: Path) -> None:
     """mlgate.yaml values go through each option's own click type, as the CLI's text would:

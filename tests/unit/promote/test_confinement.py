@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.configrepo import EXAMPLES, GIT_ENV, bare_from_tree, tree_files
+from support.configrepo import EXAMPLES, GIT_ENV, bare_from_tree, split_evidence, tree_files
 
 from mlgate.cli import main
 from mlgate.errors import BadInput
@@ -315,7 +315,9 @@ def test_a_promotion_inside_the_folder_still_lands(backend, capsys):
     ref = "main" if backend.name.endswith("push") or backend.name == "git" \
         else "mlgate/churn/staging"
     changed = git(backend.bare, "diff", "--name-only", f"{ref}~1", ref).decode().split()
-    assert changed == [f"{STAGING}/kustomization.yaml", f"{STAGING}/model-version.yaml"]
+    manifests, evidence = split_evidence(changed)  # and the commit's own evidence folder
+    assert manifests == [f"{STAGING}/kustomization.yaml", f"{STAGING}/model-version.yaml"]
+    assert evidence == {"summary.md", "statement.json"}
 
 
 def test_a_symlink_to_a_file_in_the_same_folder_rewrites_the_file_and_keeps_the_link(
@@ -328,7 +330,7 @@ def test_a_symlink_to_a_file_in_the_same_folder_rewrites_the_file_and_keeps_the_
     ref = "main" if backend.name.endswith("push") or backend.name == "git" \
         else "mlgate/churn/staging"
     changed = git(backend.bare, "diff", "--name-only", f"{ref}~1", ref).decode().split()
-    assert changed == [f"{STAGING}/kustomization.yaml"]
+    assert split_evidence(changed)[0] == [f"{STAGING}/kustomization.yaml"]
     mode = git(backend.bare, "ls-tree", ref, f"{STAGING}/alias.yaml").decode().split()[0]
     assert mode == "120000"  # still a symlink, not replaced by a copy
 

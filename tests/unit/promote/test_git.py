@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import pytest
-from support.configrepo import example_remote, git, show
+from support.configrepo import example_remote, git, show, split_evidence
 from support.tools import missing_tool
 
 from mlgate.cli import main
@@ -50,8 +50,10 @@ def test_promote_commits_only_the_environment_with_trailers(remote, tmp_path):
     assert outputs["previous"] == f"{IMG}:v1.4.0" and outputs["new"] == f"{IMG}:v1.5.0"
     assert outputs["commit"] == git(remote, "rev-parse", "main").strip()
     changed = git(remote, "diff", "--name-only", "main~1", "main").split()
-    assert changed == ["apps/churn/staging/kustomization.yaml",
-                       "apps/churn/staging/model-version.yaml"]
+    manifests, evidence_files = split_evidence(changed)
+    assert manifests == ["apps/churn/staging/kustomization.yaml",
+                         "apps/churn/staging/model-version.yaml"]
+    assert evidence_files == {"benchmark.json", "summary.md", "statement.json"}
     message = git(remote, "log", "-1", "--format=%B", "main")
     assert message.startswith("promote churn to staging: v1.4.0 -> v1.5.0\n")
     trailers = git(remote, "log", "-1", "--format=%(trailers:only,unfold)", "main")

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 from standins.github_api import READ_TOKEN, WRITE_TOKEN, GitHubStandIn
-from support.configrepo import EXAMPLES, tree_files
+from support.configrepo import EXAMPLES, split_evidence, tree_files
 from support.fixtures import git_server  # noqa: F401
 
 from mlgate.cli import main
@@ -56,8 +56,8 @@ def test_push_mode_is_one_atomic_commit_in_at_most_five_calls(forge, tmp_path):
     assert data["outputs"]["commit"] == head
     changed = subprocess.run(["git", "-C", str(bare), "diff", "--name-only", "main~1", "main"],
                              capture_output=True, text=True, check=True).stdout.split()
-    assert changed == ["apps/churn/production/kustomization.yaml",
-                       "apps/churn/production/model-version.yaml"]
+    assert split_evidence(changed)[0] == ["apps/churn/production/kustomization.yaml",
+                                          "apps/churn/production/model-version.yaml"]
     assert "Mlgate-Environment: production" in show(bare, "-s")
 
 
@@ -233,3 +233,32 @@ def test_protected_branch_is_exit_2_with_one_line_and_no_retries(forge, tmp_path
     assert (message or "Protected branch update failed for refs/heads/main.") in line
     assert len(api.calls("PATCH")) == 1 and git(bare, "rev-parse", "main") == before
     assert WRITE_TOKEN not in err
+
+
+def test_evidence_files_land_in_the_api_commit(forge, tmp_path):
+    """The evidence folder goes in the same tree as the manifests (one commit through the
+    API), byte for byte, with a statement signed by --attestation-key."""
+    from support.evidence import blob, check_commit, evidence_dir, verify_envelope, write_key
+
+    _, _, bare = forge
+    gate = tmp_path / "benchmark.json"
+    gate.write_bytes(b'{"command": "benchmark", "verdict": "passed", "exit_code": 0,\n'
+                     b' "title": "beats champion \xe2\x9c\x93"}\n')
+    public = write_key(tmp_path / "k.pem")
+    code, data = run(forge, tmp_path, "--image", f"{IMG}:v1.5.0", "--evidence", str(gate),
+                     "--attestation-key", str(tmp_path / "k.pem"))
+    assert code == 0, data
+    statement = check_commit(bare, "main", {"benchmark.json": gate.read_bytes()})
+    assert statement["predicate"]["environment"] == "production"
+    folder = evidence_dir(bare, "main")
+    envelope = json.loads(blob(bare, "main", f"{folder}/statement.dsse.json"))
+    assert verify_envelope(envelope, public) == blob(bare, "main", f"{folder}/statement.json")
+
+
+def test_evidence_files_land_on_the_pull_request_branch(forge, tmp_path):
+    from support.evidence import check_commit
+
+    _, _, bare = forge
+    code, data = run(forge, tmp_path, "--image", f"{IMG}:v1.5.0", "--mode", "pull-request")
+    assert code == 0, data
+    check_commit(bare, "mlgate/churn/production", {})

@@ -244,3 +244,25 @@ def test_rate_limited_reviewer_lookup_waits_a_minute(forge, tmp_path, waits):
     assert code == 0, data
     assert 60.0 in waits
     assert [r["username"] for r in api.merge_request("platform/config", 1)["reviewers"]] == ["alice"]
+
+
+def test_evidence_files_land_in_the_api_commit(forge, tmp_path):
+    """The evidence files are `create` actions of the same commits call, byte for byte."""
+    from support.evidence import blob, check_commit, evidence_dir, verify_envelope, write_key
+
+    _, api, bare = forge
+    gate = tmp_path / "validate.json"
+    gate.write_bytes(b'{"command": "validate", "verdict": "passed", "exit_code": 0,\r\n'
+                     b' "result": {"data": ["d.csv"], "data_sha256": "' + b"f" * 64 + b'"}}')
+    public = write_key(tmp_path / "k.pem", "p256")
+    api.log.clear()
+    code, data = run(forge, tmp_path, "--image", f"{IMG}:v1.5.0", "--evidence", str(gate),
+                     "--attestation-key", str(tmp_path / "k.pem"))
+    assert code == 0, data
+    commits = [r for r in api.log if r.method == "POST" and r.path.endswith("/repository/commits")]
+    assert len(commits) == 1
+    statement = check_commit(bare, "main", {"validate.json": gate.read_bytes()})
+    assert {"name": "d.csv", "digest": {"sha256": "f" * 64}} in statement["subject"]
+    folder = evidence_dir(bare, "main")
+    envelope = json.loads(blob(bare, "main", f"{folder}/statement.dsse.json"))
+    assert verify_envelope(envelope, public) == blob(bare, "main", f"{folder}/statement.json")

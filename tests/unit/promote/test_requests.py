@@ -10,7 +10,7 @@ import hashlib
 import json
 
 import pytest
-from support.configrepo import example_remote, git, show
+from support.configrepo import example_remote, git, show, split_evidence
 
 from mlgate.cli import main
 
@@ -87,7 +87,7 @@ def test_from_environment_alone_promotes_what_staging_runs(remote, staged, tmp_p
     prod = show(remote, "main", "apps/churn/production/kustomization.yaml")
     assert "newTag: v1.5.0" in prod and f"digest: {DIGEST}" in prod
     assert 'storageUri: "s3://models/churn/4"' in show(remote, "main", PROD_MODEL)
-    assert git(remote, "diff", "--name-only", "main~1", "main").split() == [
+    assert split_evidence(git(remote, "diff", "--name-only", "main~1", "main").split())[0] == [
         "apps/churn/production/kustomization.yaml", PROD_MODEL]
     trailers = git(remote, "log", "-1", "--format=%(trailers:only,unfold)", "main").splitlines()
     for line in ["Mlgate-Environment: production", "Mlgate-Folder: apps/churn/production",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from mlgate.promote.config import Identity
@@ -27,9 +28,12 @@ class ApiProvider(Protocol):
         changes: list[FileChange],
         message: str,
         author: Identity | None,
+        *,
+        created: Collection[str] = (),
     ) -> str:
         """One atomic commit of all files on top of parent_sha; the branch moves only if its
-        head is still parent_sha (no force). Returns the new commit's sha."""
+        head is still parent_sha (no force). `created`: the paths that are new at parent_sha
+        (GitLab needs a create action for them). Returns the new commit's sha."""
         ...
 
     def open_or_update_request(self, spec: ChangeRequestSpec) -> ChangeRequestResult:

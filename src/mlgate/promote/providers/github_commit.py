@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlgate.errors import BadInput
@@ -49,8 +49,9 @@ class GitHubCommits(GitHubClient):
     """ApiProvider.commit_files for GitHub: tree, commit and a fast-forward-only ref update."""
 
     def commit_files(self, branch: str, parent_sha: str, changes: list[FileChange], message: str,
-                     author: Identity | None) -> str:
+                     author: Identity | None, *, created: Collection[str] = ()) -> str:
         """One commit of every change on parent_sha, then a fast-forward-only move of the branch.
+        (`created` is GitLab's need; a tree entry here creates or replaces alike.)
 
         Requests: GET the parent commit (for its tree), POST the tree with inline contents, POST
         the commit, PATCH the ref — four, plus one blob per file that is not UTF-8 text. Changes

@@ -1,0 +1,96 @@
+"""`--attestation-key`: sign a promotion's in-toto Statement in a DSSE envelope.
+
+The commit signature (`--signing-key`) says who made the commit; the DSSE envelope says who
+vouches for the statement inside it, and it travels with the evidence files, so a verifier
+holding only the public key and a copy of `.mlgate/evidence/...` can check it without git.
+
+DSSE (https://github.com/secure-systems-lab/dsse, envelope.md and protocol.md): the signature
+covers PAE(payloadType, payload) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, LEN the
+ASCII decimal byte length, never the JSON around it, so a signature made for one payload type
+can not be replayed as another. ECDSA signatures are DER-encoded, as cosign and in-toto write
+them; the keyid is the sha256 of the public key's DER SubjectPublicKeyInfo.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mlgate import safe_load
+from mlgate.errors import BadInput
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+MAX_KEY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class AttestationKey:
+    """A loaded private key (Ed25519 or ECDSA P-256) and its DSSE keyid."""
+
+    key: Any  # cryptography's Ed25519PrivateKey | EllipticCurvePrivateKey
+    keyid: str
+    algorithm: str  # ed25519 | ecdsa-p256-sha256
+
+    def sign(self, data: bytes) -> bytes:
+        if self.algorithm == "ed25519":
+            return self.key.sign(data)
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        return self.key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+def load_key(path: str) -> AttestationKey:
+    """The key from a PEM file, checked before anything is cloned: a bad key is exit 2 naming
+    --attestation-key, and nothing lands (an unsigned promotion where one was asked for would
+    pass for a signed one's sibling)."""
+    what = f"--attestation-key {path}"
+    data = safe_load.read_bytes(path, what, limit=MAX_KEY_BYTES)
+    try:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    except ImportError:
+        raise BadInput(f"{what}: needs the cryptography package "
+                       "(pip install 'mlgate[attest]')") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise BadInput(f"{what}: not an unencrypted PEM private key (Ed25519 or ECDSA "
+                       "P-256)") from None
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        algorithm = "ed25519"
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
+        algorithm = "ecdsa-p256-sha256"
+    else:
+        raise BadInput(f"{what}: an Ed25519 or ECDSA P-256 key is needed, not "
+                       f"{type(key).__name__.removeprefix('_')}")
+    return AttestationKey(key, keyid(key.public_key()), algorithm)
+
+
+def keyid(public_key: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    der = public_key.public_bytes(serialization.Encoding.DER,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what the signature covers."""
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def envelope(payload: bytes, key: AttestationKey) -> bytes:
+    """The DSSE envelope (JSON) around `payload` (the statement's exact bytes)."""
+    sig = key.sign(pae(PAYLOAD_TYPE, payload))
+    doc = {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "signatures": [{"keyid": key.keyid, "sig": base64.b64encode(sig).decode("ascii")}],
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode("utf-8")

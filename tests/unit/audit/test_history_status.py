@@ -224,11 +224,22 @@ def test_gate_verdicts_from_evidence_kept_in_the_repo(remote, tmp_path):
     assert gates["validate"].startswith("altered")
 
 
-def test_gates_without_evidence_in_the_repo_are_unknown(remote, tmp_path):
+def test_gates_read_from_the_evidence_the_commit_keeps(remote, tmp_path):
     evidence = tmp_path / "benchmark.json"
     evidence.write_text(json.dumps({"command": "benchmark", "verdict": "passed",
                                     "exit_code": 0, "title": "t"}))
     promote(remote, "staging", f"{IMG}:v1.5.0", "--evidence", str(evidence))
+    code, doc = run("status", "--repo", str(remote), tmp_path=tmp_path)
+    (row,) = doc["result"]["rows"]
+    assert [(g["gate"], g["verdict"]) for g in row["gates"]] == [("benchmark", "passed")]
+
+
+def test_gates_without_evidence_in_the_repo_are_unknown(remote, tmp_path):
+    """A promotion from before evidence was kept in the repo: hashes only, no folder."""
+    digest = hashlib.sha256(b"{}").hexdigest()
+    hand_commit(remote, tmp_path, "promote churn to staging\n\nMlgate-App: churn\n"
+                "Mlgate-Environment: staging\n"
+                f"Mlgate-Evidence-Sha256: {digest} benchmark.json")
     code, doc = run("status", "--repo", str(remote), "--report", str(tmp_path / "s.md"),
                     tmp_path=tmp_path)
     (row,) = doc["result"]["rows"]

@@ -15,7 +15,7 @@ from typing import Protocol
 # mlgate.stages (registered in mlgate.stages.registry).
 STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
                            "benchmark", "wait-sync", "verify", "canary", "render-analysis",
-                           "history", "status")
+                           "history", "status", "audit")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
 # Every subcommand: the stages, the two that compose them, and the analysis server.
@@ -171,6 +171,13 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
         "rolled-back": "The app/environment pairs whose newest record is a rollback, one per "
                        "line.",
         "open-canaries": "The app/environment pairs with a canary left open, one per line.",
+    },
+    "audit": {
+        "verdict": "passed when every hash and the signature check out, else failed.",
+        "problems": "How many checks failed (missing, altered, unsigned or a bad signature).",
+        "app": "The app the commit promoted; empty for a commit mlgate did not make.",
+        "environment": "Its environment; empty for a commit mlgate did not make.",
+        "signature": "verified (keyid), unsigned, not checked or invalid.",
     },
     "render-analysis": {
         "output": "The file written (--output); empty when the manifests went to standard "

@@ -99,16 +99,26 @@ class ConfigLog:
         keys = [k for k in dict.fromkeys(wanted) if evidence_path(k[1], k[2]) is not None]
         if not keys:
             return {}
-        spec = "".join(f"{c}:{evidence_path(d, f)}\n" for c, d, f in keys).encode()
+        found = self.read([f"{c}:{evidence_path(d, f)}" for c, d, f in keys])
+        return dict(zip(keys, found, strict=True))
+
+    def read(self, specs: list[str]) -> list[Blob]:
+        """Each "commit:path" as a Blob, in one `git cat-file --batch` (a path holding a
+        newline cannot be asked for in that protocol: it reads as missing)."""
+        asked = [s for s in specs if "\n" not in s]
+        if not asked:
+            return [Blob(None, "missing") for _ in specs]
         try:
             proc = subprocess.run(["git", *_SAFE, "cat-file", "--batch"],
-                                  cwd=self.repo, env=self.git.env(), input=spec,
+                                  cwd=self.repo, env=self.git.env(),
+                                  input="".join(s + "\n" for s in asked).encode(),
                                   capture_output=True, timeout=GIT_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
             raise ServiceError(f"git cat-file timed out after {GIT_TIMEOUT} s") from None
         if proc.returncode != 0:
             raise ServiceError("git cat-file: " + proc.stderr.decode(errors="replace")[:300])
-        return dict(zip(keys, _batch(proc.stdout, len(keys)), strict=True))
+        got = dict(zip(asked, _batch(proc.stdout, len(asked)), strict=True))
+        return [got.get(s, Blob(None, "missing")) for s in specs]
 
 
 def evidence_path(folder: str, file: str) -> str | None:

@@ -1,4 +1,4 @@
-"""What `mlgate history` and `mlgate status` return: typed, JSON-ready, no rendering."""
+"""What `mlgate history`, `status` and `audit` return: typed, JSON-ready, no rendering."""
 
 from __future__ import annotations
 
@@ -82,3 +82,42 @@ class StatusResult:
     base: str
     app: str | None
     rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """One thing `mlgate audit` re-checked: ok, or missing / altered / unsigned / failed (each
+    fails the audit), or "not checked" (signed, but no --public-key to check it with)."""
+
+    what: str
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything behind one config commit, and whether it all still checks out."""
+
+    repo: str
+    commit: str
+    kind: str  # promotion | rollback | canary-step | canary-abort | hand edit
+    app: str
+    environment: str
+    author: str
+    when: str
+    subject: str
+    changed: tuple[str, ...]  # the paths the commit changed
+    checks: tuple[AuditCheck, ...]
+    passed: bool
+    images: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, str], ...] = ()
+    model: dict[str, str] | None = None  # the statement's model: uri, name, version, sha256
+    source: str | None = None  # model repo@commit
+    run: str | None = None
+    actor: str | None = None  # who ran the CI job (the statement's), beside the commit author
+    reason: str | None = None
+    rollback_of: tuple[str, ...] = ()
+    evidence_dir: str | None = None
+    gates: tuple[Gate, ...] = ()
+    data: tuple[tuple[str, str], ...] = ()  # other subjects: images, model, data (name, sha256)
+    signature: str = "no evidence kept"  # verified (keyid) | unsigned | not checked | invalid

@@ -98,7 +98,7 @@ def _version(record: Recorded) -> str | None:
     return None
 
 
-def _kind(record: Recorded) -> str:
+def kind_of(record: Recorded) -> str:
     if record.is_rollback:
         return "rollback"
     if record.canary == "aborted":
@@ -107,7 +107,7 @@ def _kind(record: Recorded) -> str:
 
 
 def _entry(r: Recorded, gates: tuple[Gate, ...], undone_by: str | None) -> Entry:
-    return Entry(commit=r.sha, kind=_kind(r), app=r.app, environment=r.environment,
+    return Entry(commit=r.sha, kind=kind_of(r), app=r.app, environment=r.environment,
                  author=r.author, when=iso(r.when), timestamp=r.when, subject=r.subject,
                  images=r.images, values=r.sets, source=r.source, run=r.run,
                  registry=r.registry, evidence=gates, evidence_dir=r.evidence_dir,

@@ -94,3 +94,91 @@ def envelope(payload: bytes, key: AttestationKey) -> bytes:
         "signatures": [{"keyid": key.keyid, "sig": base64.b64encode(sig).decode("ascii")}],
     }
     return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A verifier's key (`mlgate audit --public-key`): Ed25519 or ECDSA P-256, and its keyid."""
+
+    key: Any
+    keyid: str
+    algorithm: str
+
+    def verifies(self, signature: bytes, data: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
+        try:
+            if self.algorithm == "ed25519":
+                self.key.verify(signature, data)
+            else:
+                from cryptography.hazmat.primitives import hashes
+                from cryptography.hazmat.primitives.asymmetric import ec
+
+                self.key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True
+
+
+def load_public_key(path: str, what: str = "--public-key") -> PublicKey:
+    """A PEM public key (SubjectPublicKeyInfo, as `openssl pkey -pubout` writes it); a
+    private key is refused too, so the verifier never needs the signer's secret."""
+    label = f"{what} {path}"
+    data = safe_load.read_bytes(path, label, limit=MAX_KEY_BYTES)
+    try:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    except ImportError:
+        raise BadInput(f"{label}: needs the cryptography package "
+                       "(pip install 'mlgate[attest]')") from None
+    if b"PRIVATE KEY" in data:
+        raise BadInput(f"{label}: a private key; give the public key (openssl pkey -pubout)")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise BadInput(f"{label}: not a PEM public key (Ed25519 or ECDSA P-256)") from None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        algorithm = "ed25519"
+    elif isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1":
+        algorithm = "ecdsa-p256-sha256"
+    else:
+        raise BadInput(f"{label}: an Ed25519 or ECDSA P-256 key is needed, not "
+                       f"{type(key).__name__.removeprefix('_')}")
+    return PublicKey(key, keyid(key), algorithm)
+
+
+def open_envelope(data: bytes, key: PublicKey | None) -> tuple[bytes, str | None]:
+    """The envelope's payload and, with a key, None when one of its signatures verifies over
+    PAE(payloadType, payload), else what is wrong. ValueError when it is not a DSSE envelope
+    of an in-toto statement (the caller reports it as altered)."""
+    from mlgate.errors import MlgateError
+
+    try:
+        doc = safe_load.parse_json(data, "statement.dsse.json")
+    except MlgateError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(doc, dict) or doc.get("payloadType") != PAYLOAD_TYPE:
+        raise ValueError(f"not a DSSE envelope with payloadType {PAYLOAD_TYPE}")
+    sigs = doc.get("signatures")
+    try:
+        payload = base64.b64decode(str(doc.get("payload", "")), validate=True)
+    except ValueError:
+        raise ValueError("its payload is not base64") from None
+    if not isinstance(sigs, list) or not sigs:
+        raise ValueError("it holds no signatures")
+    if key is None:
+        return payload, None
+    signed = pae(PAYLOAD_TYPE, payload)
+    for sig in sigs:
+        if not isinstance(sig, dict) or sig.get("keyid") not in (None, "", key.keyid):
+            continue
+        try:
+            raw = base64.b64decode(str(sig.get("sig", "")), validate=True)
+        except ValueError:
+            continue
+        if key.verifies(raw, signed):
+            return payload, None
+    ids = ", ".join(str(s.get("keyid", ""))[:16] for s in sigs if isinstance(s, dict))
+    return payload, (f"no signature verifies with the public key {key.keyid[:16]} "
+                     f"(signed by keyid {ids or 'none'})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mlgate.audit.result import Entry, Gate, HistoryResult, StatusResult
+from mlgate.audit.result import AuditResult, Entry, Gate, HistoryResult, StatusResult
 from mlgate.escape import escape_markdown
 from mlgate.promote.config import Target
 from mlgate.report.presentation import Presentation, Section, Table
@@ -112,6 +112,49 @@ def present_status(result: StatusResult, target: Target) -> Presentation:
         outputs={"rows": str(len(rows)), "rolled-back": "\n".join(rolled),
                  "open-canaries": "\n".join(canaries)},
         sections=sections,
+        secrets=_secrets(target),
+        result=dataclasses.asdict(result),
+    )
+
+
+def present_audit(result: AuditResult, target: Target) -> Presentation:
+    problems = [c for c in result.checks if c.status not in ("ok", "not checked")]
+    facts: list[tuple[str, str]] = [
+        ("commit", result.commit), ("what", result.kind + (f" ({result.reason})"
+                                                           if result.reason else "")),
+        ("app", result.app), ("environment", result.environment),
+        ("committed by", f"{result.author}, {result.when}"),
+    ]
+    facts += [("image", f"{old or 'none'} -> {new}") for old, new in result.images]
+    facts += [("value", f"{old} -> {new}") for old, new in result.values]
+    if result.model:
+        facts.append(("model", " ".join(f"{k}={v}" for k, v in result.model.items())))
+    for key, value in (("model commit", result.source), ("CI run", result.run),
+                       ("CI actor", result.actor), ("evidence", result.evidence_dir),
+                       ("rollback of", ", ".join(result.rollback_of))):
+        if value:
+            facts.append((key, value))
+    facts += [(f"gate {g.gate}", g.verdict) for g in result.gates]
+    facts += [("subject " + name, f"sha256:{sha}") for name, sha in result.data]
+    facts.append(("signature", result.signature))
+    if result.kind == "hand edit":
+        facts = [f for f in facts if f[1]] + [("changed", ", ".join(result.changed))]
+    checks = Table(("check", "result", "detail"),
+                   tuple((c.what, c.status, c.detail) for c in result.checks))
+    verdict = ("audit passed: every hash checks out" + (
+        ", signature verified" if result.signature.startswith("verified") else "")
+        if result.passed else f"audit failed: {len(problems)} problems "
+        f"({', '.join(c.what for c in problems)})")
+    return Presentation(
+        command="audit",
+        title=f"mlgate audit: {result.commit[:12]} ({result.repo})",
+        verdict=verdict,
+        exit_code=0 if result.passed else 1,
+        outputs={"verdict": "passed" if result.passed else "failed",
+                 "problems": str(len(problems)), "app": result.app,
+                 "environment": result.environment, "signature": result.signature},
+        sections=(Section("Commit", markdown_table(Table(("", ""), tuple(facts)))),
+                  Section("Checks", markdown_table(checks))),
         secrets=_secrets(target),
         result=dataclasses.asdict(result),
     )

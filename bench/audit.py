@@ -1,4 +1,4 @@
-"""Benchmark: `mlgate history` and `mlgate status` over a 100k-commit config repo.
+"""Benchmark: `mlgate history`, `status` and `audit` over a 100k-commit config repo.
 
 Builds a synthetic config repo with `git fast-import` (100,000 commits on main, of which 5,000
 are mlgate records across 50 apps x 3 environments: promotions with evidence trailers, some
@@ -7,6 +7,8 @@ rollbacks and canary steps; the rest ordinary commits), then prints, measured in
   the history pays);
 - `mlgate history APP` and `mlgate status`, run in process as the CLI runs them, and their
   ratios to that git log (targets: history <= 2 s and <= 1.5x; status <= 0.5 s);
+- `mlgate status --all-history` (no early stop) and `mlgate audit COMMIT` of a real promotion
+  with three gates' evidence made into that repo (target <= 0.3 s);
 - peak memory (resource.getrusage: this process, and its largest git child).
 Exit 1 when a target is missed. Not a timed test: run `python bench/audit.py [--commits N]`.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import resource
 import subprocess
@@ -31,7 +34,11 @@ from mlgate.cli import main as mlgate  # noqa: E402
 
 APPS, ENVIRONMENTS = 50, ("dev", "staging", "production")
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "PATH": os.environ["PATH"]}
-HISTORY_SECONDS, HISTORY_RATIO, STATUS_SECONDS, PEAK_MB = 2.0, 1.5, 0.5, 200
+HISTORY_SECONDS, HISTORY_RATIO, STATUS_SECONDS, AUDIT_SECONDS, PEAK_MB = 2.0, 1.5, 0.5, 0.3, 200
+
+
+KUSTOMIZATION = ("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                 "images:\n  - name: registry.example.com/ml/bench\n    newTag: v1\n")
 
 
 def _data(text: str) -> bytes:
@@ -39,12 +46,16 @@ def _data(text: str) -> bytes:
     return b"data %d\n%s\n" % (len(raw), raw)
 
 
-def _message(n: int, app: int, env: str, version: int) -> tuple[str, str]:
-    """(subject + trailers, path) of the n-th mlgate record: every 40th a rollback of the
-    promotion before it, every 25th a canary step, the rest plain promotions."""
+def _message(n: int, app: int, env: str, version: int, when: int) -> tuple[str, str, str]:
+    """(subject + trailers, path, evidence folder) of the n-th mlgate record: every 40th a
+    rollback of the promotion before it, every 25th a canary step, the rest plain promotions;
+    each keeps its evidence folder in the repo, as mlgate's own records do."""
     image = f"registry.example.com/ml/app{app}"
     folder = f"apps/app{app}/{env}"
-    lines = [f"Mlgate-App: app{app}", f"Mlgate-Environment: {env}", f"Mlgate-Folder: {folder}"]
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
+    evidence = f".mlgate/evidence/app{app}/{env}/{stamp}-{n % 0xffffff:06x}"
+    lines = [f"Mlgate-App: app{app}", f"Mlgate-Environment: {env}", f"Mlgate-Folder: {folder}",
+             f"Mlgate-Evidence-Dir: {evidence}"]
     if n % 40 == 39:
         lines += [f"Mlgate-Previous: {image}:v{version}", f"Mlgate-New: {image}:v{version - 1}",
                   f"Mlgate-Rollback-Of: {'0' * 40}", "Mlgate-Rollback-Reason: error-rate 0.03"]
@@ -59,7 +70,8 @@ def _message(n: int, app: int, env: str, version: int) -> tuple[str, str]:
         if n % 25 == 24:
             lines += ["Mlgate-Canary: 1/4", f"Mlgate-Canary-Id: c{n}", "Mlgate-Canary-Weight: 1"]
         subject = f"promote app{app} to {env}: v{version - 1} -> v{version}"
-    return subject + "\n\n" + "\n".join(lines) + "\n", f"{folder}/kustomization.yaml"
+    return (subject + "\n\n" + "\n".join(lines) + "\n", f"{folder}/kustomization.yaml",
+            evidence)
 
 
 def build(repo: Path, commits: int, records: int) -> None:
@@ -73,11 +85,12 @@ def build(repo: Path, commits: int, records: int) -> None:
         when = start + i * 60
         if i % every == every - 1 and record < records:
             app, env = record % APPS, ENVIRONMENTS[(record // APPS) % len(ENVIRONMENTS)]
-            message, path = _message(record, app, env, 2 + record // (APPS * 3))
+            message, path, evidence = _message(record, app, env, 2 + record // (APPS * 3), when)
             author = "mlgate <mlgate@users.noreply.localhost>"
             record += 1
         else:
             message, path = f"docs: note {i}\n\nan ordinary edit\n", f"notes/n{i % 100}.txt"
+            evidence = None
             author = f"dev{i % 7} <dev{i % 7}@example.com>"
         stream.write(b"commit refs/heads/main\nmark :%d\n" % (i + 1))
         stream.write(f"author {author} {when} +0000\ncommitter {author} {when} +0000\n".encode())
@@ -85,6 +98,11 @@ def build(repo: Path, commits: int, records: int) -> None:
         if i:
             stream.write(b"from :%d\n" % i)
         stream.write(f"M 644 inline {path}\n".encode() + _data(f"rev: {i}\n"))
+        if evidence:
+            stream.write(f"M 644 inline {evidence}/summary.md\n".encode() + _data(f"# {i}\n"))
+        if i == 0:  # the app a real `mlgate promote` promotes, for the audit's measure
+            stream.write(b"M 644 inline apps/bench/production/kustomization.yaml\n"
+                         + _data(KUSTOMIZATION))
         stream.write(b"\n")
     subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=stream.getvalue(),
                    check=True, env=GIT_ENV)
@@ -111,6 +129,35 @@ def timed_mlgate(argv: list[str], json_path: Path) -> float:
     return elapsed
 
 
+def promote_once(repo: Path, tmp: Path) -> tuple[str, float]:
+    """A real `mlgate promote` with three gates' evidence into the big repo: the commit the
+    audit is measured on (its own time printed too)."""
+    files = []
+    for gate in ("validate", "benchmark", "scan"):
+        path = tmp / f"{gate}.json"
+        path.write_text(json.dumps({"command": gate, "verdict": "passed", "exit_code": 0,
+                                    "title": gate, "result": {"rows": list(range(2000))}}))
+        files += ["--evidence", str(path)]
+    start = time.perf_counter()
+    timed_mlgate(["promote", "--repo", str(repo), "--app", "bench", "--path", "apps/bench",
+                  "--environment", "production", "--image",
+                  "registry.example.com/ml/bench:v2", *files], tmp / "promote.json")
+    elapsed = time.perf_counter() - start
+    sha = subprocess.run(["git", "rev-parse", "main"], cwd=repo, check=True, text=True,
+                         capture_output=True, env=GIT_ENV).stdout.strip()
+    return sha, elapsed
+
+
+def timed_cli(argv: list[str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "mlgate", *argv], capture_output=True,
+                          env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT / "src")})
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"`mlgate {' '.join(argv)}` exit {proc.returncode}: {proc.stderr[-300:]!r}")
+    return elapsed
+
+
 def run(commits: int, records: int, rounds: int) -> int:
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-audit-") as tmp:
         repo = Path(tmp) / "config.git"
@@ -127,15 +174,27 @@ def run(commits: int, records: int, rounds: int) -> int:
         status = best([timed_mlgate(["status", "--repo", str(repo)], out)
                        for _ in range(rounds)])
         rows = out.read_text().count('"environment":')
+        whole = best([timed_mlgate(["status", "--repo", str(repo), "--all-history"], out)
+                      for _ in range(rounds)])
+        audited, promoted = promote_once(repo, Path(tmp))
+        audit = best([timed_mlgate(["audit", audited, "--repo", str(repo)], out)
+                      for _ in range(rounds)])
+        checks = out.read_text().count('"status": "ok"')
+        cli = best([timed_cli(["audit", audited, "--repo", str(repo)]) for _ in range(rounds)])
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     ok = (history <= HISTORY_SECONDS and history <= HISTORY_RATIO * log
-          and status <= STATUS_SECONDS and own <= PEAK_MB)
+          and status <= STATUS_SECONDS and audit <= AUDIT_SECONDS and own <= PEAK_MB)
     print(f"git log --format=%H%x00%ct%x00%B: {log * 1000:.0f} ms (best of {rounds})")
     print(f"mlgate history app7: {history * 1000:.0f} ms, {history / log:.2f}x the git log "
           f"({listed} records; target <= {HISTORY_SECONDS:.1f} s and <= {HISTORY_RATIO}x)")
     print(f"mlgate status: {status * 1000:.0f} ms, {status / log:.2f}x the git log "
           f"({rows} rows; target <= {STATUS_SECONDS} s)")
+    print(f"mlgate status --all-history: {whole * 1000:.0f} ms, {whole / log:.2f}x the git log "
+          "(the whole history read, no early stop)")
+    print(f"mlgate audit COMMIT: {audit * 1000:.0f} ms in process, {cli * 1000:.0f} ms as a "
+          f"new `mlgate` process ({checks} checks ok; target <= {AUDIT_SECONDS} s); the "
+          f"promotion it audits took {promoted:.2f} s")
     print(f"peak memory: {own:.0f} MB this process (target <= {PEAK_MB} MB), "
           f"{child:.0f} MB the largest git child")
     print("within targets" if ok else "OVER TARGET")

@@ -22,6 +22,7 @@ from mlgate.errors import BadInput, ServiceError
 from mlgate.promote.config import Target
 from mlgate.promote.git import GIT_TIMEOUT, Git, GitError, private_tempdir
 from mlgate.promote.history import Recorded, clone_commits, record_from
+from mlgate.promote.evidence_dir import ROOT
 from mlgate.promote.message import MAX_EVIDENCE_BYTES
 
 # a commit per NUL (-z); its first line "SHA TIMESTAMP", the second its author (git refuses
@@ -47,36 +48,66 @@ class Blob:
 class ConfigLog:
     """The repository a log was read from, kept while the caller still needs its files."""
 
-    def __init__(self, git: Git, repo: str, ref: str):
-        self.git, self.repo, self.ref = git, repo, ref
+    def __init__(self, git: Git, repo: str, ref: str, *, partial: bool = False):
+        # partial: a commits-only clone, where every tree read is a fetch from the remote
+        self.git, self.repo, self.ref, self.partial = git, repo, ref, partial
 
     def records(self, app: str | None = None) -> list[Recorded]:
-        """Every mlgate record on the branch (of `app` only, when given), newest first.
+        """Every mlgate record on the branch (of `app` only, when given), newest first."""
+        return list(self.iter_records(app))
 
-        git's output is parsed while git still walks the history (it is read in chunks, not
-        awaited whole): the parsing then costs next to nothing beside the walk itself."""
+    def iter_records(self, app: str | None = None) -> Iterator[Recorded]:
+        """The records newest first, parsed while git still walks the history (read in
+        chunks, not awaited whole): the parsing costs next to nothing beside the walk, and a
+        caller that has what it needs stops reading, which stops git."""
         grep = f"--grep=^Mlgate-App: {app}$" if app else "--grep=^Mlgate-App: "
-        found: list[Recorded] = []
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(["git", *_SAFE, "log", "-z", _FORMAT, grep, self.ref, "--"],
                                     cwd=self.repo, env=self.git.env(), stdout=subprocess.PIPE,
                                     stderr=errors)
             assert proc.stdout is not None
-            tail = b""
-            for chunk in iter(lambda: proc.stdout.read1(_CHUNK), b""):
-                *entries, tail = (tail + chunk).split(b"\0")
-                found += self._parse(entries, app)
-            found += self._parse([tail], app)
+            finished = False
+            try:
+                tail = b""
+                for chunk in iter(lambda: proc.stdout.read1(_CHUNK), b""):
+                    *entries, tail = (tail + chunk).split(b"\0")
+                    yield from self._parse(entries, app)
+                yield from self._parse([tail], app)
+                finished = True
+            finally:
+                if not finished:  # the caller stopped early (or failed): git is not needed
+                    proc.kill()
+                    proc.wait()
+                    proc.stdout.close()
             try:
                 code = proc.wait(timeout=GIT_TIMEOUT)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 raise ServiceError(f"git log timed out after {GIT_TIMEOUT} s") from None
+            proc.stdout.close()
             if code != 0:
                 errors.seek(0)
                 said = self.git.scrub(errors.read(2000).decode(errors="replace")).strip()
                 raise ServiceError(f"git log over {self.ref}: {said[:300]}")
-        return found
+
+    def evidence_index(self, app: str | None = None) -> set[tuple[str, str]] | None:
+        """The app and environment pairs `.mlgate/evidence/APP/ENV/` holds at the branch's
+        head: every pair a promotion kept its evidence for. None when the repo keeps none, or
+        when reading trees would mean fetching them (a commits-only clone)."""
+        if self.partial:
+            return None
+        out = subprocess.run(["git", *_SAFE, "ls-tree", "-d", "-r", "-z", "--name-only",
+                              self.ref, "--", f"{ROOT}/{app}/" if app else f"{ROOT}/"],
+                             cwd=self.repo, env=self.git.env(), capture_output=True,
+                             timeout=GIT_TIMEOUT, check=False)
+        if out.returncode != 0:
+            return None
+        pairs = set()
+        for path in out.stdout.decode(errors="replace").split("\0"):
+            parts = path.split("/")
+            if len(parts) == 4 and path.startswith(ROOT + "/"):
+                pairs.add((parts[2], parts[3]))
+        return pairs or None
 
     @staticmethod
     def _parse(entries: list[bytes], app: str | None) -> list[Recorded]:
@@ -164,7 +195,7 @@ def config_log(target: Target) -> Iterator[ConfigLog]:
     private = private_tempdir("mlgate-audit-")
     try:
         git, repo = clone_commits(target, private)
-        yield ConfigLog(git, repo, "HEAD")
+        yield ConfigLog(git, repo, "HEAD", partial=True)
     finally:
         shutil.rmtree(private, ignore_errors=True)
 

@@ -52,11 +52,32 @@ def history(log: ConfigLog, *, repo: str, base: str, app: str, environment: str 
     return HistoryResult(repo, base, app, environment, since, entries)
 
 
-def status(log: ConfigLog, *, repo: str, base: str, app: str | None) -> StatusResult:
-    """One row per app and environment, from the newest record of each."""
+def status(log: ConfigLog, *, repo: str, base: str, app: str | None,
+           all_history: bool = False) -> StatusResult:
+    """One row per app and environment, from the newest records of each.
+
+    The log is read newest first and, unless `all_history`, left as soon as every pair the
+    evidence index names (mlgate.audit.log.ConfigLog.evidence_index) and every pair met on the
+    way has what its row needs: a few hundred records instead of the whole history. A pair
+    whose every record is older than that point and kept no evidence (promoted before mlgate
+    kept evidence in the repo) is listed with all_history only."""
     grouped: dict[tuple[str, str], list[Recorded]] = {}
-    for record in log.records(app):
-        grouped.setdefault((record.app, record.environment), []).append(record)
+    index = None if all_history else log.evidence_index(app)
+    waiting = set(index) if index is not None else None
+    done: set[tuple[str, str]] = set()
+    for record in log.iter_records(app):
+        key = (record.app, record.environment)
+        records = grouped.setdefault(key, [])
+        records.append(record)
+        if waiting is None or key in done:
+            continue
+        if settled(records):
+            waiting.discard(key)
+            done.add(key)
+        else:
+            waiting.add(key)
+        if not waiting:
+            break
     picked = {key: _running(records) for key, records in grouped.items()}
     gates = _gates(log, [p for p in picked.values() if p is not None])
     rows = []
@@ -76,6 +97,18 @@ def status(log: ConfigLog, *, repo: str, base: str, app: str | None) -> StatusRe
             rolled_back=newest.is_rollback, rollback_reason=newest.reason,
         ))
     return StatusResult(repo, base, app, tuple(rows))
+
+
+def settled(records: list[Recorded]) -> bool:
+    """Whether older records could still change a pair's row (records: its newest ones,
+    newest first): not once they hold its live promotion (a rollback of it would be newer, so
+    already read) and the end of the newest record's canary (open_canary stops there)."""
+    if not live_promotions(records):
+        return False
+    newest = records[0]
+    if not newest.canary_id:
+        return True
+    return any(r.canary_id != newest.canary_id or r.is_rollback for r in records[1:])
 
 
 def _running(records: list[Recorded]) -> Recorded | None:

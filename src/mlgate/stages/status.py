@@ -22,6 +22,7 @@ class StatusConfig:
     target: Target
     app: str | None
     markdown_path: str | None
+    all_history: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Status:
     params: tuple[click.Parameter, ...] = (
         *READ_PARAMS,
         click.Option(["--app"], default=None, help="Only this application (default: all)."),
+        click.Option(["--all-history"], is_flag=True, default=False,
+                     help="Read the whole history, not only back to where every app and "
+                     "environment the evidence in the repo names has its row: lists pairs "
+                     "last promoted before promotions kept evidence in the config repo."),
     )
     paths = frozenset({"repo"})
 
@@ -49,7 +54,8 @@ class Status:
 
         if values["app"] is not None:
             check_name(values["app"], "--app")
-        return StatusConfig(read_target(values, environ), values["app"], values["markdown_path"])
+        return StatusConfig(read_target(values, environ), values["app"], values["markdown_path"],
+                            values["all_history"])
 
     def run(self, config: StatusConfig, progress: Progress) -> StatusOutcome:
         from mlgate.audit.log import config_log
@@ -57,7 +63,7 @@ class Status:
 
         with config_log(config.target) as log:
             result = status(log, repo=repo_label(config.target), base=config.target.base,
-                            app=config.app)
+                            app=config.app, all_history=config.all_history)
         outcome = StatusOutcome(result, config.target)
         write_markdown(config.markdown_path, self.present, outcome)
         return outcome

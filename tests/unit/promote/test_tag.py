@@ -11,9 +11,14 @@ import subprocess
 import time
 
 import pytest
-from support.configrepo import EXAMPLES, example_remote, git, tree_files
+from support.configrepo import example_remote, git
 from support.evidence import blob, evidence_dir
 from support.fixtures import git_server  # noqa: F401
+from unit.promote.test_github import forge as github  # noqa: F401
+from unit.promote.test_github import run as run_github
+from unit.promote.test_gitlab import TOKEN as GITLAB_TOKEN
+from unit.promote.test_gitlab import forge as gitlab  # noqa: F401
+from unit.promote.test_gitlab import run as run_gitlab
 
 from mlgate.cli import main
 
@@ -229,31 +234,12 @@ def test_summary_mentions_the_tag(remote, tmp_path):
 # through the GitHub API ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def github(git_server, monkeypatch):  # noqa: F811
-    from standins.github_api import WRITE_TOKEN, GitHubStandIn
-
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    git_server.add_user("x-access-token", WRITE_TOKEN, "write")
-    with GitHubStandIn(git_server.root / "acme", files=tree_files(EXAMPLES)) as api:
-        bare = git_server.path("acme/config")
-        for key in ("http.receivepack", "http.uploadpack", "uploadpack.allowFilter"):
-            git(bare, "config", key, "true")
-        yield git_server, api, bare, WRITE_TOKEN
+def via_github(forge, tmp_path, *args):
+    return run_github(forge, tmp_path, *args)
 
 
-def via_github(github, tmp_path, *args):
-    server, api, _, token = github
-    out = tmp_path / "gh.json"
-    env = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": token, "NO_PROXY": "127.0.0.1"}
-    code = main(["promote", "--repo", server.url("acme/config"), "--provider", "github",
-                 "--api-url", api.api_url, "--app", "churn", "--path", "apps/churn",
-                 "--environment", "production", "--json", str(out), *args], environ=env)
-    return code, (json.loads(out.read_text()) if out.exists() else {})
-
-
-def test_github_tag_and_release(github, tmp_path):
-    _, api, bare, _ = github
+def test_github_tag_and_release(github, tmp_path):  # noqa: F811
+    _, api, bare = github
     code, data = via_github(github, tmp_path, "--image", f"{IMG}:v1.5.0",
                             "--tag", "{app}-{environment}-{tag}", "--release")
     assert code == 0, data
@@ -275,8 +261,8 @@ def test_github_tag_and_release(github, tmp_path):
     assert data["outputs"]["release-url"].endswith(f"/acme/config/releases/tag/{name}")
 
 
-def test_github_existing_tag_refused_before_the_commit(github, tmp_path, capsys):
-    _, api, bare, _ = github
+def test_github_existing_tag_refused_before_the_commit(github, tmp_path, capsys):  # noqa: F811
+    _, api, bare = github
     git(bare, "tag", "taken", "main")
     head = git(bare, "rev-parse", "main").strip()
     api.clear_log()
@@ -287,10 +273,11 @@ def test_github_existing_tag_refused_before_the_commit(github, tmp_path, capsys)
     assert not api.calls("POST")  # nothing written
 
 
-def test_github_tag_taken_after_the_check_names_the_landed_commit(github, tmp_path, capsys):
+def test_github_tag_taken_after_the_check_names_the_landed_commit(github, tmp_path,  # noqa: F811
+                                                                  capsys):
     """GitHub answers 422 "Reference already exists" on the ref: the commit landed (the API
     has no atomic commit-and-tag), which is said with the commit (exit 3)."""
-    _, api, bare, _ = github
+    _, api, bare = github
     api.before_next(lambda: git(bare, "tag", "late", "main"), method="POST", path="git/tags")
     code, _ = via_github(github, tmp_path, "--image", f"{IMG}:v1.5.0", "--tag", "late")
     assert code == 3
@@ -302,32 +289,11 @@ def test_github_tag_taken_after_the_check_names_the_landed_commit(github, tmp_pa
 
 # through the GitLab API ---------------------------------------------------------------------
 
-GITLAB_TOKEN = "glpat-mlgate-test-token-0123456789"
+def via_gitlab(forge, tmp_path, *args):
+    return run_gitlab(forge, tmp_path, *args)
 
 
-@pytest.fixture
-def gitlab(git_server):  # noqa: F811
-    from standins.gitlab_api import GitLabApiServer
-
-    git_server.add_user("writer", GITLAB_TOKEN, "write")
-    with GitLabApiServer(git_server.root, tokens={GITLAB_TOKEN: "write"}) as api:
-        api.create_project("platform/config", tree_files(EXAMPLES))
-        bare = git_server.path("platform/config")
-        git(bare, "config", "http.receivepack", "true")
-        yield git_server, api, bare
-
-
-def via_gitlab(gitlab, tmp_path, *args):
-    server, api, _ = gitlab
-    out = tmp_path / "gl.json"
-    env = {"PATH": "/usr/bin:/bin", "GITLAB_TOKEN": GITLAB_TOKEN, "MLGATE_GIT_USERNAME": "writer"}
-    code = main(["promote", "--repo", server.url("platform/config"), "--provider", "gitlab",
-                 "--api-url", api.url, "--app", "churn", "--path", "apps/churn",
-                 "--environment", "staging", "--json", str(out), *args], environ=env)
-    return code, (json.loads(out.read_text()) if out.exists() else {})
-
-
-def test_gitlab_tag_and_release(gitlab, tmp_path):
+def test_gitlab_tag_and_release(gitlab, tmp_path):  # noqa: F811
     _, api, bare = gitlab
     gate = bench_json(tmp_path, "12")
     code, data = via_gitlab(gitlab, tmp_path, "--image", f"{IMG}:v1.5.0", "--evidence",
@@ -346,7 +312,7 @@ def test_gitlab_tag_and_release(gitlab, tmp_path):
     assert data["outputs"]["release-url"].endswith("/platform/config/-/releases/churn-12")
 
 
-def test_gitlab_existing_tag_refused_before_the_commit(gitlab, tmp_path, capsys):
+def test_gitlab_existing_tag_refused_before_the_commit(gitlab, tmp_path, capsys):  # noqa: F811
     _, api, bare = gitlab
     git(bare, "tag", "taken", "main")
     head = api.head("platform/config", "main")
@@ -358,7 +324,7 @@ def test_gitlab_existing_tag_refused_before_the_commit(gitlab, tmp_path, capsys)
     assert not [r for r in api.log if r.method == "POST"]
 
 
-def test_gitlab_answers_tag_already_exists_as_documented(gitlab):
+def test_gitlab_answers_tag_already_exists_as_documented(gitlab):  # noqa: F811
     """The stand-in's own contract, through python-gitlab: 400 "Tag X already exists"."""
     import gitlab as gl
 
@@ -377,3 +343,21 @@ def test_gitlab_answers_tag_already_exists_as_documented(gitlab):
     with pytest.raises(gl.exceptions.GitlabGetError) as info:
         project.tags.get("nope")
     assert info.value.response_code == 404
+
+
+# canaries ------------------------------------------------------------------------------------
+
+
+def test_a_canary_takes_no_tag():
+    """A canary makes one commit per step: `mlgate canary` has no --tag, and a pipeline
+    environment promoting by canary refuses the promote section's tag (exit 2, one line)."""
+    from mlgate.errors import BadInput
+    from mlgate.pipeline.canary import canary_inputs
+    from mlgate.pipeline.config import Environment
+    from mlgate.stages.canary import STAGE as CANARY
+
+    assert not {"tag", "release"} & {p.name for p in CANARY.params}
+    env = Environment("production", (), None, None, (), (), {}, canary={"steps": "1,100"})
+    with pytest.raises(BadInput, match="promote's tag does not apply to a canary"):
+        canary_inputs(env, {"repo": "r", "tag": "q2"}, [], None)
+    assert "tag" not in canary_inputs(env, {"repo": "r", "tag": ""}, [], None)

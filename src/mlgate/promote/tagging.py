@@ -169,14 +169,15 @@ def message(p: Promotion, subject: str) -> str:
 def check_free_git(git, checkout: str, name: str, url: str) -> None:
     """Refuse (exit 2) a tag name the config repo already has: `git ls-remote` before anything
     is pushed."""
-    from mlgate.promote.git import GitError, describe_failure
     from mlgate.errors import ServiceError
+    from mlgate.promote.git import GitError, describe_failure
 
     try:
         out = git.run("ls-remote", "--tags", "origin", f"refs/tags/{name}", cwd=checkout).stdout
     except GitError as exc:
         raise ServiceError(describe_failure(exc, url)) from None
-    if out.strip():
+    # ls-remote matches patterns by their tail: keep the exact ref only
+    if any(line.split("\t", 1)[-1] == f"refs/tags/{name}" for line in out.splitlines()):
         raise BadInput(taken(name))
 
 

@@ -70,7 +70,11 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
         "files": "JSON array of the files changed, relative to --root.",
         "changes": "JSON array of {file, line, path, kind, old, new}, one per value changed.",
     },
-    "promote": _PROMOTE,
+    "promote": {
+        **_PROMOTE,
+        "tag": "The annotated tag made on the commit with --tag (empty when none).",
+        "release-url": "URL of the release made with --tag --release (empty when none).",
+    },
     "rollback": {
         **_PROMOTE,
         "previous": "The first image's reference (or value) before the rollback.",

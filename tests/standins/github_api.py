@@ -589,6 +589,8 @@ class GitHubStandIn:
         self._workflow_ids = iter(range(161_335, 10_000_000))
         self._run_ids = iter(range(30_433_642, 100_000_000))
         self._run_lag: tuple[int, float] = (0, 0.0)
+        self.releases: dict[str, dict[str, Any]] = {}  # tag_name -> the release as created
+        self._release_ids = iter(range(1_000_001, 100_000_000))
         self._routes = self._route_table()
 
     # lifecycle
@@ -885,6 +887,10 @@ class GitHubStandIn:
             ("GET", repo + r"/git/refs(?:/(?P<ref>.+))?", self._list_refs, False),
             ("GET", repo + r"/git/matching-refs/(?P<ref>.*)", self._matching_refs, False),
             ("POST", repo + r"/git/refs", self._create_ref, True),
+            ("GET", repo + r"/git/tags/(?P<sha>[^/]+)", self._get_tag, False),
+            ("POST", repo + r"/git/tags", self._create_tag, True),
+            ("GET", repo + r"/releases/tags/(?P<tag>.+)", self._get_release_by_tag, False),
+            ("POST", repo + r"/releases", self._create_release, True),
             ("PATCH", repo + r"/git/refs/(?P<ref>.+)", self._update_ref, True),
             ("DELETE", repo + r"/git/refs/(?P<ref>.+)", self._delete_ref, True),
             ("GET", repo + r"/pulls", self._list_pulls, False),
@@ -1240,6 +1246,103 @@ class GitHubStandIn:
         if current is None or not self.repo.delete_ref(ref, current):
             raise ApiError(422, "Reference does not exist")
         return Reply(204)
+
+    # handlers: tag objects and releases (docs.github.com/rest/git/tags, /rest/releases)
+
+    def _tag_json(self, sha: str) -> dict[str, Any]:
+        raw = self.repo.git("cat-file", "tag", sha).stdout.decode("utf-8", "replace")
+        header, _, message = raw.partition("\n\n")
+        fields: dict[str, Any] = {}
+        for line in header.split("\n"):
+            key, _, value = line.partition(" ")
+            fields[key] = _parse_person(value) if key == "tagger" else value
+        target, kind = fields.get("object", ""), fields.get("type", "commit")
+        return {"node_id": f"TAG_standin_{sha}", "tag": fields.get("tag", ""), "sha": sha,
+                "url": f"{self._repo_api}/git/tags/{sha}", "message": message,
+                "tagger": fields.get("tagger"),
+                "object": {"type": kind, "sha": target,
+                           "url": f"{self._repo_api}/git/{kind}s/{target}"},
+                "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                                 "payload": None, "verified_at": None}}
+
+    def _get_tag(self, params: dict[str, str], **_: Any) -> Reply:
+        if self._object_type(params["sha"]) != "tag":
+            raise ApiError(404, "Not Found")
+        return Reply(200, self._tag_json(params["sha"]))
+
+    def _create_tag(self, body: Any, login: str, **_: Any) -> Reply:
+        """POST git/tags writes the tag object only: no refs/tags/NAME (that is git/refs)."""
+        body = _require_object(body)
+        for key in ("tag", "message", "object", "type"):
+            if not isinstance(body.get(key), str):
+                raise ApiError(422, f'Invalid request.\n\n"{key}" wasn\'t supplied.')
+        if body["type"] not in ("commit", "tree", "blob"):
+            raise validation_failed({"resource": "Tag", "field": "type", "code": "invalid"})
+        if self._object_type(body["object"]) != body["type"]:
+            raise ApiError(422, "Object does not exist")
+        default = {"name": login, "email": f"{login}@users.noreply.github.com"}
+        tagger = _person(body.get("tagger"), default, "tagger")
+        epoch = tagger["date"].lstrip("@")
+        text = (f"object {body['object']}\ntype {body['type']}\ntag {body['tag']}\n"
+                f"tagger {tagger['name']} <{tagger['email']}> {epoch}\n\n{body['message']}")
+        done = self.repo.git("mktag", input=text.encode("utf-8"), check=False)
+        if done.returncode != 0:
+            raise validation_failed({"resource": "Tag", "field": "tag", "code": "invalid"})
+        sha = done.stdout.decode().strip()
+        self._written(sha, "tag")
+        return Reply(201, self._tag_json(sha), {"location": f"{self._repo_api}/git/tags/{sha}"})
+
+    def _release_json(self, release: dict[str, Any]) -> dict[str, Any]:
+        rid, tag = release["id"], release["tag_name"]
+        html = f"{self.html_url}/{self.full_name}"
+        return {"url": f"{self._repo_api}/releases/{rid}",
+                "html_url": f"{html}/releases/tag/{quote(tag)}",
+                "assets_url": f"{self._repo_api}/releases/{rid}/assets",
+                "upload_url": f"{self.api_url}/uploads/{self.full_name}/releases/{rid}/assets"
+                              "{?name,label}",
+                "tarball_url": f"{self._repo_api}/tarball/{quote(tag)}",
+                "zipball_url": f"{self._repo_api}/zipball/{quote(tag)}",
+                "id": rid, "node_id": f"RE_standin_{rid}", "tag_name": tag,
+                "target_commitish": release["target_commitish"], "name": release["name"],
+                "body": release["body"], "draft": release["draft"],
+                "prerelease": release["prerelease"], "created_at": release["created_at"],
+                "published_at": None if release["draft"] else release["created_at"],
+                "author": self._user_json(release["author"], "Bot"), "assets": []}
+
+    def _get_release_by_tag(self, params: dict[str, str], **_: Any) -> Reply:
+        release = self.releases.get(params["tag"])
+        if release is None:
+            raise ApiError(404, "Not Found")
+        return Reply(200, self._release_json(release))
+
+    def _create_release(self, body: Any, login: str, **_: Any) -> Reply:
+        """A release on tag_name; a tag that does not exist yet is made (lightweight) from
+        target_commitish, the default branch unless given; one release per tag (422
+        already_exists)."""
+        body = _require_object(body)
+        tag = body.get("tag_name")
+        if not isinstance(tag, str) or not tag:
+            raise ApiError(422, 'Invalid request.\n\n"tag_name" wasn\'t supplied.')
+        if tag in self.releases:
+            raise validation_failed({"resource": "Release", "code": "already_exists",
+                                     "field": "tag_name"})
+        target = body.get("target_commitish") or self.default_branch
+        ref = f"refs/tags/{tag}"
+        if self.repo.ref_sha(ref) is None:
+            sha = self.repo.ref_sha(f"refs/heads/{target}") or (
+                target if self._object_type(target) == "commit" else None)
+            if sha is None or self.repo.git("check-ref-format", ref, check=False).returncode:
+                raise validation_failed({"resource": "Release", "code": "invalid",
+                                         "field": "target_commitish"})
+            self.repo.update_ref(ref, sha, ZERO)
+        release = {"id": next(self._release_ids), "tag_name": tag, "target_commitish": target,
+                   "name": body.get("name") or tag, "body": body.get("body") or "",
+                   "draft": bool(body.get("draft", False)),
+                   "prerelease": bool(body.get("prerelease", False)),
+                   "created_at": iso(time.time()), "author": login}
+        self.releases[tag] = release
+        return Reply(201, self._release_json(release),
+                     {"location": f"{self._repo_api}/releases/{release['id']}"})
 
     # handlers: pull requests
 

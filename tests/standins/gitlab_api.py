@@ -279,6 +279,7 @@ class Project:
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     next_iid: int = 1
     protected: dict[str, str] = field(default_factory=dict)  # branch -> who may push
+    releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # tag_name -> release
     # issues and pipelines (mlgate verify): switch these per test
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_issue_iid: int = 1
@@ -652,6 +653,9 @@ class GitLabApiServer:
             ("GET", r"/projects/([^/]+)/repository/files/([^/]+)", "get_file"),
             ("POST", r"/projects/([^/]+)/repository/commits", "create_commit"),
             ("GET", r"/projects/([^/]+)/repository/commits/([0-9a-fA-F]{4,40})", "get_commit"),
+            ("GET", r"/projects/([^/]+)/repository/tags/([^/]+)", "get_tag"),
+            ("POST", r"/projects/([^/]+)/repository/tags", "create_tag"),
+            ("POST", r"/projects/([^/]+)/releases", "create_release"),
             ("GET", r"/projects/([^/]+)/merge_requests", "list_mrs"),
             ("POST", r"/projects/([^/]+)/merge_requests", "create_mr"),
             ("GET", r"/projects/([^/]+)/merge_requests/(\d+)", "get_mr"),
@@ -784,6 +788,94 @@ class GitLabApiServer:
         info.update(stats=project.git.stats(parents[0] if parents else None, full),
                     status=None, project_id=project.id, last_pipeline=None)
         return 200, info
+
+    # -- tags and releases (docs.gitlab.com/api/tags, /api/releases) ------------------------------
+
+    def _tag_json(self, project: Project, name: str) -> dict[str, Any]:
+        git = project.git
+        target = git.out("rev-parse", f"refs/tags/{name}")
+        kind = git.out("cat-file", "-t", target)
+        message = ""
+        if kind == "tag":  # annotated: the message is the tag object's
+            message = git.out("cat-file", "tag", target).partition("\n\n")[2]
+        release = project.releases.get(name)
+        return {"name": name, "message": message, "target": target,
+                "commit": self._commit_json(project, git.rev(f"refs/tags/{name}") or target),
+                "release": {"tag_name": name, "description": release["description"]}
+                if release else None,
+                "protected": False, "created_at": _now() if kind == "tag" else None}
+
+    def _r_get_tag(self, request: _Request, extra: dict[str, str], project: Project,
+                   name: str) -> tuple[int, Any]:
+        if project.git.run("rev-parse", "--verify", "--quiet", f"refs/tags/{name}",
+                           check=False).returncode != 0:
+            raise ApiError(404, "404 Tag Not Found")
+        return 200, self._tag_json(project, name)
+
+    def _r_create_tag(self, request: _Request, extra: dict[str, str],
+                      project: Project) -> tuple[int, Any]:
+        """Tags::CreateService: 400 for a bad or taken name or an unknown ref; a message makes
+        the tag annotated (tagger: the token's user)."""
+        missing = [k for k in ("tag_name", "ref") if request.param(k) in (None, "")]
+        if missing:
+            raise ApiError(400, f"{', '.join(missing)} is missing", key="error")
+        name, ref = str(request.param("tag_name")), str(request.param("ref"))
+        git = project.git
+        if git.run("check-ref-format", f"refs/tags/{name}", check=False).returncode != 0:
+            raise ApiError(400, "Tag name invalid")
+        if git.run("rev-parse", "--verify", "--quiet", f"refs/tags/{name}",
+                   check=False).returncode == 0:
+            raise ApiError(400, f"Tag {name} already exists")
+        target = git.branch_head(ref) or git.rev(ref)
+        if target is None:
+            raise ApiError(400, f"Target {ref} is invalid")
+        message = request.param("message")
+        sha = target
+        if message:
+            user = request.grant.username
+            text = (f"object {target}\ntype commit\ntag {name}\n"
+                    f"tagger {user.title()} <{user}@example.com> {int(time.time())} +0000\n\n"
+                    f"{str(message).rstrip()}\n")
+            sha = git.out("mktag", stdin=text.encode())
+        if git.run("update-ref", f"refs/tags/{name}", sha, ZERO_SHA, check=False).returncode:
+            raise ApiError(400, f"Tag {name} already exists")
+        return 201, self._tag_json(project, name)
+
+    def _r_create_release(self, request: _Request, extra: dict[str, str],
+                          project: Project) -> tuple[int, Any]:
+        """Releases::CreateService: 409 "Release already exists"; a tag that does not exist is
+        made from ref (422 "Ref is not specified" without one)."""
+        name = request.param("tag_name")
+        if name in (None, ""):
+            raise ApiError(400, "tag_name is missing", key="error")
+        name = str(name)
+        if name in project.releases:
+            raise ApiError(409, "Release already exists")
+        git = project.git
+        commit = git.rev(f"refs/tags/{name}")
+        if commit is None:
+            ref = request.param("ref")
+            if not ref:
+                raise ApiError(422, "Ref is not specified")
+            commit = git.branch_head(str(ref)) or git.rev(str(ref))
+            if commit is None:
+                raise ApiError(400, f"Target {ref} is invalid")
+            git.run("update-ref", f"refs/tags/{name}", commit, ZERO_SHA)
+        user = request.grant.username
+        now = _now()
+        release = {"tag_name": name, "name": str(request.param("name") or name),
+                   "description": str(request.param("description") or ""),
+                   "created_at": now, "released_at": now}
+        project.releases[name] = release
+        page = f"{self.url}/{project.path}/-/releases/{quote(name, safe='')}"
+        return 201, {**release, "description_html": None, "upcoming_release": False,
+                     "author": self._user_json(user) if user in self.users else None,
+                     "commit": self._commit_json(project, commit), "milestones": [],
+                     "commit_path": f"/{project.path}/-/commit/{commit}",
+                     "tag_path": f"/{project.path}/-/tags/{quote(name, safe='')}",
+                     "assets": {"count": 0, "sources": [], "links": []}, "evidences": [],
+                     "_links": {"self": page,
+                                "edit_url": f"{page}/edit"}}
 
     # -- commits with several actions -----------------------------------------------------------
 

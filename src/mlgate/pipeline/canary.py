@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlgate.errors import BadInput
 from mlgate.pipeline.after import skipped
 from mlgate.pipeline.canary_section import merged
 from mlgate.pipeline.config import Environment, PipelineConfig
@@ -28,6 +29,11 @@ def canary_inputs(env: Environment, promotion: Mapping[str, Any], evidence: Sequ
     environment's canary, wait-sync and verify options, with the gates' JSON as evidence (the
     benchmark's is the baseline of checks relative to it, as verify's evidence is)."""
     assert env.canary is not None
+    for key in ("tag", "release"):
+        if promotion.get(key):
+            raise BadInput(f"environments {env.name}: promote's {key} does not apply to a canary "
+                           "(one commit per step); tag the completed canary's commit instead")
+    promotion = {k: v for k, v in promotion.items() if k not in ("tag", "release")}
     given = {**merged(env.canary, env.wait_sync, env.verify), **promotion,
              "evidence": list(evidence)}
     if given.get("check") and given.get("registry-alias"):

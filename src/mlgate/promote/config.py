@@ -13,6 +13,7 @@ from typing import Any
 
 from mlgate.promote.git import Credentials
 from mlgate.promote.message import Evidence
+from mlgate.promote.tagging import TagSpec
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class PromoteConfig:
     late_sets: Callable[[str, str], tuple[LateSet, ...]] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)  # more trailers (a canary's state)
     note: str | None = None  # after the summary line
+    tag: TagSpec | None = None  # --tag NAME (and --release): tag the commit that lands
 
 
 @dataclass(frozen=True)

@@ -230,6 +230,12 @@ def _thresholds(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def model_of(p: Promotion) -> dict[str, Any] | None:
+    """The model the promotion records (see _model), read from its evidence; promote's --tag
+    takes {version} from here."""
+    return _model(p, [(e, _parse(e.data)) for e in p.evidence])
+
+
 def _model(p: Promotion, docs: list[tuple[Evidence, dict[str, Any]]]) -> dict[str, Any] | None:
     """The model artifact: the benchmark's candidate (URI, registered name and version, a
     sha256 when the result holds one), else the registry trailer's model and version."""

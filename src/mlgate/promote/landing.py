@@ -25,6 +25,9 @@ from mlgate.promote.evidence_dir import EvidenceFiles, folder_for, new_id
 from mlgate.promote.git import Git, GitError, describe_failure, private_tempdir
 from mlgate.promote.message import Promotion, commit_message
 from mlgate.promote.result import ChangeRequestResult
+from mlgate.promote.tagging import (TagResult, TagSpec, TagTaken, check_free_git, name_for, tag_git,
+                                    taken)
+from mlgate.promote.tagging import message as tag_message
 from mlgate.promote.types import ChangeRequestSpec, Conflict, FileChange, marker
 
 
@@ -47,6 +50,7 @@ class Landed:
     request: ChangeRequestResult | None = None
     message: str = ""
     notes: tuple[str, ...] = ()  # e.g. an evidence file kept as a reference past the caps
+    tag: TagResult | None = None  # --tag: the annotated tag made on the commit
 
 
 Planner = Callable[[str], Planned]
@@ -61,9 +65,11 @@ def land(
     say: Callable[[str], None] = lambda _m: None,
     *,
     folder: str,
+    tag: TagSpec | None = None,
 ) -> Landed:
     """Land the planned rewrite; `folder` is the environment folder, the only place the commit
-    may change (checked on the rewritten files and again on the final change, see confine)."""
+    may change (checked on the rewritten files and again on the final change, see confine).
+    `tag` (promote --tag): the commit is tagged, over git in the same atomic push (tagging)."""
     from mlgate.manifests.engine import rewrite
 
     private = private_tempdir("mlgate-promote-")
@@ -76,6 +82,7 @@ def land(
         # one evidence folder per landing, kept across attempts: a re-sent API commit after a
         # lost answer carries the same message, so it is recognised as ours
         evidence_id = new_id()
+        free: set[str] = set()  # tag names checked free on the remote
         for attempt in range(1, options.max_attempts + 1):
             if attempt > 1:
                 _backoff(attempt)
@@ -85,11 +92,14 @@ def land(
             result = rewrite(planned.config)
             for rel in result.files:  # a symlink in the folder may have led the write elsewhere
                 check_real(checkout, folder, rel, rel)
+            tag_name = name_for(tag, planned.promotion) if tag is not None else None
             if not result.changed:
                 if sent is not None and _head_message(git, checkout) == sent.strip():
                     # an API retry after a lost answer: our own commit is the new head
+                    tagged = _tag_api(provider, tag, tag_name, head, sent, planned, result,
+                                      options)
                     return Landed(True, head, head, attempt, planned.promotion, result,
-                                  message=sent)
+                                  message=sent, tag=tagged)
                 return Landed(False, None, head, attempt, planned.promotion, result)
             where = folder_for(planned.promotion.app, planned.promotion.environment, evidence_id)
             planned = replace(planned, promotion=replace(planned.promotion, evidence_dir=where))
@@ -107,11 +117,25 @@ def land(
                 except Conflict as exc:  # e.g. the base moved and now conflicts with the request
                     say(f"attempt {attempt}: {exc}; re-applying on the new head")
                     continue
+            if tag_name is not None and tag_name not in free:
+                if target.provider == "git":
+                    check_free_git(git, checkout, tag_name, target.url)
+                else:
+                    provider = provider or _provider(provider_factory)
+                    if provider.tag_exists(tag_name):  # type: ignore[attr-defined]
+                        raise BadInput(taken(tag_name))
+                free.add(tag_name)
             if target.provider == "git":
                 sha = _commit(git, checkout, result, message, options, folder, bundle)
-                if _push(git, target, checkout):
+                tagged = None
+                if tag_name is not None:
+                    obj = tag_git(git, checkout, tag_name,
+                                  tag_message(planned.promotion, message.splitlines()[0]),
+                                  _identity(options)[0], sign=bool(options.signing_key))
+                    tagged = TagResult(tag_name, sha, obj, signed=bool(options.signing_key))
+                if _push(git, target, checkout, tag=tag_name):
                     return Landed(True, sha, head, attempt, planned.promotion, result,
-                                  message=message, notes=notes)
+                                  message=message, notes=notes, tag=tagged)
                 say(f"attempt {attempt}: {target.base} moved; re-applying on the new head")
                 continue
             changes = _file_changes(checkout, result) + list(bundle.files)
@@ -127,8 +151,9 @@ def land(
             except Conflict as exc:  # moved, or a write GitHub could not do yet (replica lag)
                 say(f"attempt {attempt}: {target.base} moved; re-applying on the new head ({exc})")
                 continue
+            tagged = _tag_api(provider, tag, tag_name, sha, message, planned, result, options)
             return Landed(True, sha, head, attempt, planned.promotion, result, message=message,
-                          notes=notes)
+                          notes=notes, tag=tagged)
         raise ServiceError(
             f"gave up after {options.max_attempts} attempts: {target.base} kept moving "
             "(raise --max-attempts for busy config repos)"
@@ -224,18 +249,50 @@ def _write(checkout: str, bundle: EvidenceFiles) -> None:
             fh.write(change.content)
 
 
-def _commit(git: Git, checkout: str, result: RewriteResult, message: str, options: Options,
-            folder: str, bundle: EvidenceFiles) -> str:
+def _identity(options: Options) -> tuple[dict[str, str], bool]:
+    """The committer (also the tagger) and the signing settings, as git -c settings; and
+    whether to sign."""
     config = {
         "user.name": options.committer.name,
         "user.email": options.committer.email,
         "commit.gpgsign": "false",
     }
-    args = ["commit", "--quiet", "--no-verify", "-F", "-",
-            f"--author={options.author.name} <{options.author.email}>"]
     if options.signing_key:
         config["user.signingkey"] = options.signing_key
         config["gpg.format"] = "ssh" if options.signing_format == "ssh" else "openpgp"
+    return config, bool(options.signing_key)
+
+
+def _tag_api(provider, tag: TagSpec | None, name: str | None, sha: str, message: str,
+             planned: Planned, result: RewriteResult, options: Options) -> TagResult | None:
+    """Through a forge's API: the annotated tag on the commit that just landed, then the
+    release when asked (its notes: the promotion's Markdown summary, as in summary.md)."""
+    if tag is None or name is None:
+        return None
+    from mlgate.promote.request_body import request_body
+
+    subject = message.splitlines()[0]
+    try:
+        obj = provider.create_tag(name, sha, tag_message(planned.promotion, subject),
+                                  options.committer)
+    except TagTaken:
+        raise ServiceError(f"the promotion landed as commit {sha[:12]}, but --tag {name!r} was "
+                           "created on the config repo meanwhile (after mlgate checked it was "
+                           "free): the commit is not tagged") from None
+    url = None
+    if tag.release:
+        # the same text as the evidence folder's summary.md
+        body = request_body(planned.promotion, result, subject).rstrip("\n") + "\n"
+        url = provider.create_release(name, subject, body)
+    return TagResult(name, sha, obj, release_url=url)
+
+
+def _commit(git: Git, checkout: str, result: RewriteResult, message: str, options: Options,
+            folder: str, bundle: EvidenceFiles) -> str:
+    config, sign = _identity(options)
+    args = ["commit", "--quiet", "--no-verify", "-F", "-",
+            f"--author={options.author.name} <{options.author.email}>"]
+    if sign:
         args.append("-S")
     try:
         _write(checkout, bundle)
@@ -249,15 +306,22 @@ def _commit(git: Git, checkout: str, result: RewriteResult, message: str, option
 
 
 def _push(git: Git, target: Target, checkout: str, ref: str | None = None,
-          lease: str | None = None) -> bool:
-    """Push HEAD; False when the remote moved (the caller re-applies), never forced on the base."""
+          lease: str | None = None, tag: str | None = None) -> bool:
+    """Push HEAD; False when the remote moved (the caller re-applies), never forced on the base.
+    With `tag`, the tag goes in the same `git push --atomic`: both refs land or neither."""
     dest = ref or f"refs/heads/{target.base}"
     args = ["push", "--porcelain", "--no-verify"]
     if lease is not None:
         args.append(f"--force-with-lease={dest}:{lease}")
-    proc = git.run(*args, "origin", f"HEAD:{dest}", cwd=checkout, check=False)
+    refspecs = [f"HEAD:{dest}"]
+    if tag is not None:
+        args.append("--atomic")
+        refspecs.append(f"refs/tags/{tag}:refs/tags/{tag}")
+    proc = git.run(*args, "origin", *refspecs, cwd=checkout, check=False)
     if proc.returncode == 0:
         return True
+    if tag is not None and _tag_refused(proc.stdout, tag):
+        raise BadInput(taken(tag, meanwhile=True))
     # git's own words only: a hook's `remote:` text must not pass for "the branch moved"
     text = proc.stdout + "\n".join(line for line in proc.stderr.splitlines()
                                    if not line.lstrip().startswith("remote:"))
@@ -274,6 +338,18 @@ def _push(git: Git, target: Target, checkout: str, ref: str | None = None,
         if "RPC failed" in text or "returned error: 5" in text:
             return False  # a transient server error: fetch, re-apply and try again
     raise ServiceError(describe_failure(failure, target.url))
+
+
+def _tag_refused(porcelain: str, tag: str) -> bool:
+    """Whether the push's porcelain report refused the tag because the remote has it (`!`,
+    `[rejected] (already exists)`): someone made it after the check; the atomic push then
+    refused the branch too ("atomic push failed")."""
+    for line in porcelain.splitlines():
+        flag, _, rest = line.partition("\t")
+        refspec, _, summary = rest.partition("\t")
+        if flag == "!" and refspec.endswith(f":refs/tags/{tag}") and "already exists" in summary:
+            return True
+    return False
 
 
 def _dirty_paths(git: Git, checkout: str) -> list[str]:

@@ -216,10 +216,14 @@ def promote(cfg: PromoteConfig, say: Callable[[str], None] = lambda _m: None) ->
     if cfg.from_environment and not cfg.images and not cfg.sets:
         cfg = from_last_promotion(cfg, read_history(cfg.target, cfg.app, cfg.from_environment))
     planner = make_planner(cfg)
+    if cfg.tag is not None:
+        check_tag_early(cfg)
     sparse = tuple(p for p in (cfg.env_path, cfg.from_path) if p)
     landed = land(cfg.target, sparse, planner, cfg.options, provider_factory(cfg.target), say,
-                  folder=cfg.env_path)
+                  folder=cfg.env_path, tag=cfg.tag)
     notes: list[str] = []
+    if cfg.tag is not None and not landed.changed:
+        notes.append("--tag: nothing changed, so no commit and no tag were made")
     registry = None
     if cfg.registry is not None and landed.changed:
         if cfg.registry.when == "verified":
@@ -231,6 +235,22 @@ def promote(cfg: PromoteConfig, say: Callable[[str], None] = lambda _m: None) ->
             notes.append(f"registry alias {cfg.registry.alias} not moved: the change waits for "
                          "review; run promote in push mode (or after merge) to move it")
     return build_result(cfg, landed, registry, notes)
+
+
+def check_tag_early(cfg: PromoteConfig) -> None:
+    """--tag's name checked before cloning, with the values the options give: a bad template
+    or name is exit 2 before anything is fetched. Values only the checkout names (the image tag
+    --from-environment copies) stand in as "0" here; the real name is checked again on them."""
+    from mlgate.promote import tagging
+
+    assert cfg.tag is not None
+    refs = image_targets(cfg.images, name_only_ok=cfg.from_environment is not None)
+    image = refs[0].tag if refs and refs[0].tag else ("0" if cfg.from_environment else None)
+    known = msg.Promotion(cfg.app, cfg.environment, {}, {}, evidence=cfg.evidence)
+    version = tagging.model_version(known) or (cfg.registry.version if cfg.registry else None)
+    tagging.expand(cfg.tag.template, {"app": cfg.app, "environment": cfg.environment,
+                                      "date": cfg.tag.date, "tag": image,
+                                      "version": version or image})
 
 
 def _move_alias(cfg: PromoteConfig, landed: Landed):
@@ -269,4 +289,5 @@ def build_result(cfg: PromoteConfig, landed: Landed, registry, notes: list[str])
         registry=registry,
         message=landed.message,
         notes=(*notes, *landed.notes),
+        tag=landed.tag,
     )

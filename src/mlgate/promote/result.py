@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from mlgate.manifests.result import Change
 from mlgate.promote.message import Promotion
+from mlgate.promote.tagging import TagResult
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class PromoteResult:
     registry: object | None = None
     message: str = ""
     notes: tuple[str, ...] = ()
+    tag: TagResult | None = None  # promote --tag: the tag (and release) made on the commit
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from mlgate.promote.message import evidence_markdown
 from mlgate.report.presentation import Presentation, Section, Table
 
 
-def outputs(result) -> dict[str, str]:
-    return {
+def outputs(result, command: str = "promote") -> dict[str, str]:
+    out = {
         "changed": "true" if result.changed else "false",
         "commit": result.commit or "",
         "pr-url": result.pr_url or "",
@@ -18,6 +18,19 @@ def outputs(result) -> dict[str, str]:
         "new": result.new or "",
         "attempts": str(result.attempts),
     }
+    if command == "promote":  # --tag is promote's alone
+        tag = getattr(result, "tag", None)
+        out["tag"] = tag.name if tag else ""
+        out["release-url"] = (tag.release_url or "") if tag else ""
+    return out
+
+
+def _tag_section(tag) -> Section:
+    """What the tag names, in the step summary and the terminal."""
+    signed = "signed" if tag.signed else "unsigned"
+    text = (f"Annotated tag `{tag.name}` ({signed}) on commit `{tag.commit[:12]}`"
+            + (f"; release: {tag.release_url}" if tag.release_url else "") + ".")
+    return Section("Tag", text)
 
 
 def present(result, target: Target, command: str = "promote") -> Presentation:
@@ -32,7 +45,7 @@ def present(result, target: Target, command: str = "promote") -> Presentation:
              f"{result.previous or 'none'} -> {result.new or 'none'}")
     # one table: every output under its output name, then where it landed (a terminal shows
     # this table and not the outputs again; a step summary shows it once)
-    rows = [*outputs(result).items(), ("provider", f"{result.provider} ({result.mode})"),
+    rows = [*outputs(result, command).items(), ("provider", f"{result.provider} ({result.mode})"),
             ("base", result.base)]
     sections = []
     if result.changes:
@@ -42,6 +55,8 @@ def present(result, target: Target, command: str = "promote") -> Presentation:
         sections.append(Section("Changes", "\n".join(lines)))
     if result.promotion is not None and result.promotion.evidence:
         sections.append(Section("Evidence", evidence_markdown(result.promotion.evidence)))
+    if getattr(result, "tag", None) is not None:
+        sections.append(_tag_section(result.tag))
     if result.message:
         sections.append(Section("Commit message", f"```\n{result.message}```", fold=True))
     for note in result.notes:
@@ -53,7 +68,7 @@ def present(result, target: Target, command: str = "promote") -> Presentation:
         title=title,
         verdict=verdict,
         exit_code=0,
-        outputs=outputs(result),
+        outputs=outputs(result, command),
         sections=tuple(sections),
         table=Table(("", ""), tuple(rows)),
         secrets=secrets,

@@ -55,7 +55,9 @@ class Canary:
         "rolls back. State lives in the commits: --resume and --abort pick it up anywhere."
     )
     params: tuple[click.Parameter, ...] = (
-        *PROMOTE.params,
+        # promote's options, less --tag/--release: a tag names one promotion commit, and a
+        # canary makes one per step (tag the completed canary's commit afterwards)
+        *(p for p in PROMOTE.params if p.name not in ("tag", "release")),
         click.Option(["--steps"], default="1,5,25,100", show_default=True, metavar="P,P,...",
                      help="The traffic shares in percent, rising, the last 100."),
         click.Option(["--pause"], default="0s", show_default=True, metavar="DURATION",

@@ -83,6 +83,22 @@ class Promote:
             "verified, only once mlgate verify passed on the live model (the commit records "
             "the move as waiting, Mlgate-Alias-When: verified).",
         ),
+        click.Option(
+            ["--tag"],
+            default=None,
+            metavar="NAME",
+            help="Tag the promotion commit with an annotated tag: a name like Q2-2026-fraud-model "
+            "or a template of {app}, {environment}, {version} (the model version, else the image "
+            "tag), {tag} (the image tag) and {date} (UTC YYYY-MM-DD). Over git it is pushed "
+            "atomically with the commit; a name the config repo already has is refused. Push "
+            "mode only.",
+        ),
+        click.Option(
+            ["--release"],
+            is_flag=True,
+            help="With --tag and --provider github/gitlab: also make a release on the tag, its "
+            "notes the promotion's Markdown summary.",
+        ),
     )
     paths = landing.PATHS
     name_or_path = landing.NAME_OR_PATH
@@ -92,6 +108,7 @@ class Promote:
         from mlgate.promote.config import PromoteConfig, RegistrySpec
         from mlgate.promote.message import load_evidence
         from mlgate.promote.settings import check_name
+        from mlgate.promote.tagging import spec
 
         target, options = landing.target_and_options(values, environ, verb="promote")
         registry = None
@@ -125,6 +142,8 @@ class Promote:
             from_path=landing.environment_path(values, from_env) if from_env else None,
             registry=registry,
             environ=dict(environ),
+            tag=spec(values.get("tag"), bool(values.get("release")), target.mode,
+                     target.provider),
         )
 
     def run(self, config: PromoteConfig, progress: Progress) -> PromoteOutcome:

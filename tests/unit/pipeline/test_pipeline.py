@@ -330,6 +330,21 @@ def test_the_commit_records_the_hash_of_each_gate_result_as_written_and_cwd_is_l
     assert recorded == expected
 
 
+def test_the_promote_sections_tag_names_the_promotion_commit(project: Path,
+                                                             tmp_path: Path) -> None:
+    """`tag:` in the promote section reaches the promotion: the annotated tag lands with the
+    commit, and the pipeline's promote-tag output names it."""
+    remote = example_remote(tmp_path)
+    cfg = policy(project, remote)
+    cfg["promote"]["tag"] = "{app}-{environment}-{tag}"
+    code, doc = run(project, cfg, tmp_path, "--environment", "staging")
+    assert code == 0, doc
+    assert doc["outputs"]["promote-tag"] == "churn-staging-v1.5.0"
+    assert git(remote, "cat-file", "-t", "churn-staging-v1.5.0").strip() == "tag"
+    assert git(remote, "rev-parse", "churn-staging-v1.5.0^{commit}").strip() == \
+        git(remote, "rev-parse", "main").strip()
+
+
 def test_the_promote_sections_attestation_key_signs_the_evidence_it_commits(
         project: Path, tmp_path: Path) -> None:
     """`attestation-key:` in the promote section (relative to mlgate.yaml, like every path

@@ -42,3 +42,17 @@ class ApiProvider(Protocol):
         app/environment (found by marker() in their body) with a comment naming the new one;
         enable auto-merge when asked."""
         ...
+
+    def tag_exists(self, name: str) -> bool:
+        """Whether refs/tags/NAME exists on the forge (checked before the commit lands)."""
+        ...
+
+    def create_tag(self, name: str, sha: str, message: str, tagger: Identity | None) -> str:
+        """An annotated tag NAME on commit sha (promote --tag); returns the tag object's sha
+        (GitHub) or its name (GitLab). Raises mlgate.promote.tagging.TagTaken when the name
+        was taken meanwhile."""
+        ...
+
+    def create_release(self, name: str, title: str, body: str) -> str:
+        """A release on the existing tag NAME, notes in Markdown; returns its web page."""
+        ...

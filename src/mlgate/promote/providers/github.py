@@ -21,6 +21,7 @@ from mlgate.errors import BadInput
 from mlgate.promote.providers.github_client import PUBLIC_API
 from mlgate.promote.providers.github_commit import GitHubCommits
 from mlgate.promote.providers.github_pulls import GitHubPullRequests
+from mlgate.promote.providers.github_tags import GitHubTags
 
 PUBLIC_HOSTS = ("github.com", "www.github.com")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+\Z", re.ASCII)
@@ -85,7 +86,7 @@ def _split_url(text: str) -> tuple[str, str, str]:
 # --------------------------------------------------------------------------- provider
 
 
-class GitHubProvider(GitHubCommits, GitHubPullRequests):
+class GitHubProvider(GitHubCommits, GitHubPullRequests, GitHubTags):
     """ApiProvider for GitHub and GitHub Enterprise Server, over PyGithub."""
 
     name = "github"

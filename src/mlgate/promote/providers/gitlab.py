@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from mlgate.errors import BadInput
 from mlgate.promote.providers.gitlab_commit import GitLabCommits
 from mlgate.promote.providers.gitlab_merge_requests import GitLabMergeRequests
+from mlgate.promote.providers.gitlab_tags import GitLabTags
 
 
 def parse_repo_url(repo_url: str) -> tuple[str, str]:
@@ -58,7 +59,7 @@ def _relative_project_path(project_path: str, api_url: str) -> str:
     return project_path
 
 
-class GitLabProvider(GitLabCommits, GitLabMergeRequests):
+class GitLabProvider(GitLabCommits, GitLabMergeRequests, GitLabTags):
     """ApiProvider for a GitLab project, over python-gitlab (``import gitlab`` happens inside
     methods only, so ``mlgate --help`` stays light)."""
 

@@ -103,14 +103,20 @@ def audit(log: ConfigLog, commit: str, key: PublicKey | None, *, repo: str) -> A
 
 
 def _resolve(log: ConfigLog, commit: str) -> str:
-    try:
-        out = log.git.run("rev-parse", "--verify", "--quiet", "--end-of-options",
-                          f"{commit}^{{commit}}", cwd=log.repo, check=False)
-    except ServiceError:
-        raise
+    """A SHA (or prefix) as is; anything else is a tag (promote --tag), which a commits-only
+    clone fetches first (it was cloned without tags)."""
+    ref = commit
+    if not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+        ref = f"refs/tags/{commit}"
+        if log.partial:
+            log.git.run("fetch", "--quiet", "--filter=tree:0", "--no-tags", "origin",
+                        f"+{ref}:{ref}", cwd=log.repo, check=False)
+    out = log.git.run("rev-parse", "--verify", "--quiet", "--end-of-options",
+                      f"{ref}^{{commit}}", cwd=log.repo, check=False)
     found = out.stdout.strip()
     if out.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", found):
-        raise BadInput(f"COMMIT {commit!r}: no such commit in the config repo")
+        what = "commit" if ref == commit else "tag"
+        raise BadInput(f"COMMIT {commit!r}: no such {what} in the config repo")
     return found
 
 

@@ -40,7 +40,7 @@ class Audit:
         "version, gate verdicts, data hash, model commit, CI run, who and when. Every hash is "
         "re-checked against the evidence the config repo keeps, and the statement's signature "
         "with --public-key; exit 1 when anything is missing, altered, or unsigned where a key "
-        "is required."
+        "is required. COMMIT is a SHA (7 hex digits at least) or a tag (promote --tag)."
     )
     params: tuple[click.Parameter, ...] = (
         click.Argument(["commit"], metavar="COMMIT"),
@@ -55,9 +55,7 @@ class Audit:
 
     def config_from(self, values: Mapping[str, Any], environ: Mapping[str, str]
                     ) -> AuditConfig:
-        from mlgate.cluster.revision import check_sha
-
-        commit = check_sha(values["commit"], "COMMIT", allow_short=True)
+        commit = check_commit(values["commit"])
         key = None
         if values["public_key"]:
             from mlgate.promote.attest import load_public_key
@@ -79,6 +77,22 @@ class Audit:
         from mlgate.report.audit import present_audit
 
         return present_audit(outcome.result, outcome.target)
+
+
+def check_commit(text: str) -> str:
+    """COMMIT: a SHA (7 hex digits at least) or a tag name as `git check-ref-format` allows
+    it under refs/tags/ (promote --tag's names); exit 2 naming COMMIT otherwise."""
+    import re
+
+    from mlgate.cluster.revision import check_sha
+    from mlgate.errors import BadInput
+
+    if re.fullmatch(r"[0-9a-fA-F]+", text):
+        return check_sha(text, "COMMIT", allow_short=True)
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}", text) or ".." in text or \
+            "//" in text or text.endswith((".", "/", ".lock")) or "/." in text:
+        raise BadInput(f"COMMIT {text[:60]!r}: expected a commit SHA or a tag name")
+    return text
 
 
 STAGE = Audit()

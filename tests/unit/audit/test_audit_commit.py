@@ -278,7 +278,9 @@ def test_audit_over_a_url(git_server, tmp_path):  # noqa: F811
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["nothex"], "COMMIT: expected a commit SHA"),
+    (["not hex!"], "COMMIT 'not hex!': expected a commit SHA or a tag name"),
+    (["nosuchtag"], "no such tag"),
+    (["a..b"], "expected a commit SHA or a tag name"),
     (["abc"], "COMMIT"),
     (["--", "-c"], "COMMIT"),
     (["0123456789abcdef0123456789abcdef01234567"], "no such commit"),
@@ -313,3 +315,10 @@ def test_bad_public_keys_are_refused(remote, tmp_path, capsys, kind, needle):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0] and "--public-key" in err[0]
+
+
+def test_a_tag_names_the_commit(remote, tmp_path):
+    sha = promote(remote, "production", f"{IMG}:v1.5.0", "--evidence", gate_file(tmp_path),
+                  "--tag", "Q2-2026-churn-model")
+    code, doc = run("audit", "Q2-2026-churn-model", "--repo", str(remote), tmp_path=tmp_path)
+    assert code == 0 and doc["result"]["commit"] == sha

@@ -40,7 +40,7 @@ from mlgate.pipeline.invoke import run_pipeline_file, run_stage
 if TYPE_CHECKING:
     from mlgate.demo.live import Exporter, Prometheus
 
-STEPS = 8
+STEPS = 9
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,31 @@ def run_demo(workdir: str | None, say: Callable[[str], None], environ: Mapping[s
     finally:
         if live is not None:
             live.close()
+
+
+def _audit_trail(ws: Workspace, env: Mapping[str, str], steps: _Steps) -> None:
+    """What the config repo answers by itself afterwards: status of every environment, and
+    the audit of the staging promotion (its evidence kept in the same commit, every hash
+    re-checked)."""
+    steps.progress("mlgate status and mlgate audit: the config repo answers from git alone")
+    code = steps.run(lambda: run_stage("status", {"repo": str(ws.remote)}, env,
+                                       json_path=str(ws.reports / "status.json")), "status")
+    steps.check(code, "status", "mlgate status")
+    for row in (load_json(ws.reports / "status.json").get("result") or {}).get("rows") or []:
+        gates = ", ".join(f"{g['gate']} {g['verdict']}" for g in row.get("gates") or [])
+        steps.detail(f"status: {row['environment']} runs {row['image'].rsplit('/', 1)[-1]}, "
+                     f"model version {row['model_version']}"
+                     + (" (rolled back)" if row.get("rolled_back") else "")
+                     + (f"; gates {gates}" if gates else ""))
+    sha = git(ws.remote, ws.environ, "log", "-1", "--format=%H", "--grep",
+              "^Mlgate-Environment: staging$", "main").strip()
+    code = steps.run(lambda: run_stage("audit", {"commit": sha, "repo": str(ws.remote)}, env,
+                                       json_path=str(ws.reports / "audit.json")), "audit")
+    steps.check(code, "audit", f"mlgate audit {sha[:12]}")
+    result = load_json(ws.reports / "audit.json").get("result") or {}
+    steps.detail(f"audit {sha[:12]}: {len(result.get('checks') or [])} checks ok; evidence "
+                 f"in {result.get('evidence_dir')} (the gates' results, summary.md, an "
+                 "in-toto statement)")
 
 
 @dataclass
@@ -283,6 +308,8 @@ def _gate_promote_verify(ws: Workspace, config: dict, app: str, model_name: str,
     steps.detail("wait-sync: not run - it reads Argo CD's or Flux's status, which needs a "
                  "cluster (docs/commands/wait-sync.md)")
     steps.detail(f"MLflow registry now: {read_aliases('rolled back')}")
+
+    _audit_trail(ws, env, steps)
 
     steps.progress("the summary report and the config repo history")
     log = git(ws.remote, ws.environ, "log", "--format=%h %s%n%(trailers:only,unfold)", "main")

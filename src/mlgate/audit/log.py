@@ -92,6 +92,35 @@ class ConfigLog:
                 found.append(record)
         return found
 
+    def touching(self, folders: list[str]) -> list[tuple[str, int, str]]:
+        """(sha, committer time, author email) of every commit on the branch that changed a
+        file under one of `folders`, newest first: one `git log` limited by literal pathspecs
+        (git's default history simplification, so a merge that only brings a branch's
+        commits in is not listed, its commits are). Folders not inside the repo are skipped:
+        they come from trailers, which are not trusted."""
+        specs = [f":(literal){path}" for path in dict.fromkeys(map(_inside, folders)) if path]
+        if not specs:
+            return []
+        proc = self._git("log", "--format=%H %ct %ae", self.ref, "--", *specs)
+        out = []
+        for line in proc.splitlines():
+            sha, _, rest = line.partition(" ")
+            stamp, _, email = rest.partition(" ")
+            if stamp.isdigit():
+                out.append((sha, int(stamp), email))
+        return out
+
+    def _git(self, *args: str) -> str:
+        try:
+            proc = subprocess.run(["git", *_SAFE, *args], cwd=self.repo, env=self.git.env(),
+                                  capture_output=True, timeout=GIT_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            raise ServiceError(f"git {args[0]} timed out after {GIT_TIMEOUT} s") from None
+        if proc.returncode != 0:
+            said = self.git.scrub(proc.stderr.decode(errors="replace")).strip()
+            raise ServiceError(f"git {args[0]} over {self.ref}: {said[:300]}")
+        return proc.stdout.decode(errors="replace")
+
     def blobs(self, wanted: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Blob]:
         """(commit, folder, file) -> that file as the commit holds it, in one `git cat-file
         --batch`. Only names that read as a folder inside the repo and a plain file name are
@@ -114,11 +143,19 @@ class ConfigLog:
 def evidence_path(folder: str, file: str) -> str | None:
     """`folder/file` when the folder is relative and inside the repo and the file a plain
     name; None for anything else (no `..`, no absolute path, nothing but [A-Za-z0-9._/-])."""
-    norm = posixpath.normpath(folder)
-    if (not _FILE.fullmatch(file) or not _FOLDER.fullmatch(norm) or norm.startswith("/")
-            or norm == "." or ".." in norm.split("/") or file in (".", "..")):
+    norm = _inside(folder)
+    if norm is None or not _FILE.fullmatch(file) or file in (".", ".."):
         return None
     return f"{norm}/{file}"
+
+
+def _inside(folder: str) -> str | None:
+    """A folder as a path inside the repo, or None (absolute, `..`, odd characters)."""
+    norm = posixpath.normpath(folder)
+    if (not _FOLDER.fullmatch(norm) or norm.startswith("/") or norm == "."
+            or ".." in norm.split("/")):
+        return None
+    return norm
 
 
 def _batch(out: bytes, count: int) -> Iterator[Blob]:
@@ -143,9 +180,10 @@ def sha256(data: bytes) -> str:
 
 
 @contextmanager
-def config_log(target: Target) -> Iterator[ConfigLog]:
+def config_log(target: Target, *, trees: bool = False) -> Iterator[ConfigLog]:
     """The base branch's log: a local repository in place, a remote one cloned commits-only
-    into a private folder removed afterwards."""
+    (with `trees`, trees too, for ConfigLog.touching) into a private folder removed
+    afterwards."""
     if target.url.startswith("file://"):
         path = target.url[len("file://"):]
         git = Git(path, None, path)
@@ -153,7 +191,7 @@ def config_log(target: Target) -> Iterator[ConfigLog]:
         return
     private = private_tempdir("mlgate-audit-")
     try:
-        git, repo = clone_commits(target, private)
+        git, repo = clone_commits(target, private, trees=trees)
         yield ConfigLog(git, repo, "HEAD")
     finally:
         shutil.rmtree(private, ignore_errors=True)

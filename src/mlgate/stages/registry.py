@@ -23,6 +23,7 @@ MODULES: dict[str, str] = {
     "render-analysis": "mlgate.stages.render_analysis",
     "history": "mlgate.stages.history",
     "status": "mlgate.stages.status",
+    "metrics": "mlgate.stages.metrics",
 }
 assert tuple(MODULES) == STAGES, "a stage is registered here and listed in mlgate.interface"
 

@@ -1,12 +1,14 @@
-"""Benchmark: `mlgate history` and `mlgate status` over a 100k-commit config repo.
+"""Benchmark: `mlgate history`, `mlgate status` and `mlgate metrics` over a 100k-commit config repo.
 
 Builds a synthetic config repo with `git fast-import` (100,000 commits on main, of which 5,000
 are mlgate records across 50 apps x 3 environments: promotions with evidence trailers, some
 rollbacks and canary steps; the rest ordinary commits), then prints, measured in this one run:
 - one plain `git log --format=%H%x00%ct%x00%B` over the whole branch (the floor any reader of
   the history pays);
-- `mlgate history APP` and `mlgate status`, run in process as the CLI runs them, and their
-  ratios to that git log (targets: history <= 2 s and <= 1.5x; status <= 0.5 s);
+- `mlgate history APP`, `mlgate status` and `mlgate metrics` (every app), run in process as
+  the CLI runs them, and their ratios to that git log (targets: history and metrics <= 2 s
+  and <= 1.5x; status <= 0.5 s), with what metrics' second, path-limited `git log` (the
+  automation rate) cost within it;
 - peak memory (resource.getrusage: this process, and its largest git child).
 Exit 1 when a target is missed. Not a timed test: run `python bench/audit.py [--commits N]`.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import resource
 import subprocess
@@ -32,6 +35,7 @@ from mlgate.cli import main as mlgate  # noqa: E402
 APPS, ENVIRONMENTS = 50, ("dev", "staging", "production")
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "PATH": os.environ["PATH"]}
 HISTORY_SECONDS, HISTORY_RATIO, STATUS_SECONDS, PEAK_MB = 2.0, 1.5, 0.5, 200
+METRICS_SECONDS, METRICS_RATIO = 2.0, 1.5
 
 
 def _data(text: str) -> bytes:
@@ -39,7 +43,7 @@ def _data(text: str) -> bytes:
     return b"data %d\n%s\n" % (len(raw), raw)
 
 
-def _message(n: int, app: int, env: str, version: int) -> tuple[str, str]:
+def _message(n: int, app: int, env: str, version: int, when: int) -> tuple[str, str]:
     """(subject + trailers, path) of the n-th mlgate record: every 40th a rollback of the
     promotion before it, every 25th a canary step, the rest plain promotions."""
     image = f"registry.example.com/ml/app{app}"
@@ -54,6 +58,8 @@ def _message(n: int, app: int, env: str, version: int) -> tuple[str, str]:
         lines += [f"Mlgate-Evidence-Sha256: {format(n * 7 + g, '064x')} {gate}.json"
                   for g, gate in enumerate(("validate", "benchmark", "scan"))]
         lines += [f"Mlgate-Source: https://git.example.com/ml/app{app}@{format(n, '040x')}",
+                  "Mlgate-Source-Time: " + time.strftime(
+                      "%Y-%m-%dT%H:%M:%SZ", time.gmtime(when - 600 * (1 + n % 300))),
                   f"Mlgate-Run: https://ci.example.com/runs/{n}",
                   f"Mlgate-Registry: app{app}@{env} {version - 1} -> {version}"]
         if n % 25 == 24:
@@ -73,7 +79,7 @@ def build(repo: Path, commits: int, records: int) -> None:
         when = start + i * 60
         if i % every == every - 1 and record < records:
             app, env = record % APPS, ENVIRONMENTS[(record // APPS) % len(ENVIRONMENTS)]
-            message, path = _message(record, app, env, 2 + record // (APPS * 3))
+            message, path = _message(record, app, env, 2 + record // (APPS * 3), when)
             author = "mlgate <mlgate@users.noreply.localhost>"
             record += 1
         else:
@@ -127,15 +133,24 @@ def run(commits: int, records: int, rounds: int) -> int:
         status = best([timed_mlgate(["status", "--repo", str(repo)], out)
                        for _ in range(rounds)])
         rows = out.read_text().count('"environment":')
+        metrics = best([timed_mlgate(["metrics", "--repo", str(repo)], out)
+                        for _ in range(rounds)])
+        doc = json.loads(out.read_text())["result"]
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     ok = (history <= HISTORY_SECONDS and history <= HISTORY_RATIO * log
-          and status <= STATUS_SECONDS and own <= PEAK_MB)
+          and status <= STATUS_SECONDS and own <= PEAK_MB
+          and metrics <= METRICS_SECONDS and metrics <= METRICS_RATIO * log)
     print(f"git log --format=%H%x00%ct%x00%B: {log * 1000:.0f} ms (best of {rounds})")
     print(f"mlgate history app7: {history * 1000:.0f} ms, {history / log:.2f}x the git log "
           f"({listed} records; target <= {HISTORY_SECONDS:.1f} s and <= {HISTORY_RATIO}x)")
     print(f"mlgate status: {status * 1000:.0f} ms, {status / log:.2f}x the git log "
           f"({rows} rows; target <= {STATUS_SECONDS} s)")
+    print(f"mlgate metrics: {metrics * 1000:.0f} ms, {metrics / log:.2f}x the git log "
+          f"({len(doc['deployments'])} deployments, {len(doc['weeks'])} weeks; of it the "
+          f"automation rate's path-limited git log {doc['automation']['seconds'] * 1000:.0f} ms "
+          f"over {len(doc['automation']['folders'])} folders; target <= "
+          f"{METRICS_SECONDS:.1f} s and <= {METRICS_RATIO}x)")
     print(f"peak memory: {own:.0f} MB this process (target <= {PEAK_MB} MB), "
           f"{child:.0f} MB the largest git child")
     print("within targets" if ok else "OVER TARGET")

@@ -92,23 +92,21 @@ class ConfigLog:
                 found.append(record)
         return found
 
-    def touching(self, folders: list[str]) -> list[tuple[str, int, str]]:
-        """(sha, committer time, author email) of every commit on the branch that changed a
-        file under one of `folders`, newest first: one `git log` limited by literal pathspecs
-        (git's default history simplification, so a merge that only brings a branch's
-        commits in is not listed, its commits are). Folders not inside the repo are skipped:
-        they come from trailers, which are not trusted."""
-        specs = [f":(literal){path}" for path in dict.fromkeys(map(_inside, folders)) if path]
-        if not specs:
-            return []
-        proc = self._git("log", "--format=%H %ct %ae", self.ref, "--", *specs)
-        out = []
-        for line in proc.splitlines():
-            sha, _, rest = line.partition(" ")
-            stamp, _, email = rest.partition(" ")
-            if stamp.isdigit():
-                out.append((sha, int(stamp), email))
-        return out
+    def recent_folders(self, count: int = 200) -> list[str]:
+        """The Mlgate-Folder values of the newest `count` records: a cheap guess (git stops
+        after `count` matches) of where the environments live, so the automation rate's log
+        can start beside the records' own log instead of after it."""
+        out = self._git("log", f"-{count}", "--grep=^Mlgate-Folder: ",
+                        "--format=%(trailers:key=Mlgate-Folder,valueonly,separator=%x00)",
+                        self.ref, "--")
+        return [f for f in out.replace("\n", "\0").split("\0") if f.strip()]
+
+    def start_touching(self, folders: list[str]) -> Touching:
+        """Start, in the background, one `git log --name-only` limited to the top directories
+        of `folders` (one literal pathspec each: git prunes every other subtree, where a
+        pathspec per folder costs a match per folder at every tree entry)."""
+        tops = sorted({path.split("/", 1)[0] for path in map(_inside, folders) if path})
+        return Touching(self, tops)
 
     def _git(self, *args: str) -> str:
         try:
@@ -138,6 +136,80 @@ class ConfigLog:
         if proc.returncode != 0:
             raise ServiceError("git cat-file: " + proc.stderr.decode(errors="replace")[:300])
         return dict(zip(keys, _batch(proc.stdout, len(keys)), strict=True))
+
+
+class Touching:
+    """A path-limited `git log` running while the caller reads the records; `commits` waits
+    for it. Its output goes to a file, so git never blocks on a pipe nobody reads yet."""
+
+    def __init__(self, log: ConfigLog, tops: list[str]):
+        self.log, self.tops = log, tops
+        self._out = tempfile.TemporaryFile()
+        self._err = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            ["git", *_SAFE, "-c", "core.quotePath=true", "log", "--format=%x00%H %ct %ae",
+             "--name-only", log.ref, "--", *(f":(literal){t}" for t in tops)],
+            cwd=log.repo, env=log.git.env(), stdout=self._out, stderr=self._err,
+        ) if tops else None
+
+    def __enter__(self) -> Touching:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop git if the caller gave up before reading it (an error in between)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._out.close()
+        self._err.close()
+
+    def commits(self, folders: list[str]) -> list[tuple[str, int, str]]:
+        """(sha, committer time, author email) of every commit that changed a file under one
+        of `folders`, newest first (git's default history simplification: a merge that only
+        brings a branch's commits in is not listed, the commits are). A folder outside the
+        top directories this log was started with gets a log of its own."""
+        wanted = {path for path in map(_inside, folders) if path}
+        missing = sorted({f.split("/", 1)[0] for f in wanted} - set(self.tops))
+        found = self._read(wanted) if self._proc is not None else []
+        if missing:
+            with Touching(self.log, missing) as extra:
+                seen = {sha for sha, _, _ in found}
+                found += [c for c in extra._read(wanted) if c[0] not in seen]
+            found.sort(key=lambda c: -c[1])
+        return found
+
+    def _read(self, wanted: set[str]) -> list[tuple[str, int, str]]:
+        assert self._proc is not None
+        try:
+            code = self._proc.wait(timeout=GIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            raise ServiceError(f"git log timed out after {GIT_TIMEOUT} s") from None
+        if code != 0:
+            self._err.seek(0)
+            said = self.log.git.scrub(self._err.read(2000).decode(errors="replace")).strip()
+            raise ServiceError(f"git log over {self.log.ref}: {said[:300]}")
+        self._out.seek(0)
+        found = []
+        for entry in self._out.read().decode(errors="replace").split("\0"):
+            head, _, names = entry.partition("\n")
+            sha, _, rest = head.partition(" ")
+            stamp, _, email = rest.partition(" ")
+            if stamp.isdigit() and any(_under(name, wanted) for name in names.split("\n")
+                                       if name):
+                found.append((sha, int(stamp), email))
+        return found
+
+
+def _under(name: str, folders: set[str]) -> bool:
+    """Whether the file `name` lies in one of `folders` (one set lookup per parent)."""
+    at = name.rfind("/")
+    while at > 0:
+        name = name[:at]
+        if name in folders:
+            return True
+        at = name.rfind("/")
+    return False
 
 
 def evidence_path(folder: str, file: str) -> str | None:

@@ -14,10 +14,10 @@ import math
 import re
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from mlgate.audit.log import ConfigLog
+from mlgate.audit.log import ConfigLog, Touching
 from mlgate.audit.metrics_result import (
     Automation,
     Bucket,
@@ -73,8 +73,6 @@ class _Group:
 
     records: list[Recorded]
     failed_at: Recorded | None = None  # the rollback or abort that ended it
-    last_before: Recorded | None = None  # its newest commit before that
-    extra: list[Recorded] = field(default_factory=list)
 
 
 def metrics(log: ConfigLog, *, repo: str, base: str, app: str | None, production: str,
@@ -85,7 +83,15 @@ def metrics(log: ConfigLog, *, repo: str, base: str, app: str | None, production
     end = parse_until(until) if until else int(now if now is not None else time.time())
     if start is not None and start > end:
         raise BadInput(f"--since {since!r} is after --until {until or 'now'!r}")
-    records = [r for r in log.records(app) if r.when <= end]
+    clock = time.perf_counter()
+    with log.start_touching(log.recent_folders()) as touching:  # beside the records' log
+        started = time.perf_counter() - clock
+        records = [r for r in log.records(app) if r.when <= end]
+        clock = time.perf_counter()
+        found = _automation(touching, records, start, end)
+        automation = Automation(found.folders, found.mlgate, found.other, found.rate,
+                                found.other_commits,
+                                round(started + time.perf_counter() - clock, 3))
     groups = _groups(records)
     kept = [g for g in groups if start is None or g.records[0].when >= start]
     deployments = tuple(_deployment(g, failure_window) for g in kept)
@@ -98,11 +104,6 @@ def metrics(log: ConfigLog, *, repo: str, base: str, app: str | None, production
     failed = [d for d in prod if d.failed]
     restored = [d.restore_seconds for d in failed if d.restore_seconds is not None]
     freshness = _freshness(records, production, end)
-    clock = time.perf_counter()
-    automation = _automation(log, records, start, end)
-    automation = Automation(automation.folders, automation.mlgate, automation.other,
-                            automation.rate, automation.other_commits,
-                            round(time.perf_counter() - clock, 3))
     return MetricsResult(
         repo=repo, base=base, app=app, production=production,
         since=iso(start) if start is not None else None, until=iso(end),
@@ -116,7 +117,7 @@ def metrics(log: ConfigLog, *, repo: str, base: str, app: str | None, production
         freshness_average_seconds=(round(statistics.fmean(f.age_seconds for f in freshness))
                                    if freshness else None),
         automation=automation,
-        deployments=deployments,
+        deployments=tuple(prod),
     )
 
 
@@ -267,12 +268,12 @@ def _model_key(record: Recorded) -> tuple[tuple[str, ...], str | None]:
     return tuple(new for _, new in record.images), model_version(record)
 
 
-def _automation(log: ConfigLog, records: list[Recorded], start: int | None, end: int
+def _automation(touching: Touching, records: list[Recorded], start: int | None, end: int
                 ) -> Automation:
     folders = sorted({r.folder for r in records if r.folder})
     mine = {r.sha for r in records}
-    commits = [c for c in log.touching(folders)
-               if c[1] <= end and (start is None or c[1] >= start)] if folders else []
+    commits = [c for c in touching.commits(folders)
+               if c[1] <= end and (start is None or c[1] >= start)]
     made = sum(1 for sha, _, _ in commits if sha in mine)
     others = tuple(sha for sha, _, _ in commits if sha not in mine)
     total = made + len(others)

@@ -99,7 +99,9 @@ class Automation:
     other: int
     rate: float | None  # mlgate / (mlgate + other); None when no commit changed them
     other_commits: tuple[str, ...]  # the others, newest first (at most 20)
-    seconds: float  # what the path-limited git log cost
+    # what its path-limited git log cost the command: starting it, and waiting for it after
+    # the records' log (it runs beside that one)
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -119,4 +121,6 @@ class MetricsResult:
     freshness: tuple[Freshness, ...]
     freshness_average_seconds: int | None
     automation: Automation
-    deployments: tuple[Deployment, ...]  # every environment's, oldest first
+    # the production deployments the figures above are computed from, oldest first (the
+    # other environments are counted in `frequency` and `weeks`; `mlgate history` lists them)
+    deployments: tuple[Deployment, ...]

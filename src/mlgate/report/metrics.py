@@ -11,6 +11,7 @@ from mlgate.report.audit import markdown_table
 from mlgate.report.presentation import Presentation, Section, Table
 
 MAX_WEEK_ROWS = 26  # the Markdown shows the latest half year; JSON and HTML hold every week
+MAX_FAILED_ROWS = 20
 
 
 def human(seconds: int | None) -> str:
@@ -69,13 +70,15 @@ def present_metrics(result: MetricsResult, target: Target) -> Presentation:
                       f.commit[:12]) for f in r.freshness)
         sections.append(Section(f"Models in {r.production}", markdown_table(
             Table(("app", "model", "age", "since", "commit"), rows)), fold=True))
-    failed = [d for d in r.deployments if d.failed and d.environment == r.production]
+    failed = [d for d in r.deployments if d.failed]
     if failed:
         rows = tuple((d.app, d.when, d.commit[:12], (d.restored_by or "")[:12],
-                      human(d.restore_seconds)) for d in failed)
+                      human(d.restore_seconds)) for d in failed[-MAX_FAILED_ROWS:])
+        note = (f"\n\nThe latest {MAX_FAILED_ROWS} of {len(failed)}; the JSON result holds "
+                "every one." if len(failed) > MAX_FAILED_ROWS else "")
         sections.append(Section("Failed changes", markdown_table(
-            Table(("app", "deployed", "commit", "restored by", "time to restore"), rows)),
-            fold=True))
+            Table(("app", "deployed", "commit", "restored by", "time to restore"), rows))
+            + note, fold=True))
     sections.append(Section("Not measured", "Lead time to *verified*: `mlgate verify` does not "
                             "record its outcome in the config repo, so it is not in git to "
                             "measure."))

@@ -46,7 +46,7 @@ def html(result: MetricsResult) -> str:
             ("app", "model", "age", "since", "commit"),
             [(f.app, f.version, human(f.age_seconds), f"{f.since} ({f.since_what})",
               f.commit[:12]) for f in r.freshness]))
-    failed = [d for d in r.deployments if d.failed and d.environment == r.production]
+    failed = [d for d in r.deployments if d.failed]
     if failed:
         body.append("<h2>Failed changes</h2>" + _table(
             ("app", "deployed", "commit", "restored by", "time to restore"),

@@ -12,16 +12,11 @@ from __future__ import annotations
 import html as _html
 
 from mlgate.audit.metrics_result import MetricsResult, Week
+from mlgate.report.html_page import BASE_STYLE
 from mlgate.report.metrics import figures, human
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'"
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
-max-width:1100px;padding:0 1em;color:#1f2328;line-height:1.45}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #d0d7de}
-table{border-collapse:collapse;margin:.6em 0}
-th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#f6f8fa}.facts{color:#59636e}svg{max-width:100%;height:auto}
+_STYLE = BASE_STYLE + """th{background:#f6f8fa}.facts{color:#59636e}svg{max-width:100%;height:auto}
 svg text{font-size:11px;fill:#59636e}
 """
 _COLOURS = ("#0969da", "#1a7f37", "#bf3989", "#9a6700", "#8250df", "#cf222e", "#57606a")

@@ -147,8 +147,9 @@ class Touching:
         self._out = tempfile.TemporaryFile()
         self._err = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
+            # --no-renames: finding renames would read blobs, which a URL's clone lacks
             ["git", *_SAFE, "-c", "core.quotePath=true", "log", "--format=%x00%H %ct %ae",
-             "--name-only", log.ref, "--", *(f":(literal){t}" for t in tops)],
+             "--name-only", "--no-renames", log.ref, "--", *(f":(literal){t}" for t in tops)],
             cwd=log.repo, env=log.git.env(), stdout=self._out, stderr=self._err,
         ) if tops else None
 

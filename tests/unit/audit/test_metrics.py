@@ -10,7 +10,8 @@ import os
 import subprocess
 
 import pytest
-from support.configrepo import GIT_ENV, example_remote, git
+from support.configrepo import EXAMPLES, GIT_ENV, example_remote, git, tree_files
+from support.fixtures import git_server  # noqa: F401
 
 from mlgate.cli import main
 
@@ -305,3 +306,23 @@ def test_a_folder_outside_the_guessed_top_directories_gets_its_own_log(story):
     assert {c["hand"], c["pr"], c["prod1"], c["rollback4"]} <= {sha for sha, _, _ in missed}
     assert c["tool"] not in {sha for sha, _, _ in missed}
     assert len(missed) == 14
+
+
+def test_over_http_the_clone_has_trees_and_the_token_stays_out(git_server, tmp_path,  # noqa: F811
+                                                                monkeypatch):
+    git_server.create_repo("config", tree_files(EXAMPLES))
+    environ = {**ENV, "MLGATE_GIT_TOKEN": git_server.token("writer"),
+               "MLGATE_GIT_USERNAME": "writer"}
+    at(monkeypatch, "2026-03-02T10:00:00Z")
+    for env in ("staging", "production"):
+        assert main(["promote", "--repo", git_server.url("config"), "--app", "churn",
+                     "--path", "apps/churn", "--environment", env, "--image",
+                     f"{IMG}:v1.5.0"], environ={**environ, **ci("2026-03-02T09:00:00Z", 1)}) == 0
+    out = tmp_path / "m.json"
+    assert main(["metrics", "--repo", git_server.url("config"), "--until", "2026-03-02",
+                 "--json", str(out)], environ=environ) == 0
+    doc = json.loads(out.read_text())
+    r = doc["result"]
+    assert r["lead_time"]["median_seconds"] == HOUR
+    assert (r["automation"]["mlgate"], r["automation"]["other"]) == (2, 0)  # the import: after --until
+    assert git_server.token("writer") not in json.dumps(doc)

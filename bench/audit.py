@@ -1,12 +1,14 @@
-"""Benchmark: `mlgate history`, `status` and `audit` over a 100k-commit config repo.
+"""Benchmark: `mlgate history`, `status`, `metrics` and `audit` over a 100k-commit config repo.
 
 Builds a synthetic config repo with `git fast-import` (100,000 commits on main, of which 5,000
 are mlgate records across 50 apps x 3 environments: promotions with evidence trailers, some
 rollbacks and canary steps; the rest ordinary commits), then prints, measured in this one run:
 - one plain `git log --format=%H%x00%ct%x00%B` over the whole branch (the floor any reader of
   the history pays);
-- `mlgate history APP` and `mlgate status`, run in process as the CLI runs them, and their
-  ratios to that git log (targets: history <= 2 s and <= 1.5x; status <= 0.5 s);
+- `mlgate history APP`, `mlgate status` and `mlgate metrics` (every app), run in process as
+  the CLI runs them, and their ratios to that git log (targets: history and metrics <= 2 s
+  and <= 1.5x; status <= 0.5 s), with what metrics' second, path-limited `git log` (the
+  automation rate) cost within it;
 - `mlgate status --all-history` (no early stop) and `mlgate audit COMMIT` of a real promotion
   with three gates' evidence made into that repo (target <= 0.3 s);
 - peak memory (resource.getrusage: this process, and its largest git child).
@@ -35,6 +37,7 @@ from mlgate.cli import main as mlgate  # noqa: E402
 APPS, ENVIRONMENTS = 50, ("dev", "staging", "production")
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "PATH": os.environ["PATH"]}
 HISTORY_SECONDS, HISTORY_RATIO, STATUS_SECONDS, AUDIT_SECONDS, PEAK_MB = 2.0, 1.5, 0.5, 0.3, 200
+METRICS_SECONDS, METRICS_RATIO = 2.0, 1.5
 
 
 KUSTOMIZATION = ("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
@@ -65,6 +68,8 @@ def _message(n: int, app: int, env: str, version: int, when: int) -> tuple[str, 
         lines += [f"Mlgate-Evidence-Sha256: {format(n * 7 + g, '064x')} {gate}.json"
                   for g, gate in enumerate(("validate", "benchmark", "scan"))]
         lines += [f"Mlgate-Source: https://git.example.com/ml/app{app}@{format(n, '040x')}",
+                  "Mlgate-Source-Time: " + time.strftime(
+                      "%Y-%m-%dT%H:%M:%SZ", time.gmtime(when - 600 * (1 + n % 300))),
                   f"Mlgate-Run: https://ci.example.com/runs/{n}",
                   f"Mlgate-Registry: app{app}@{env} {version - 1} -> {version}"]
         if n % 25 == 24:
@@ -176,6 +181,9 @@ def run(commits: int, records: int, rounds: int) -> int:
         rows = out.read_text().count('"environment":')
         whole = best([timed_mlgate(["status", "--repo", str(repo), "--all-history"], out)
                       for _ in range(rounds)])
+        metrics = best([timed_mlgate(["metrics", "--repo", str(repo)], out)
+                        for _ in range(rounds)])
+        doc = json.loads(out.read_text())["result"]
         audited, promoted = promote_once(repo, Path(tmp))
         audit = best([timed_mlgate(["audit", audited, "--repo", str(repo)], out)
                       for _ in range(rounds)])
@@ -184,7 +192,8 @@ def run(commits: int, records: int, rounds: int) -> int:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     ok = (history <= HISTORY_SECONDS and history <= HISTORY_RATIO * log
-          and status <= STATUS_SECONDS and audit <= AUDIT_SECONDS and own <= PEAK_MB)
+          and status <= STATUS_SECONDS and audit <= AUDIT_SECONDS and own <= PEAK_MB
+          and metrics <= METRICS_SECONDS and metrics <= METRICS_RATIO * log)
     print(f"git log --format=%H%x00%ct%x00%B: {log * 1000:.0f} ms (best of {rounds})")
     print(f"mlgate history app7: {history * 1000:.0f} ms, {history / log:.2f}x the git log "
           f"({listed} records; target <= {HISTORY_SECONDS:.1f} s and <= {HISTORY_RATIO}x)")
@@ -195,6 +204,11 @@ def run(commits: int, records: int, rounds: int) -> int:
     print(f"mlgate audit COMMIT: {audit * 1000:.0f} ms in process, {cli * 1000:.0f} ms as a "
           f"new `mlgate` process ({checks} checks ok; target <= {AUDIT_SECONDS} s); the "
           f"promotion it audits took {promoted:.2f} s")
+    print(f"mlgate metrics: {metrics * 1000:.0f} ms, {metrics / log:.2f}x the git log "
+          f"({len(doc['deployments'])} deployments, {len(doc['weeks'])} weeks; of it the "
+          f"automation rate's path-limited git log {doc['automation']['seconds'] * 1000:.0f} ms "
+          f"over {len(doc['automation']['folders'])} folders; target <= "
+          f"{METRICS_SECONDS:.1f} s and <= {METRICS_RATIO}x)")
     print(f"peak memory: {own:.0f} MB this process (target <= {PEAK_MB} MB), "
           f"{child:.0f} MB the largest git child")
     print("within targets" if ok else "OVER TARGET")

@@ -15,7 +15,7 @@ from typing import Protocol
 # mlgate.stages (registered in mlgate.stages.registry).
 STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
                            "benchmark", "wait-sync", "verify", "canary", "render-analysis",
-                           "history", "status", "audit")
+                           "history", "status", "audit", "metrics")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
 # Every subcommand: the stages, the two that compose them, and the analysis server.
@@ -182,6 +182,20 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
         "app": "The app the commit promoted; empty for a commit mlgate did not make.",
         "environment": "Its environment; empty for a commit mlgate did not make.",
         "signature": "verified (keyid), unsigned, not checked or invalid.",
+    },
+    "metrics": {
+        "deployments": "Deployments in the window, every environment (a canary counts once).",
+        "production-deployments": "Of them, deployments to the production environment.",
+        "lead-time-median": "Median lead time for changes in seconds (model commit to "
+                            "production commit); empty when none was measured.",
+        "change-failure-rate": "Failed production deployments / production deployments "
+                               "(0 to 1); empty without deployments.",
+        "time-to-restore-median": "Median seconds from a failed change to the commit that "
+                                  "restored service; empty without failures.",
+        "freshness-average": "Average age in seconds of the models production runs; empty "
+                             "when none.",
+        "automation-rate": "Commits made by mlgate / all commits that changed the environment "
+                           "folders (0 to 1); empty when none did.",
     },
     "render-analysis": {
         "output": "The file written (--output); empty when the manifests went to standard "

@@ -123,6 +123,33 @@ class ConfigLog:
                 found.append(record)
         return found
 
+    def recent_folders(self, count: int = 200) -> list[str]:
+        """The Mlgate-Folder values of the newest `count` records: a cheap guess (git stops
+        after `count` matches) of where the environments live, so the automation rate's log
+        can start beside the records' own log instead of after it."""
+        out = self._git("log", f"-{count}", "--grep=^Mlgate-Folder: ",
+                        "--format=%(trailers:key=Mlgate-Folder,valueonly,separator=%x00)",
+                        self.ref, "--")
+        return [f for f in out.replace("\n", "\0").split("\0") if f.strip()]
+
+    def start_touching(self, folders: list[str]) -> Touching:
+        """Start, in the background, one `git log --name-only` limited to the top directories
+        of `folders` (one literal pathspec each: git prunes every other subtree, where a
+        pathspec per folder costs a match per folder at every tree entry)."""
+        tops = sorted({path.split("/", 1)[0] for path in map(_inside, folders) if path})
+        return Touching(self, tops)
+
+    def _git(self, *args: str) -> str:
+        try:
+            proc = subprocess.run(["git", *_SAFE, *args], cwd=self.repo, env=self.git.env(),
+                                  capture_output=True, timeout=GIT_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            raise ServiceError(f"git {args[0]} timed out after {GIT_TIMEOUT} s") from None
+        if proc.returncode != 0:
+            said = self.git.scrub(proc.stderr.decode(errors="replace")).strip()
+            raise ServiceError(f"git {args[0]} over {self.ref}: {said[:300]}")
+        return proc.stdout.decode(errors="replace")
+
     def blobs(self, wanted: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Blob]:
         """(commit, folder, file) -> that file as the commit holds it, in one `git cat-file
         --batch`. Only names that read as a folder inside the repo and a plain file name are
@@ -152,14 +179,97 @@ class ConfigLog:
         return [got.get(s, Blob(None, "missing")) for s in specs]
 
 
+class Touching:
+    """A path-limited `git log` running while the caller reads the records; `commits` waits
+    for it. Its output goes to a file, so git never blocks on a pipe nobody reads yet."""
+
+    def __init__(self, log: ConfigLog, tops: list[str]):
+        self.log, self.tops = log, tops
+        self._out = tempfile.TemporaryFile()
+        self._err = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            # --no-renames: finding renames would read blobs, which a URL's clone lacks
+            ["git", *_SAFE, "-c", "core.quotePath=true", "log", "--format=%x00%H %ct %ae",
+             "--name-only", "--no-renames", log.ref, "--", *(f":(literal){t}" for t in tops)],
+            cwd=log.repo, env=log.git.env(), stdout=self._out, stderr=self._err,
+        ) if tops else None
+
+    def __enter__(self) -> Touching:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop git if the caller gave up before reading it (an error in between)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._out.close()
+        self._err.close()
+
+    def commits(self, folders: list[str]) -> list[tuple[str, int, str]]:
+        """(sha, committer time, author email) of every commit that changed a file under one
+        of `folders`, newest first (git's default history simplification: a merge that only
+        brings a branch's commits in is not listed, the commits are). A folder outside the
+        top directories this log was started with gets a log of its own."""
+        wanted = {path for path in map(_inside, folders) if path}
+        missing = sorted({f.split("/", 1)[0] for f in wanted} - set(self.tops))
+        found = self._read(wanted) if self._proc is not None else []
+        if missing:
+            with Touching(self.log, missing) as extra:
+                seen = {sha for sha, _, _ in found}
+                found += [c for c in extra._read(wanted) if c[0] not in seen]
+            found.sort(key=lambda c: -c[1])
+        return found
+
+    def _read(self, wanted: set[str]) -> list[tuple[str, int, str]]:
+        assert self._proc is not None
+        try:
+            code = self._proc.wait(timeout=GIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            raise ServiceError(f"git log timed out after {GIT_TIMEOUT} s") from None
+        if code != 0:
+            self._err.seek(0)
+            said = self.log.git.scrub(self._err.read(2000).decode(errors="replace")).strip()
+            raise ServiceError(f"git log over {self.log.ref}: {said[:300]}")
+        self._out.seek(0)
+        found = []
+        for entry in self._out.read().decode(errors="replace").split("\0"):
+            head, _, names = entry.partition("\n")
+            sha, _, rest = head.partition(" ")
+            stamp, _, email = rest.partition(" ")
+            if stamp.isdigit() and any(_under(name, wanted) for name in names.split("\n")
+                                       if name):
+                found.append((sha, int(stamp), email))
+        return found
+
+
+def _under(name: str, folders: set[str]) -> bool:
+    """Whether the file `name` lies in one of `folders` (one set lookup per parent)."""
+    at = name.rfind("/")
+    while at > 0:
+        name = name[:at]
+        if name in folders:
+            return True
+        at = name.rfind("/")
+    return False
+
+
 def evidence_path(folder: str, file: str) -> str | None:
     """`folder/file` when the folder is relative and inside the repo and the file a plain
     name; None for anything else (no `..`, no absolute path, nothing but [A-Za-z0-9._/-])."""
-    norm = posixpath.normpath(folder)
-    if (not _FILE.fullmatch(file) or not _FOLDER.fullmatch(norm) or norm.startswith("/")
-            or norm == "." or ".." in norm.split("/") or file in (".", "..")):
+    norm = _inside(folder)
+    if norm is None or not _FILE.fullmatch(file) or file in (".", ".."):
         return None
     return f"{norm}/{file}"
+
+
+def _inside(folder: str) -> str | None:
+    """A folder as a path inside the repo, or None (absolute, `..`, odd characters)."""
+    norm = posixpath.normpath(folder)
+    if (not _FOLDER.fullmatch(norm) or norm.startswith("/") or norm == "."
+            or ".." in norm.split("/")):
+        return None
+    return norm
 
 
 def _batch(out: bytes, count: int) -> Iterator[Blob]:
@@ -184,9 +294,10 @@ def sha256(data: bytes) -> str:
 
 
 @contextmanager
-def config_log(target: Target) -> Iterator[ConfigLog]:
+def config_log(target: Target, *, trees: bool = False) -> Iterator[ConfigLog]:
     """The base branch's log: a local repository in place, a remote one cloned commits-only
-    into a private folder removed afterwards."""
+    (with `trees`, trees too, for ConfigLog.touching) into a private folder removed
+    afterwards."""
     if target.url.startswith("file://"):
         path = target.url[len("file://"):]
         git = Git(path, None, path)
@@ -194,7 +305,7 @@ def config_log(target: Target) -> Iterator[ConfigLog]:
         return
     private = private_tempdir("mlgate-audit-")
     try:
-        git, repo = clone_commits(target, private)
+        git, repo = clone_commits(target, private, trees=trees)
         yield ConfigLog(git, repo, "HEAD", partial=True)
     finally:
         shutil.rmtree(private, ignore_errors=True)

@@ -20,15 +20,15 @@ from mlgate.safe_load import parse_json
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]{2,15}(Z|[+-][0-9]{2}:?[0-9]{2})?)?")
 
 
-def parse_since(text: str) -> int:
+def parse_since(text: str, what: str = "--since") -> int:
     """`--since`: an ISO date or date and time (UTC unless it says otherwise), as seconds."""
     if not _DATE.fullmatch(text.strip()):
-        raise BadInput(f"--since {text[:60]!r}: an ISO date like 2026-05-01 or "
+        raise BadInput(f"{what} {text[:60]!r}: an ISO date like 2026-05-01 or "
                        "2026-05-01T12:00:00Z")
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise BadInput(f"--since {text[:60]!r}: not a valid date") from None
+        raise BadInput(f"{what} {text[:60]!r}: not a valid date") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp())
@@ -88,7 +88,7 @@ def status(log: ConfigLog, *, repo: str, base: str, app: str | None,
         rows.append(Row(
             app=key[0], environment=key[1],
             image=", ".join(new for _, new in newest.images) or UNKNOWN,
-            model_version=_version(newest) or (_version(promotion) if promotion else None)
+            model_version=model_version(newest) or (model_version(promotion) if promotion else None)
             or UNKNOWN,
             since=iso(newest.when), by=newest.author, commit=newest.sha,
             gates=gates[promotion.sha] if promotion else (),
@@ -118,7 +118,7 @@ def _running(records: list[Recorded]) -> Recorded | None:
     return live[0] if live else None
 
 
-def _version(record: Recorded) -> str | None:
+def model_version(record: Recorded) -> str | None:
     """The model version a record put live: Mlgate-Registry's new version, else a --set value
     whose path names a version (e.g. ...model-version.yaml:spec.version=7)."""
     parsed = parse_registry(record.registry) if record.registry else None

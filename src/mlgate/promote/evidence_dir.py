@@ -163,6 +163,7 @@ def statement(p: Promotion, manifests: list[FileChange], verb: str) -> dict[str,
         "gates": [_gate(e, doc) for e, doc in docs],
         "model": model,
         "source": p.source,  # the model repo at its commit (Mlgate-Source)
+        "source_time": p.source_time,  # when that commit was made (Mlgate-Source-Time)
         "run_url": p.run_url,
         "actor": p.actor,
         "registry": p.registry,

@@ -106,7 +106,10 @@ class Git:
         keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND",
                 "GNUPGHOME", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
                 "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "GIT_SSL_CAINFO",
-                "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR")
+                "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                # git's own dates for the commits it makes: reproducible histories (the
+                # metrics tests replay weeks of promotions; a build that pins its dates)
+                "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")
         source = os.environ if self.environ is None else self.environ
         env = {k: v for k, v in source.items() if k in keep}
         env.update(

@@ -49,6 +49,7 @@ class Recorded:
     app: str = ""
     environment: str = ""
     source: str | None = None  # Mlgate-Source: model repo@commit
+    source_time: str | None = None  # Mlgate-Source-Time: when that commit was made (UTC)
     run: str | None = None  # Mlgate-Run: the CI run's URL
     evidence_dir: str | None = None  # Mlgate-Evidence-Dir: the evidence's folder in the repo
     author: str = ""  # "name <email>" (read only by the audit's log, else empty)
@@ -106,14 +107,16 @@ def _log(target: Target, grep: str) -> list[tuple[str, str]]:
     return out
 
 
-def clone_commits(target: Target, private: str) -> tuple[Git, str]:
+def clone_commits(target: Target, private: str, *, trees: bool = False) -> tuple[Git, str]:
     """A bare clone of the base branch in `private` holding its commits only (no trees or
-    blobs: --filter=tree:0), and the Git that reaches it; ServiceError naming the remote."""
+    blobs: --filter=tree:0; with `trees`, --filter=blob:none, for a log limited to paths),
+    and the Git that reaches it; ServiceError naming the remote."""
     git = Git(private, target.credentials, private)
     repo = os.path.join(private, "history.git")
     try:
         git.run("clone", "--quiet", "--bare", "--single-branch", "--branch", target.base,
-                "--filter=tree:0", "--no-tags", "--", target.url, repo)
+                "--filter=blob:none" if trees else "--filter=tree:0", "--no-tags", "--",
+                target.url, repo)
     except GitError as exc:
         raise ServiceError(describe_failure(exc, target.url)) from None
     return git, repo
@@ -155,6 +158,7 @@ def record_from(sha: str, body: str, author: str = "", when: int = 0) -> Recorde
         app=apps[0],
         environment=environments[0],
         source=_one_value(values.get("Mlgate-Source", [])),
+        source_time=_one_value(values.get("Mlgate-Source-Time", [])),
         run=_one_value(values.get("Mlgate-Run", [])),
         evidence_dir=_one_value(values.get("Mlgate-Evidence-Dir", [])),
         author=author,

@@ -67,6 +67,8 @@ class Promotion:
     new: dict[str, str]  # normalised repository -> reference after
     sets: tuple[SetChange, ...] = ()
     source: str | None = None
+    # when the model repo's commit was made (ISO 8601 UTC): where lead time for changes starts
+    source_time: str | None = None
     run_url: str | None = None
     evidence: tuple[Evidence, ...] = ()
     registry: str | None = None  # "model@alias previous->new"
@@ -173,6 +175,8 @@ def trailers(p: Promotion) -> list[tuple[str, str]]:
         out.append(("Mlgate-From-Evidence-Sha256", hashed))
     if p.source:
         out.append(("Mlgate-Source", p.source))
+    if p.source and p.source_time:
+        out.append(("Mlgate-Source-Time", p.source_time))
     if p.run_url:
         out.append(("Mlgate-Run", p.run_url))
     for e in p.evidence:
@@ -237,6 +241,72 @@ def source(environ: Mapping[str, str]) -> str | None:
     if environ.get("CI_PROJECT_URL") and environ.get("CI_COMMIT_SHA"):
         return f"{environ['CI_PROJECT_URL']}@{environ['CI_COMMIT_SHA']}"
     return None
+
+
+def source_time(environ: Mapping[str, str], cwd: str | None = None) -> str | None:
+    """When the model repo's commit (the one `source` names) was made, ISO 8601 UTC: the
+    start of lead time for changes, which the config repo cannot know otherwise. GitLab
+    gives it (CI_COMMIT_TIMESTAMP); on GitHub a push event's payload does
+    (head_commit.timestamp); elsewhere the checkout in `cwd` does, when it holds that commit.
+    None when none of them says, or says something that is not a time: a promotion never
+    fails for want of it."""
+    if _github_repo_url(environ) and environ.get("GITHUB_SHA"):
+        sha = environ["GITHUB_SHA"]
+        event = environ.get("GITHUB_EVENT_PATH")
+        stamp = _event_time(event, sha) if event else None
+    elif environ.get("CI_PROJECT_URL") and environ.get("CI_COMMIT_SHA"):
+        sha = environ["CI_COMMIT_SHA"]
+        stamp = utc_iso(environ.get("CI_COMMIT_TIMESTAMP", ""))
+    else:
+        return None
+    return stamp or _checkout_time(sha, cwd or os.getcwd(), environ)
+
+
+def utc_iso(text: str) -> str | None:
+    """An ISO 8601 time with its offset as UTC `YYYY-MM-DDTHH:MM:SSZ`; None when it is not
+    one (a time without an offset is not guessed at)."""
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _event_time(path: str, sha: str) -> str | None:
+    """head_commit.timestamp of a push event's payload, when that commit is the one built."""
+    from mlgate.errors import MlgateError
+
+    try:
+        doc = safe_load.load_json(path, "GITHUB_EVENT_PATH")
+    except MlgateError:
+        return None
+    head = doc.get("head_commit") if isinstance(doc, dict) else None
+    if not isinstance(head, dict) or head.get("id") not in (sha, None):
+        return None
+    stamp = head.get("timestamp")
+    return utc_iso(stamp) if isinstance(stamp, str) else None
+
+
+def _checkout_time(sha: str, cwd: str, environ: Mapping[str, str]) -> str | None:
+    """The committer date of `sha` in the checkout at `cwd`, if it is there."""
+    import subprocess
+
+    if not re.fullmatch(r"[0-9a-f]{40,64}", sha):
+        return None
+    env = {"PATH": environ.get("PATH", os.environ.get("PATH", "/usr/bin:/bin")),
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_TERMINAL_PROMPT": "0", "GIT_NO_LAZY_FETCH": "1"}
+    try:
+        proc = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "log", "-1",
+                               "--format=%cI", sha, "--"], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return utc_iso(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else None
 
 
 def actor(environ: Mapping[str, str]) -> str | None:

@@ -90,6 +90,7 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
             new={r.repository: _named(r, seen.get(r.repository)) for r in new_refs},
             sets=set_changes,
             source=msg.source(cfg.environ),
+            source_time=msg.source_time(cfg.environ),
             run_url=msg.run_url(cfg.environ),
             actor=msg.actor(cfg.environ),
             evidence=cfg.evidence,

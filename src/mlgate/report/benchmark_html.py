@@ -34,6 +34,7 @@ from mlgate.report.benchmark_markdown import (
     table_rows,
     verdict_word,
 )
+from mlgate.report.html_page import BASE_STYLE
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,12 +42,7 @@ if TYPE_CHECKING:
 MAX_CURVE_POINTS = 4000   # per curve: more adds bytes, not detail, at this size
 MAX_SCATTER_POINTS = 5000
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
-max-width:1100px;padding:0 1em;color:#1f2328;line-height:1.45}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #d0d7de}
-table{border-collapse:collapse;margin:.6em 0}
-th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}
+_STYLE = BASE_STYLE + """
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f6f8fa}
 .passed{color:#1a7f37;font-weight:600}.failed{color:#cf222e;font-weight:600}
 .facts{color:#59636e}.note{background:#fff8c5;padding:.5em 1em;border-radius:6px}

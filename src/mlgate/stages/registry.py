@@ -24,6 +24,7 @@ MODULES: dict[str, str] = {
     "history": "mlgate.stages.history",
     "status": "mlgate.stages.status",
     "audit": "mlgate.stages.audit",
+    "metrics": "mlgate.stages.metrics",
 }
 assert tuple(MODULES) == STAGES, "a stage is registered here and listed in mlgate.interface"
 

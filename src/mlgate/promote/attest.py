@@ -49,26 +49,37 @@ def load_key(path: str) -> AttestationKey:
     pass for a signed one's sibling)."""
     what = f"--attestation-key {path}"
     data = safe_load.read_bytes(path, what, limit=MAX_KEY_BYTES)
+    key = _load_pem(data, what, private=True)
+    return AttestationKey(key, keyid(key.public_key()), _algorithm(key, what))
+
+
+def _load_pem(data: bytes, what: str, *, private: bool) -> Any:
     try:
         from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
     except ImportError:
         raise BadInput(f"{what}: needs the cryptography package "
                        "(pip install 'mlgate[attest]')") from None
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        if private:
+            return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_public_key(data)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise BadInput(f"{what}: not an unencrypted PEM private key (Ed25519 or ECDSA "
-                       "P-256)") from None
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        algorithm = "ed25519"
-    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
-        algorithm = "ecdsa-p256-sha256"
-    else:
-        raise BadInput(f"{what}: an Ed25519 or ECDSA P-256 key is needed, not "
-                       f"{type(key).__name__.removeprefix('_')}")
-    return AttestationKey(key, keyid(key.public_key()), algorithm)
+        kind = "an unencrypted PEM private key" if private else "a PEM public key"
+        raise BadInput(f"{what}: not {kind} (Ed25519 or ECDSA P-256)") from None
+
+
+def _algorithm(key: Any, what: str) -> str:
+    """ed25519 or ecdsa-p256-sha256, for a private or a public key; BadInput for others."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return "ed25519"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)) and \
+            key.curve.name == "secp256r1":
+        return "ecdsa-p256-sha256"
+    raise BadInput(f"{what}: an Ed25519 or ECDSA P-256 key is needed, not "
+                   f"{type(key).__name__.removeprefix('_')}")
 
 
 def keyid(public_key: Any) -> str:
@@ -125,27 +136,10 @@ def load_public_key(path: str, what: str = "--public-key") -> PublicKey:
     private key is refused too, so the verifier never needs the signer's secret."""
     label = f"{what} {path}"
     data = safe_load.read_bytes(path, label, limit=MAX_KEY_BYTES)
-    try:
-        from cryptography.exceptions import UnsupportedAlgorithm
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-    except ImportError:
-        raise BadInput(f"{label}: needs the cryptography package "
-                       "(pip install 'mlgate[attest]')") from None
     if b"PRIVATE KEY" in data:
         raise BadInput(f"{label}: a private key; give the public key (openssl pkey -pubout)")
-    try:
-        key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise BadInput(f"{label}: not a PEM public key (Ed25519 or ECDSA P-256)") from None
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        algorithm = "ed25519"
-    elif isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1":
-        algorithm = "ecdsa-p256-sha256"
-    else:
-        raise BadInput(f"{label}: an Ed25519 or ECDSA P-256 key is needed, not "
-                       f"{type(key).__name__.removeprefix('_')}")
-    return PublicKey(key, keyid(key), algorithm)
+    key = _load_pem(data, label, private=False)
+    return PublicKey(key, keyid(key), _algorithm(key, label))
 
 
 def open_envelope(data: bytes, key: PublicKey | None) -> tuple[bytes, str | None]:

@@ -65,6 +65,14 @@ def edit_and_push(remote, tmp_path, edit, *, amend=False):
     return git(work, "rev-parse", "HEAD").strip()
 
 
+def flip_verdict(folder):
+    """An edit turning the kept benchmark result's "failed" into "passed"."""
+    def flip(work):
+        path = work / folder / "benchmark.json"
+        path.write_text(path.read_text().replace('"failed"', '"passed"'))
+    return flip
+
+
 def folder_of(remote, sha):
     body = git(remote, "show", "-s", "--format=%B", sha)
     return next(line.split(": ", 1)[1] for line in body.splitlines()
@@ -125,11 +133,7 @@ def test_evidence_edited_after_the_promotion_fails(remote, tmp_path):
                   gate_file(tmp_path, verdict="failed"))
     folder = folder_of(remote, sha)
 
-    def flip(work):
-        path = work / folder / "benchmark.json"
-        path.write_text(path.read_text().replace('"failed"', '"passed"'))
-
-    later = edit_and_push(remote, tmp_path, flip)
+    later = edit_and_push(remote, tmp_path, flip_verdict(folder))
     code, doc = run("audit", sha, "--repo", str(remote), tmp_path=tmp_path)
     assert code == 1
     assert checks(doc)["evidence since"] == "altered"
@@ -145,11 +149,7 @@ def test_a_forged_commit_whose_evidence_does_not_match_its_trailers_fails(remote
                   gate_file(tmp_path, verdict="failed"))
     folder = folder_of(remote, sha)
 
-    def flip(work):
-        path = work / folder / "benchmark.json"
-        path.write_text(path.read_text().replace('"failed"', '"passed"'))
-
-    forged = edit_and_push(remote, tmp_path, flip, amend=True)
+    forged = edit_and_push(remote, tmp_path, flip_verdict(folder), amend=True)
     code, doc = run("audit", forged, "--repo", str(remote), tmp_path=tmp_path)
     assert code == 1
     assert checks(doc)["evidence benchmark.json"] == "altered"

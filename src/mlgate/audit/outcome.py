@@ -65,6 +65,7 @@ class Outcome:
 class Recording:
     """What recording an outcome came to: the line written, or why it was not."""
 
+    commit: str  # the commit the note is (or was to be) on
     line: str
     recorded: bool
     warning: str | None = None  # one line, no secrets: why the note was not written
@@ -110,7 +111,7 @@ def record(target: Target, sha: str, outcome: Outcome, *, attempts: int = ATTEMP
     remote's refusal: a Recording with a warning says what went wrong."""
     line = outcome.line()
     if not _SHA.fullmatch(sha):
-        return Recording(line, False, f"not recorded: {sha[:60]!r} is not a full commit sha")
+        return Recording(sha, line, False, f"not recorded: {sha[:60]!r} is not a full commit sha")
     private = private_tempdir("mlgate-notes-")
     try:
         git = Git(private, target.credentials, private, environ)
@@ -128,15 +129,15 @@ def record(target: Target, sha: str, outcome: Outcome, *, attempts: int = ATTEMP
             pushed = git.run("push", "--quiet", "--porcelain", "--", target.url,
                              f"{NOTES_REF}:{NOTES_REF}", cwd=repo, check=False)
             if pushed.returncode == 0:
-                return Recording(line, True)
+                return Recording(sha, line, True)
             if not _raced(pushed.stdout + pushed.stderr):
                 raise GitError(("push",), pushed.returncode, pushed.stdout, pushed.stderr)
             git.run("update-ref", "-d", NOTES_REF, cwd=repo)  # start again from theirs
-        return Recording(line, False, f"not recorded: {refs_busy(target.url, attempts)}")
+        return Recording(sha, line, False, f"not recorded: {refs_busy(target.url, attempts)}")
     except GitError as exc:
-        return Recording(line, False, "not recorded: " + describe_failure(exc, target.url))
+        return Recording(sha, line, False, "not recorded: " + describe_failure(exc, target.url))
     except Exception as exc:  # noqa: BLE001 - best effort: never the command's verdict
-        return Recording(line, False, f"not recorded: {type(exc).__name__}: "
+        return Recording(sha, line, False, f"not recorded: {type(exc).__name__}: "
                          + _CONTROL.sub(" ", str(exc))[:200])
     finally:
         shutil.rmtree(private, ignore_errors=True)
@@ -156,7 +157,7 @@ def record_outcome(repo: str, revision: str, kind: str, outcome: str,
     try:
         target = target_for(repo, environ, provider)
     except MlgateError as exc:
-        return Recording(line.line(), False, f"not recorded: {exc}")
+        return Recording(revision, line.line(), False, f"not recorded: {exc}")
     return record(target, revision, line, environ=dict(environ))
 
 

@@ -164,6 +164,10 @@ def test_degrading_mid_analysis_rolls_back_in_git_with_the_reason(prometheus_sta
     assert "> 0.01 (1 of " in reason
     assert "newTag: v1.4.0" in git(remote, "show", "main:apps/churn/production/kustomization.yaml")
     assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
+    # the failed verification is recorded on the promotion it judged (a git note, not a
+    # commit: main holds the rollback and nothing else)
+    note = git(remote, "notes", "--ref=refs/notes/mlgate", "show", promoted).strip()
+    assert note.startswith("verify Failed 20") and doc["result"]["recorded"]["recorded"]
 
 
 def test_prometheus_stopped_is_exit_3_and_nothing_is_rolled_back(bare_prometheus, tmp_path):
@@ -295,6 +299,9 @@ def test_a_passed_verification_moves_the_alias_the_promotion_left_waiting(
     assert str(client.get_model_version_by_alias("churn", "champion").version) == "2"
     assert client.get_model_version("churn", "2").tags["mlgate.verified.production"] == promoted
     assert git(remote, "rev-parse", "main").strip() == promoted     # nothing committed
+    assert git(remote, "notes", "--ref=refs/notes/mlgate", "show", promoted).startswith(
+        "verify Successful 20")     # recorded as a note: no commit on main
+    assert doc["result"]["recorded"]["line"].startswith("verify Successful ")
 
 
 def test_replicas_unavailable_is_read_from_the_kubernetes_api(tmp_path, kube_api,  # noqa: F811

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from mlgate.errors import MlgateError
 from mlgate.promote.config import Target
 from mlgate.promote.git import Git, GitError, describe_failure, private_tempdir
+from mlgate.redact import strip_userinfo
 
 NOTES_REF = "refs/notes/mlgate"
 KINDS = ("wait-sync", "verify")
@@ -73,11 +74,12 @@ class Recording:
 
 def outcome_now(kind: str, outcome: str, detail: str | None = None,
                 now: float | None = None) -> Outcome:
-    """An Outcome stamped now, its detail made one printable line (capped)."""
+    """An Outcome stamped now, its detail made one printable line (capped, any user:password@
+    of a URL in it removed: a note is readable by everyone who can read the repo)."""
     if kind not in KINDS or not re.fullmatch(r"[A-Za-z]{1,20}", outcome):
         raise ValueError(f"not an outcome: {kind} {outcome}")
     when = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
-    clean = _CONTROL.sub(" ", detail or "").strip()[:MAX_DETAIL] or None
+    clean = strip_userinfo(_CONTROL.sub(" ", detail or "")).strip()[:MAX_DETAIL] or None
     return Outcome(kind, outcome, when.strftime("%Y-%m-%dT%H:%M:%SZ"), clean)
 
 

@@ -50,6 +50,8 @@ def test_format_round_trips_and_junk_is_skipped():
                                                    "2026-12-01T08:50:00Z")
     with pytest.raises(ValueError):
         outcome_now("promote", "Successful")
+    assert outcome_now("verify", "Error", "https://u:secret@ci.example/1").detail == \
+        "https://ci.example/1"
 
 
 def test_record_appends_and_never_moves_the_branch(remote):

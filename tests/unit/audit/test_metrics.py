@@ -348,7 +348,8 @@ def test_lead_time_to_verified_and_a_failed_verify_from_the_notes(story, tmp_pat
     note(c["prod2"], "Failed", "2026-03-09T13:00:00Z")      # failed, and rolled back anyway
     note(c["prod4"], "Error", "2026-03-23T11:00:00Z")       # failed; its rollback too late
     note(c["staging1"], "Successful", "2026-03-02T11:00:00Z")   # not production: not counted
-    r = metrics(remote, tmp_path, "--report", str(tmp_path / "m.md"))["result"]
+    r = metrics(remote, tmp_path, "--report", str(tmp_path / "m.md"),
+                "--html-report", str(tmp_path / "m.html"))["result"]
     verified = r["lead_time_to_verified"]
     assert (verified["measured"], verified["unmeasured"]) == (1, 3)
     assert verified["median_seconds"] == verified["p90_seconds"] == 28 * HOUR
@@ -363,3 +364,6 @@ def test_lead_time_to_verified_and_a_failed_verify_from_the_notes(story, tmp_pat
     assert r["restore"] == {"restored": 2, "median_seconds": (2 * HOUR + DAY) // 2}
     summary = (tmp_path / "m.md").read_text()
     assert "| lead time to verified \\(median\\) | 1\\.2 d |" in summary
+    page = (tmp_path / "m.html").read_text()
+    assert page.count("<svg") == 3 and "<h2>Lead time to verified</h2>" in page
+    assert "not measured" not in page

@@ -21,6 +21,7 @@ is not git, the network) says so in one line and leaves the command's verdict al
 
 from __future__ import annotations
 
+import random
 import re
 import shutil
 import time
@@ -31,7 +32,7 @@ from datetime import datetime, timezone
 from mlgate.errors import MlgateError
 from mlgate.promote.config import Target
 from mlgate.promote.git import Git, GitError, describe_failure, private_tempdir
-from mlgate.redact import strip_userinfo
+from mlgate.redact import mask_secrets, strip_userinfo
 
 NOTES_REF = "refs/notes/mlgate"
 KINDS = ("wait-sync", "verify")
@@ -120,7 +121,7 @@ def record(target: Target, sha: str, outcome: Outcome, *, attempts: int = ATTEMP
         repo = f"{private}/notes.git"
         identity = {"user.name": "mlgate", "user.email": "mlgate@users.noreply.localhost"}
         git.run("init", "--quiet", "--bare", repo)
-        for _ in range(max(1, attempts)):
+        for attempt in range(max(1, attempts)):
             fetched = git.run("fetch", "--quiet", "--no-tags", "--", target.url,
                               f"+{NOTES_REF}:{NOTES_REF}", cwd=repo, check=False)
             if fetched.returncode != 0 and not _no_such_ref(fetched.stderr):
@@ -135,12 +136,16 @@ def record(target: Target, sha: str, outcome: Outcome, *, attempts: int = ATTEMP
             if not _raced(pushed.stdout + pushed.stderr):
                 raise GitError(("push",), pushed.returncode, pushed.stdout, pushed.stderr)
             git.run("update-ref", "-d", NOTES_REF, cwd=repo)  # start again from theirs
+            # jittered, growing: recorders that collided do not collide again in lockstep
+            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
         return Recording(sha, line, False, f"not recorded: {refs_busy(target.url, attempts)}")
     except GitError as exc:
         return Recording(sha, line, False, "not recorded: " + describe_failure(exc, target.url))
     except Exception as exc:  # noqa: BLE001 - best effort: never the command's verdict
-        return Recording(sha, line, False, f"not recorded: {type(exc).__name__}: "
-                         + _CONTROL.sub(" ", str(exc))[:200])
+        said = _CONTROL.sub(" ", str(exc))
+        if target.credentials:
+            said = mask_secrets(said, (target.credentials.token,))
+        return Recording(sha, line, False, f"not recorded: {type(exc).__name__}: {said[:200]}")
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
@@ -164,6 +169,8 @@ def record_outcome(repo: str, revision: str, kind: str, outcome: str,
 
 
 def target_for(repo: str, environ: Mapping[str, str], provider: str | None = None) -> Target:
+    """The config repo to record in (BadInput for a --repo that is neither a URL nor a git
+    repository); only its URL and credentials matter, a note is on no branch."""
     from mlgate.promote.git import check_repo_url
     from mlgate.promote.settings import credentials
 

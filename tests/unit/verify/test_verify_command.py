@@ -177,17 +177,27 @@ def test_prometheus_stopped_is_exit_3_and_nothing_is_rolled_back(bare_prometheus
                 environ={"PATH": "/usr/bin:/bin"}) == 0
     head = git(remote, "rev-parse", "main").strip()
     bare_prometheus.stop()
+    # the config repo refuses every push (a stand-in for a token without push rights): the
+    # outcome cannot be recorded, which is a warning and leaves exit 3 as it is
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'read-only mirror' >&2\nexit 1\n")
+    hook.chmod(0o755)
     out = tmp_path / "v.json"
     code = main(["verify", "--prometheus", bare_prometheus.url, "--check",
                  "name=up,query=vector(1),min=1", "--interval", "0.5s", "--count", "5",
                  "--consecutive-error-limit", "1", "--repo", str(remote), "--app", "churn",
                  "--environment", "staging", "--path", "apps/churn", "--no-incident",
-                 "--json", str(out)], environ={"PATH": "/usr/bin:/bin", "MLGATE_CI": "local"})
+                 "--revision", head, "--json", str(out)],
+                environ={"PATH": "/usr/bin:/bin", "MLGATE_CI": "local"})
     doc = json.loads(out.read_text())
     assert code == 3, doc
     assert doc["outputs"]["phase"] == "Error"
     assert "2 errors in a row" in doc["outputs"]["message"]
     assert git(remote, "rev-parse", "main").strip() == head
+    recorded = doc["result"]["recorded"]
+    assert recorded["recorded"] is False and recorded["line"].startswith("verify Error ")
+    assert "refused the push: read-only mirror" in recorded["warning"]
+    assert "refs/notes/mlgate" not in git(remote, "for-each-ref")
 
 
 @pytest.mark.parametrize("args, needle", [

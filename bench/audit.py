@@ -2,7 +2,9 @@
 
 Builds a synthetic config repo with `git fast-import` (100,000 commits on main, of which 5,000
 are mlgate records across 50 apps x 3 environments: promotions with evidence trailers, some
-rollbacks and canary steps; the rest ordinary commits), then prints, measured in this one run:
+rollbacks and canary steps, each with the two-line wait-sync and verify note those commands
+record under refs/notes/mlgate; the rest ordinary commits), then prints, measured in this one
+run:
 - one plain `git log --format=%H%x00%ct%x00%B` over the whole branch (the floor any reader of
   the history pays);
 - `mlgate history APP`, `mlgate status` and `mlgate metrics` (every app), run in process as
@@ -86,6 +88,7 @@ def build(repo: Path, commits: int, records: int) -> None:
     every = commits // records
     stream = io.BytesIO()
     start, record = 1_700_000_000, 0
+    marks: list[tuple[int, int]] = []  # (mark, time) of each record: its wait-sync/verify note
     for i in range(commits):
         when = start + i * 60
         if i % every == every - 1 and record < records:
@@ -93,6 +96,7 @@ def build(repo: Path, commits: int, records: int) -> None:
             message, path, evidence = _message(record, app, env, 2 + record // (APPS * 3), when)
             author = "mlgate <mlgate@users.noreply.localhost>"
             record += 1
+            marks.append((i + 1, when))
         else:
             message, path = f"docs: note {i}\n\nan ordinary edit\n", f"notes/n{i % 100}.txt"
             evidence = None
@@ -109,6 +113,18 @@ def build(repo: Path, commits: int, records: int) -> None:
             stream.write(b"M 644 inline apps/bench/production/kustomization.yaml\n"
                          + _data(KUSTOMIZATION))
         stream.write(b"\n")
+    # what wait-sync and verify record on every promotion (mlgate.audit.outcome): one notes
+    # commit on refs/notes/mlgate holding a two-line note per record
+    last = start + commits * 60
+    stream.write(f"commit refs/notes/mlgate\ncommitter mlgate <m@example.com> {last} +0000\n"
+                 .encode() + _data("Notes added by 'git notes append'\n"))
+    for mark, when in marks:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when + 120))
+        done = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when + 600))
+        stream.write(f"N inline :{mark}\n".encode() + _data(
+            f"wait-sync Healthy {stamp} https://ci.example/runs/{mark}\n\n"
+            f"verify Successful {done} https://ci.example/runs/{mark}\n"))
+    stream.write(b"\n")
     subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=stream.getvalue(),
                    check=True, env=GIT_ENV)
 
@@ -179,11 +195,13 @@ def run(commits: int, records: int, rounds: int) -> int:
         status = best([timed_mlgate(["status", "--repo", str(repo)], out)
                        for _ in range(rounds)])
         rows = out.read_text().count('"environment":')
+        verified = out.read_text().count('"kind": "verify"')
         whole = best([timed_mlgate(["status", "--repo", str(repo), "--all-history"], out)
                       for _ in range(rounds)])
         metrics = best([timed_mlgate(["metrics", "--repo", str(repo)], out)
                         for _ in range(rounds)])
         doc = json.loads(out.read_text())["result"]
+        to_verified = doc["lead_time_to_verified"]["measured"]
         audited, promoted = promote_once(repo, Path(tmp))
         audit = best([timed_mlgate(["audit", audited, "--repo", str(repo)], out)
                       for _ in range(rounds)])
@@ -198,7 +216,7 @@ def run(commits: int, records: int, rounds: int) -> int:
     print(f"mlgate history app7: {history * 1000:.0f} ms, {history / log:.2f}x the git log "
           f"({listed} records; target <= {HISTORY_SECONDS:.1f} s and <= {HISTORY_RATIO}x)")
     print(f"mlgate status: {status * 1000:.0f} ms, {status / log:.2f}x the git log "
-          f"({rows} rows; target <= {STATUS_SECONDS} s)")
+          f"({rows} rows, {verified} with a recorded verify; target <= {STATUS_SECONDS} s)")
     print(f"mlgate status --all-history: {whole * 1000:.0f} ms, {whole / log:.2f}x the git log "
           "(the whole history read, no early stop)")
     print(f"mlgate audit COMMIT: {audit * 1000:.0f} ms in process, {cli * 1000:.0f} ms as a "
@@ -207,7 +225,8 @@ def run(commits: int, records: int, rounds: int) -> int:
     print(f"mlgate metrics: {metrics * 1000:.0f} ms, {metrics / log:.2f}x the git log "
           f"({len(doc['deployments'])} deployments, {len(doc['weeks'])} weeks; of it the "
           f"automation rate's path-limited git log {doc['automation']['seconds'] * 1000:.0f} ms "
-          f"over {len(doc['automation']['folders'])} folders; target <= "
+          f"over {len(doc['automation']['folders'])} folders; lead time to verified "
+          f"measured for {to_verified}; target <= "
           f"{METRICS_SECONDS:.1f} s and <= {METRICS_RATIO}x)")
     print(f"peak memory: {own:.0f} MB this process (target <= {PEAK_MB} MB), "
           f"{child:.0f} MB the largest git child")

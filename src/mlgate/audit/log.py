@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from mlgate.audit.outcome import NOTES_REF, Outcome, parse_note
 from mlgate.errors import BadInput, ServiceError
 from mlgate.promote.config import Target
 from mlgate.promote.git import GIT_TIMEOUT, Git, GitError, private_tempdir
@@ -34,6 +35,8 @@ _SAFE = ("-c", "credential.helper=", "-c", "core.hooksPath=/dev/null",
          "-c", "protocol.ext.allow=never")
 _CHUNK = 1 << 20
 _FILE = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_OBJECT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+MAX_NOTE_BYTES = 64 * 1024
 _FOLDER = re.compile(r"[A-Za-z0-9._/-]{1,500}")
 
 
@@ -51,6 +54,7 @@ class ConfigLog:
     def __init__(self, git: Git, repo: str, ref: str, *, partial: bool = False):
         # partial: a commits-only clone, where every tree read is a fetch from the remote
         self.git, self.repo, self.ref, self.partial = git, repo, ref, partial
+        self._notes_fetched = False
 
     def records(self, app: str | None = None) -> list[Recorded]:
         """Every mlgate record on the branch (of `app` only, when given), newest first."""
@@ -159,6 +163,36 @@ class ConfigLog:
             return {}
         found = self.read([f"{c}:{evidence_path(d, f)}" for c, d, f in keys])
         return dict(zip(keys, found, strict=True))
+
+    def outcomes(self, shas: list[str]) -> dict[str, tuple[Outcome, ...]]:
+        """Each commit's wait-sync and verify outcomes (mlgate.audit.outcome), from the notes
+        under refs/notes/mlgate: one `git notes list` and one `git cat-file --batch` for all.
+        A URL's commits-only clone fetches the notes ref first (whole: a notes tree is small).
+        No notes ref, or a note that is not outcome lines, is no outcome: never an error."""
+        wanted = set(shas)
+        if not wanted:
+            return {}
+        if self.partial and not self._notes_fetched:
+            self._notes_fetched = True
+            self.git.run("fetch", "--quiet", "--no-filter", "--no-tags", "origin",
+                         f"+{NOTES_REF}:{NOTES_REF}", cwd=self.repo, check=False)
+        listed = subprocess.run(["git", *_SAFE, "notes", f"--ref={NOTES_REF}", "list"],
+                                cwd=self.repo, env=self.git.env(), capture_output=True,
+                                timeout=GIT_TIMEOUT, check=False)
+        if listed.returncode != 0:
+            return {}
+        notes: dict[str, str] = {}
+        for line in listed.stdout.decode(errors="replace").splitlines():
+            blob, _, sha = line.partition(" ")
+            if sha in wanted and _OBJECT.fullmatch(blob):
+                notes[sha] = blob
+        found = self.read(list(notes.values())) if notes else []
+        out = {}
+        for sha, blob in zip(notes, found, strict=True):
+            if blob.data is not None:
+                # the newest lines are the last ones: a huge note is read by its tail
+                out[sha] = parse_note(blob.data[-MAX_NOTE_BYTES:].decode(errors="replace"))
+        return out
 
     def read(self, specs: list[str]) -> list[Blob]:
         """Each "commit:path" as a Blob, in one `git cat-file --batch` (a path holding a

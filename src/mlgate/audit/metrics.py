@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from mlgate.audit.log import ConfigLog, Touching
+from mlgate.audit.outcome import Outcome
 from mlgate.audit.metrics_result import (
     Automation,
     Bucket,
@@ -94,7 +95,10 @@ def metrics(log: ConfigLog, *, repo: str, base: str, app: str | None, production
                                 round(started + time.perf_counter() - clock, 3))
     groups = _groups(records)
     kept = [g for g in groups if start is None or g.records[0].when >= start]
-    deployments = tuple(_deployment(g, failure_window) for g in kept)
+    # verify's recorded outcomes, for the production deployments only (one notes read)
+    notes = log.outcomes([r.sha for g in kept if g.records[0].environment == production
+                          for r in g.records])
+    deployments = tuple(_deployment(g, failure_window, notes) for g in kept)
     prod = [d for d in deployments if d.environment == production]
     weeks = _weeks(deployments, start, end)
     environments = sorted({d.environment for d in deployments})
@@ -109,7 +113,7 @@ def metrics(log: ConfigLog, *, repo: str, base: str, app: str | None, production
         since=iso(start) if start is not None else None, until=iso(end),
         failure_window_seconds=failure_window,
         frequency=frequency, weeks=weeks,
-        lead_time=_lead_time(prod),
+        lead_time=_lead_time([d.lead_seconds for d in prod]),
         change_failure=ChangeFailure(len(prod), len(failed),
                                      round(len(failed) / len(prod), 4) if prod else None),
         restore=Restore(len(restored), _median(restored)),
@@ -118,6 +122,7 @@ def metrics(log: ConfigLog, *, repo: str, base: str, app: str | None, production
                                    if freshness else None),
         automation=automation,
         deployments=tuple(prod),
+        lead_time_to_verified=_lead_time([d.verified_lead_seconds for d in prod]),
     )
 
 
@@ -154,14 +159,25 @@ def _groups(records: list[Recorded]) -> list[_Group]:
     return groups
 
 
-def _deployment(group: _Group, window: int) -> Deployment:
+def _deployment(group: _Group, window: int,
+                notes: dict[str, tuple[Outcome, ...]] | None = None) -> Deployment:
     first = group.records[0]
     source_time = _stamp(first.source_time)
     lead = first.when - source_time if source_time is not None else None
     end = group.failed_at
-    failed = end is not None and end.when - first.when <= window
+    checked = sorted((o for r in group.records for o in (notes or {}).get(r.sha, ())
+                      if o.kind == "verify"), key=lambda o: o.timestamp)
+    passed = next((o for o in checked if o.outcome == "Successful"), None)
+    # a failed verify is a failed change even when nothing rolled back (on-failure none, a
+    # rollback refused): within the window, as a rollback is
+    verify_failed = any(o.outcome in ("Failed", "Error") and o.timestamp - first.when <= window
+                        for o in checked)
+    verified_lead = passed.timestamp - source_time if passed and source_time is not None \
+        else None
+    rolled = end is not None and end.when - first.when <= window
+    failed = rolled or verify_failed
     restore = None
-    if failed and end is not None:
+    if rolled and end is not None:
         before = [r for r in group.records if r.when <= end.when]
         restore = end.when - (before[-1] if before else first).when
     return Deployment(
@@ -170,8 +186,13 @@ def _deployment(group: _Group, window: int) -> Deployment:
         source=first.source, source_time=iso(source_time) if source_time is not None else None,
         lead_seconds=lead if lead is not None and lead >= 0 else None,
         canary_id=first.canary_id, failed=failed,
-        restored_by=end.sha if failed and end is not None else None,
-        restore_seconds=restore)
+        restored_by=end.sha if rolled and end is not None else None,
+        restore_seconds=restore,
+        verify=checked[-1].outcome if checked else None,
+        verified=passed.when if passed else None,
+        verified_lead_seconds=verified_lead if verified_lead is not None
+        and verified_lead >= 0 else None,
+        verify_failed=verify_failed)
 
 
 def _stamp(text: str | None) -> int | None:
@@ -212,15 +233,16 @@ def _monday(timestamp: int) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _lead_time(prod: list[Deployment]) -> LeadTime:
-    leads = sorted(d.lead_seconds for d in prod if d.lead_seconds is not None)
+def _lead_time(values: list[int | None]) -> LeadTime:
+    """The distribution of the measured values; a None is a deployment not measured."""
+    leads = sorted(v for v in values if v is not None)
     buckets = []
     lower = 0
     for label, upper in BUCKETS:
         buckets.append(Bucket(label, upper, sum(1 for v in leads
                                                 if v >= lower and (upper is None or v < upper))))
         lower = upper or lower
-    return LeadTime(measured=len(leads), unmeasured=len(prod) - len(leads),
+    return LeadTime(measured=len(leads), unmeasured=len(values) - len(leads),
                     median_seconds=_median(leads),
                     p90_seconds=leads[math.ceil(0.9 * len(leads)) - 1] if leads else None,
                     buckets=tuple(buckets))

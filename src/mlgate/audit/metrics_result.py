@@ -24,9 +24,16 @@ class Deployment:
     source_time: str | None  # Mlgate-Source-Time
     lead_seconds: int | None  # source_time -> commit; None when not recorded
     canary_id: str | None
-    failed: bool  # rolled back (or its canary aborted) within the failure window
+    # rolled back (or its canary aborted), or verify recorded Failed / Error, within the
+    # failure window
+    failed: bool
     restored_by: str | None  # the commit that restored service: the rollback, or an abort
     restore_seconds: int | None  # the failed commit -> restored_by
+    # what `mlgate verify` recorded on its commits (refs/notes/mlgate, mlgate.audit.outcome)
+    verify: str | None = None  # the latest verify outcome recorded: Successful, Failed, ...
+    verified: str | None = None  # when verify first recorded Successful, ISO 8601 UTC
+    verified_lead_seconds: int | None = None  # source_time -> verified
+    verify_failed: bool = False  # verify recorded Failed or Error within the failure window
 
 
 @dataclass(frozen=True)
@@ -54,10 +61,11 @@ class Bucket:
 
 @dataclass(frozen=True)
 class LeadTime:
-    """Lead time for changes in production: model repo commit -> production commit."""
+    """Lead time for changes in production: model repo commit -> production commit (or, for
+    lead time to verified, -> verify's recorded Successful)."""
 
-    measured: int  # deployments whose model commit time is recorded
-    unmeasured: int  # production deployments without one (older commits, or a clock skew)
+    measured: int  # deployments whose model commit time (and verified time) is recorded
+    unmeasured: int  # production deployments without (older commits, a clock skew, unverified)
     median_seconds: int | None
     p90_seconds: int | None  # nearest rank
     buckets: tuple[Bucket, ...]
@@ -66,7 +74,7 @@ class LeadTime:
 @dataclass(frozen=True)
 class ChangeFailure:
     deployments: int  # production deployments in the window
-    failed: int
+    failed: int  # rolled back, canary aborted, or verify recorded Failed / Error
     rate: float | None  # failed / deployments; None without deployments
 
 
@@ -124,3 +132,6 @@ class MetricsResult:
     # the production deployments the figures above are computed from, oldest first (the
     # other environments are counted in `frequency` and `weeks`; `mlgate history` lists them)
     deployments: tuple[Deployment, ...]
+    # model commit -> the time `mlgate verify` recorded Successful for the production
+    # promotion (its git note); deployments without both are unmeasured
+    lead_time_to_verified: LeadTime | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlgate.audit.outcome import Outcome
+
 UNKNOWN = "unknown"
 
 
@@ -46,6 +48,9 @@ class Entry:
     canary: str | None = None  # STEP/TOTAL or "aborted"
     canary_id: str | None = None
     canary_weight: str | None = None
+    # the newest outcome wait-sync and verify recorded for this commit (refs/notes/mlgate)
+    wait_sync: Outcome | None = None
+    verify: Outcome | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,10 @@ class Row:
     canary: str | None  # an open canary, described; None when none is open
     rolled_back: bool  # the newest record is a rollback (of the promotion before it)
     rollback_reason: str | None = None
+    # the newest outcome wait-sync and verify recorded for `promotion` (refs/notes/mlgate);
+    # None when none was recorded
+    wait_sync: Outcome | None = None
+    verify: Outcome | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import re
 from datetime import datetime, timezone
 
 from mlgate.audit.log import ConfigLog, evidence_path, sha256
+from mlgate.audit.outcome import Outcome, last_of
 from mlgate.audit.result import UNKNOWN, Entry, Gate, HistoryResult, Row, StatusResult
 from mlgate.canary.steps import describe, open_canary
 from mlgate.errors import BadInput, MlgateError
@@ -48,7 +49,9 @@ def history(log: ConfigLog, *, repo: str, base: str, app: str, environment: str 
     undone = {sha: r.sha for r in records for sha in r.rollback_of}
     kept = [r for r in records if after is None or r.when >= after]
     gates = _gates(log, kept)
-    entries = tuple(_entry(r, gates[r.sha], undone.get(r.sha)) for r in kept)
+    notes = log.outcomes([r.sha for r in kept])
+    entries = tuple(_entry(r, gates[r.sha], undone.get(r.sha), notes.get(r.sha, ()))
+                    for r in kept)
     return HistoryResult(repo, base, app, environment, since, entries)
 
 
@@ -80,6 +83,7 @@ def status(log: ConfigLog, *, repo: str, base: str, app: str | None,
             break
     picked = {key: _running(records) for key, records in grouped.items()}
     gates = _gates(log, [p for p in picked.values() if p is not None])
+    notes = log.outcomes([p.sha for p in picked.values() if p is not None])
     rows = []
     for key in sorted(grouped):
         records = grouped[key]
@@ -95,6 +99,8 @@ def status(log: ConfigLog, *, repo: str, base: str, app: str | None,
             promotion=promotion.sha if promotion else None,
             canary=describe(canary) if canary else None,
             rolled_back=newest.is_rollback, rollback_reason=newest.reason,
+            wait_sync=last_of(notes.get(promotion.sha, ()), "wait-sync") if promotion else None,
+            verify=last_of(notes.get(promotion.sha, ()), "verify") if promotion else None,
         ))
     return StatusResult(repo, base, app, tuple(rows))
 
@@ -139,13 +145,15 @@ def kind_of(record: Recorded) -> str:
     return "canary-step" if record.canary else "promotion"
 
 
-def _entry(r: Recorded, gates: tuple[Gate, ...], undone_by: str | None) -> Entry:
+def _entry(r: Recorded, gates: tuple[Gate, ...], undone_by: str | None,
+           notes: tuple[Outcome, ...] = ()) -> Entry:
     return Entry(commit=r.sha, kind=kind_of(r), app=r.app, environment=r.environment,
                  author=r.author, when=iso(r.when), timestamp=r.when, subject=r.subject,
                  images=r.images, values=r.sets, source=r.source, run=r.run,
                  registry=r.registry, evidence=gates, evidence_dir=r.evidence_dir,
                  reason=r.reason, rollback_of=r.rollback_of, rolled_back_by=undone_by,
-                 canary=r.canary, canary_id=r.canary_id, canary_weight=r.canary_weight)
+                 canary=r.canary, canary_id=r.canary_id, canary_weight=r.canary_weight,
+                 wait_sync=last_of(notes, "wait-sync"), verify=last_of(notes, "verify"))
 
 
 def _gates(log: ConfigLog, records: list[Recorded]) -> dict[str, tuple[Gate, ...]]:

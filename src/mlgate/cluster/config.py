@@ -63,6 +63,9 @@ class WaitSyncConfig:
     kubeconfig: str | None = None
     context: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # the command (not this core) records how the wait ended on the revision, as a git note
+    # in `repo` (mlgate.audit.outcome); the canary's steps and direct callers leave it off
+    record: bool = False
 
     @property
     def label(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from mlgate.audit.outcome import Outcome
 from mlgate.audit.result import AuditResult, Entry, Gate, HistoryResult, StatusResult
 from mlgate.escape import escape_markdown
 from mlgate.promote.config import Target
@@ -47,6 +48,11 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines)
 
 
+def _outcome(found: Outcome | None) -> str:
+    """A recorded wait-sync or verify outcome for a table cell: the word and when."""
+    return f"{found.outcome} {found.when}" if found else ""
+
+
 def _evidence(e: Entry) -> str:
     """Where the evidence is kept in the config repo (its files), else its folder or nothing."""
     paths = [g.path for g in e.evidence if g.path]
@@ -59,7 +65,8 @@ def _secrets(target: Target) -> tuple[str, ...]:
 
 def present_history(result: HistoryResult, target: Target) -> Presentation:
     rows = tuple((e.when, e.environment, _what(e), _change(e), e.author, e.source or "",
-                  e.run or "", _gates(e.evidence), _evidence(e), e.commit[:12])
+                  e.run or "", _gates(e.evidence), _outcome(e.wait_sync),
+                  _outcome(e.verify), _evidence(e), e.commit[:12])
                  for e in result.entries)
     where = f"{result.app}" + (f" in {result.environment}" if result.environment else "")
     counts = {k: sum(1 for e in result.entries if e.kind == k)
@@ -68,7 +75,7 @@ def present_history(result: HistoryResult, target: Target) -> Presentation:
         f" since {result.since}" if result.since else "")
     newest = result.entries[0].commit if result.entries else ""
     table = Table(("when", "environment", "what", "change", "by", "model commit", "CI run",
-                   "gates", "evidence", "commit"), rows) if rows else None
+                   "gates", "wait-sync", "verify", "evidence", "commit"), rows) if rows else None
     return Presentation(
         command="history",
         title=f"mlgate history: {where} ({result.repo}, {result.base})",
@@ -86,7 +93,8 @@ def present_history(result: HistoryResult, target: Target) -> Presentation:
 
 def present_status(result: StatusResult, target: Target) -> Presentation:
     rows = tuple((r.app, r.environment, _short(r.image) if "," not in r.image else r.image,
-                  r.model_version, r.since, r.by, _gates(r.gates), r.canary or "",
+                  r.model_version, r.since, r.by, _gates(r.gates), _outcome(r.wait_sync),
+                  _outcome(r.verify), r.canary or "",
                   ("yes" + (f" ({r.rollback_reason})" if r.rollback_reason else ""))
                   if r.rolled_back else "no", r.commit[:12])
                  for r in result.rows)
@@ -96,7 +104,8 @@ def present_status(result: StatusResult, target: Target) -> Presentation:
         f", {len(rolled)} rolled back" if rolled else "") + (
         f", {len(canaries)} open canaries" if canaries else "")
     table = Table(("app", "environment", "image", "model version", "since", "promoted by",
-                   "gates", "open canary", "rolled back", "commit"), rows) if rows else None
+                   "gates", "wait-sync", "verify", "open canary", "rolled back", "commit"),
+                  rows) if rows else None
     sections = (Section("Status", markdown_table(table)),) if table else ()
     if any(g.verdict == "unknown" for r in result.rows for g in r.gates):
         sections += (Section("Gate verdicts", "A gate shown as *unknown* was recorded by its "

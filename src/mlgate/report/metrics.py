@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mlgate.audit.metrics_result import MetricsResult
+from mlgate.audit.metrics_result import LeadTime, MetricsResult
 from mlgate.promote.config import Target
 from mlgate.report.audit import markdown_table
 from mlgate.report.presentation import Presentation, Section, Table
@@ -34,15 +34,21 @@ def figures(r: MetricsResult) -> tuple[tuple[str, str, str], ...]:
     per_env = ", ".join(f"{f.environment}: {f.deployments} ({f.per_week:g}/week)"
                         for f in r.frequency) or "none"
     lead, cf, a = r.lead_time, r.change_failure, r.automation
+    verified = r.lead_time_to_verified or LeadTime(0, 0, None, None, ())
     return (
         ("deployment frequency", per_env, f"promotions landed over {len(r.weeks)} ISO weeks; a "
          "canary counts once, rollbacks do not"),
         ("lead time for changes (median)", human(lead.median_seconds),
          f"model commit to {r.production} commit; p90 {human(lead.p90_seconds)}; "
          f"{lead.measured} measured, {lead.unmeasured} without a recorded model commit time"),
+        ("lead time to verified (median)", human(verified.median_seconds),
+         f"model commit to the Successful `mlgate verify` recorded on the {r.production} "
+         f"commit; p90 {human(verified.p90_seconds)}; {verified.measured} measured, "
+         f"{verified.unmeasured} without a recorded model commit time or verify Successful"),
         ("change failure rate", percent(cf.rate),
          f"{cf.failed} of {cf.deployments} {r.production} deployments rolled back (or their "
-         f"canary aborted) within {human(r.failure_window_seconds)}"),
+         f"canary aborted), or recorded as failed by verify, within "
+         f"{human(r.failure_window_seconds)}"),
         ("time to restore (median)", human(r.restore.median_seconds),
          f"failed commit to the restoring commit, over {r.restore.restored} failures"),
         ("model freshness (average age)", human(r.freshness_average_seconds),
@@ -79,9 +85,6 @@ def present_metrics(result: MetricsResult, target: Target) -> Presentation:
         sections.append(Section("Failed changes", markdown_table(
             Table(("app", "deployed", "commit", "restored by", "time to restore"), rows))
             + note, fold=True))
-    sections.append(Section("Not measured", "Lead time to *verified*: `mlgate verify` does not "
-                            "record its outcome in the config repo, so it is not in git to "
-                            "measure."))
     total = sum(f.deployments for f in r.frequency)
     window = (f"{r.since} to {r.until}" if r.since else f"up to {r.until}")
     return Presentation(

@@ -51,9 +51,12 @@ def html(result: MetricsResult) -> str:
     body.append("<h2>Automation</h2>" + f"<p>{a.mlgate} commits by mlgate, {a.other} by hand "
                 "or other tools, changed " + _esc(", ".join(a.folders) or "no folder")
                 + "</p>")
-    body.append("<p class=\"facts\">Lead time to <i>verified</i> is not measured: "
-                "<code>mlgate verify</code> does not record its outcome in the config "
-                "repository.</p>")
+    verified = r.lead_time_to_verified
+    if verified is not None and verified.measured:
+        body.append("<h2>Lead time to verified</h2>" + bars_svg(
+            [(b.label, b.count) for b in verified.buckets],
+            f"{verified.measured} {r.production} deployments with a recorded model commit "
+            "time and a Successful mlgate verify recorded on their commit"))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"

@@ -28,11 +28,12 @@ def _renamed(option: click.Option, flag: str, name: str, help: str) -> click.Opt
 
 
 _WAIT = {p.name: p for p in WAIT_SYNC.params}
-# wait-sync's options, less the revision (each step's commit) and the repo (the canary's);
+# wait-sync's options, less the revision (each step's commit), the repo (the canary's) and
+# --no-record (a canary records nothing in notes: its steps' commits say how each went);
 # its timeout and interval renamed: verify's --interval is the measurements'
 WAIT_PARAMS: tuple[click.Parameter, ...] = (
     *(p for p in WAIT_SYNC.params if p.name not in ("revision", "repo", "timeout", "interval",
-                                                    "kubeconfig", "context")),
+                                                    "kubeconfig", "context", "no_record")),
     _renamed(_WAIT["timeout"], "--sync-timeout", "sync_timeout",  # type: ignore[arg-type]
              "Give up waiting for a step (the canary stays open) after this long."),
     _renamed(_WAIT["interval"], "--sync-interval", "sync_interval",  # type: ignore[arg-type]

@@ -14,8 +14,10 @@ import click
 from mlgate.stages import landing
 from mlgate.stages.params import OutputFile, optional
 from mlgate.stages.stage import Progress
+from mlgate.stages.wait_sync import NO_RECORD_HELP
 
 if TYPE_CHECKING:
+    from mlgate.audit.outcome import Recording
     from mlgate.report.presentation import Presentation
     from mlgate.verify.config import VerifyConfig
     from mlgate.verify.result import VerifyResult
@@ -30,12 +32,16 @@ class VerifyStageConfig:
     # when verify began (time.monotonic): the measuring schedule counts from here, so that
     # reading the inputs and the imports are part of the initial delay, not added to the run
     started: float | None = None
+    # where the run's phase is recorded as a git note on the revision (mlgate.audit.outcome):
+    # (repo, provider, revision), or None (--no-record, or no --repo and --revision)
+    record: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
 class VerifyOutcome:
     result: VerifyResult
     paths: dict[str, str]
+    recording: Recording | None = None  # the note written on --revision
 
 
 # the landing options, only needed when a failure rolls back
@@ -132,7 +138,9 @@ class Verify:
         *(p for p in _LANDING if p.name not in ("repo",)),
         click.Option(["--repo"], default=None, metavar="URL_OR_PATH",
                      help="The config repository a failure rolls back in (with --app and "
-                     "--environment; rollback's options apply)."),
+                     "--environment; rollback's options apply), and where the run's phase is "
+                     "recorded on --revision."),
+        click.Option(["--no-record"], is_flag=True, help=NO_RECORD_HELP),
     )
     paths = frozenset({"repo", "evidence", "prometheus_ca", "kubeconfig",
                        "attestation_key"})
@@ -143,8 +151,11 @@ class Verify:
         started = time.monotonic()
         from mlgate.stages.verify_inputs import verify_config
 
+        record = None
+        if values["repo"] and values["revision"] and not values.get("no_record", True):
+            record = (values["repo"], values["provider"], values["revision"])
         return VerifyStageConfig(verify_config(values, environ), values["markdown_path"],
-                                 values["junit_path"], values["metrics_path"], started)
+                                 values["junit_path"], values["metrics_path"], started, record)
 
     def run(self, config: VerifyStageConfig, progress: Progress) -> VerifyOutcome:
         from mlgate.ci.emit import preload
@@ -156,13 +167,24 @@ class Verify:
         # first measurement: after the last one they would only make the run end later
         preload(config.core.environ)
         result = verify(config.core, progress, started=config.started)
-        return VerifyOutcome(result, write_reports(result, {
-            "report": config.markdown, "junit": config.junit, "metrics-file": config.metrics}))
+        paths = write_reports(result, {
+            "report": config.markdown, "junit": config.junit, "metrics-file": config.metrics})
+        recording = None
+        if config.record is not None:
+            from mlgate.audit.outcome import record_outcome
+
+            repo, provider, revision = config.record
+            recording = record_outcome(repo, revision, "verify", result.phase,
+                                       config.core.environ, provider)
+            progress(f"recorded {recording.line}" if recording.recorded
+                     else recording.warning or "not recorded")
+        return VerifyOutcome(result, paths, recording)
 
     def present(self, outcome: VerifyOutcome) -> Presentation:
+        from mlgate.report.outcome import with_recording
         from mlgate.report.verify import present
 
-        return present(outcome.result, outcome.paths)
+        return with_recording(present(outcome.result, outcome.paths), outcome.recording)
 
 
 STAGE = Verify()

@@ -4,6 +4,7 @@ out, so a promotion ends in a known state rather than at the push."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -11,9 +12,22 @@ import click
 from mlgate.stages.stage import Progress
 
 if TYPE_CHECKING:
+    from mlgate.audit.outcome import Recording
     from mlgate.cluster.config import WaitSyncConfig
     from mlgate.cluster.result import WaitSyncResult
     from mlgate.report.presentation import Presentation
+
+
+@dataclass(frozen=True)
+class WaitSyncOutcome:
+    result: WaitSyncResult
+    recording: Recording | None  # the note written on --revision (None: none was asked)
+
+
+# The help of --no-record, shared with verify: the same note, the same switch.
+NO_RECORD_HELP = ("Do not record the outcome on --revision as a git note (refs/notes/mlgate "
+                  "in --repo; by default it is, when --repo is given; best effort: a failure "
+                  "to record is a warning, never the verdict).")
 
 
 class WaitSync:
@@ -70,6 +84,7 @@ class WaitSync:
                      help="Kubeconfig file (default: KUBECONFIG, the in-cluster service "
                      "account, then ~/.kube/config)."),
         click.Option(["--context"], default=None, help="Kubeconfig context to use."),
+        click.Option(["--no-record"], is_flag=True, help=NO_RECORD_HELP),
     )
     paths = frozenset({"repo"})
 
@@ -120,17 +135,29 @@ class WaitSync:
             kubeconfig=values["kubeconfig"],
             context=values["context"],
             environ=dict(environ),
+            # absent (a canary's step reuses these options): a step is not recorded
+            record=bool(values["repo"]) and values.get("no_record") is False,
         )
 
-    def run(self, config: WaitSyncConfig, progress: Progress) -> WaitSyncResult:
+    def run(self, config: WaitSyncConfig, progress: Progress) -> WaitSyncOutcome:
         from mlgate.cluster.run import wait_sync
 
-        return wait_sync(config, progress)
+        result = wait_sync(config, progress)
+        recording = None
+        if config.record and config.repo:
+            from mlgate.audit.outcome import WAIT_SYNC_WORDS, record_outcome
 
-    def present(self, result: WaitSyncResult) -> Presentation:
+            recording = record_outcome(config.repo, config.revision, "wait-sync",
+                                       WAIT_SYNC_WORDS[result.outcome], config.environ)
+            progress(f"recorded {recording.line}" if recording.recorded
+                     else recording.warning or "not recorded")
+        return WaitSyncOutcome(result, recording)
+
+    def present(self, outcome: WaitSyncOutcome) -> Presentation:
+        from mlgate.report.outcome import with_recording
         from mlgate.report.wait_sync import present
 
-        return present(result)
+        return with_recording(present(outcome.result), outcome.recording)
 
 
 STAGE = WaitSync()

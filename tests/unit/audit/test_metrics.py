@@ -326,3 +326,44 @@ def test_over_http_the_clone_has_trees_and_the_token_stays_out(git_server, tmp_p
     assert r["lead_time"]["median_seconds"] == HOUR
     assert (r["automation"]["mlgate"], r["automation"]["other"]) == (2, 0)  # the import: after --until
     assert git_server.token("writer") not in json.dumps(doc)
+
+
+def test_lead_time_to_verified_and_a_failed_verify_from_the_notes(story, tmp_path):
+    """verify's outcomes recorded as git notes (refs/notes/mlgate) on the production commits:
+    a Successful one ends lead time to verified; a Failed one makes a failed change even where
+    no rollback came within the window (v1.8.0's came 9 days on)."""
+    from datetime import datetime
+
+    from mlgate.audit.outcome import outcome_now, record, target_for
+
+    remote, c = story
+    target = target_for(str(remote), ENV)
+
+    def note(sha, word, when):
+        stamp = datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+        assert record(target, sha, outcome_now("verify", word, "run", now=stamp)).recorded
+
+    note(c["prod1"], "Failed", "2026-03-03T10:30:00Z")      # a first run failed, then
+    note(c["prod1"], "Successful", "2026-03-03T12:00:00Z")  # verified: 28 h after 03-02 08:00
+    note(c["prod2"], "Failed", "2026-03-09T13:00:00Z")      # failed, and rolled back anyway
+    note(c["prod4"], "Error", "2026-03-23T11:00:00Z")       # failed; its rollback too late
+    note(c["staging1"], "Successful", "2026-03-02T11:00:00Z")   # not production: not counted
+    r = metrics(remote, tmp_path, "--report", str(tmp_path / "m.md"),
+                "--html-report", str(tmp_path / "m.html"))["result"]
+    verified = r["lead_time_to_verified"]
+    assert (verified["measured"], verified["unmeasured"]) == (1, 3)
+    assert verified["median_seconds"] == verified["p90_seconds"] == 28 * HOUR
+    by = {d["commit"]: d for d in r["deployments"]}
+    assert by[c["prod1"]]["verified"] == "2026-03-03T12:00:00Z"
+    assert by[c["prod1"]]["verify"] == "Successful"
+    assert by[c["prod1"]]["verify_failed"] is True     # within the window, before it passed
+    assert by[c["prod4"]]["verify"] == "Error" and by[c["prod4"]]["failed"] is True
+    assert by[c["prod4"]]["restored_by"] is None
+    # prod1 failed verify once, prod2 rolled back, the canary aborted, prod4's verify erred
+    assert r["change_failure"] == {"deployments": 4, "failed": 4, "rate": 1.0}
+    assert r["restore"] == {"restored": 2, "median_seconds": (2 * HOUR + DAY) // 2}
+    summary = (tmp_path / "m.md").read_text()
+    assert "| lead time to verified \\(median\\) | 1\\.2 d |" in summary
+    page = (tmp_path / "m.html").read_text()
+    assert page.count("<svg") == 3 and "<h2>Lead time to verified</h2>" in page
+    assert "not measured" not in page

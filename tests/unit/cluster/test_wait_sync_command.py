@@ -98,10 +98,58 @@ def test_a_later_commit_that_contains_ours_counts_with_repo(argocd_api, tmp_path
                     tmp_path, argo_env(argocd_api))
     assert code == 0, doc
     assert doc["outputs"]["revision"] == later
+    # the outcome is recorded on our commit as a git note; the branch does not move
+    assert doc["result"]["recorded"]["recorded"] is True
+    assert notes(repo, ours) == [doc["result"]["recorded"]["line"]]
+    assert notes(repo, ours)[0].startswith("wait-sync Healthy 20")
+    assert git_out(repo, "rev-parse", "main") == later
     # without the repo, only the very commit counts
     code, doc = run(["--revision", ours, "--argocd-app", "churn", "--timeout", "0.5s"],
                     tmp_path, argo_env(argocd_api))
     assert code == 1 and "timed out" in doc["outputs"]["message"]
+    assert doc["result"]["recorded"] is None       # no --repo: nowhere to record
+
+
+def git_out(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def notes(repo: Path, sha: str) -> list[str]:
+    found = subprocess.run(["git", "-C", str(repo), "notes", "--ref=refs/notes/mlgate", "show",
+                            sha], capture_output=True, text=True)
+    return [line for line in found.stdout.splitlines() if line]
+
+
+def test_no_record_and_a_failure_to_record(argocd_api, tmp_path):  # noqa: F811
+    """--no-record writes nothing; a repo the recorder cannot push to is a warning in the
+    report, and the verdict and exit code stay the wait's own."""
+    repo = tmp_path / "config"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    ours = commit(repo, "promote churn")
+    argocd_api.put("churn", application("churn", ours))
+    code, doc = run(["--revision", ours, "--argocd-app", "churn", "--repo", str(repo),
+                     "--no-record"], tmp_path, argo_env(argocd_api))
+    assert code == 0 and doc["result"]["recorded"] is None and notes(repo, ours) == []
+    # a hook that refuses every push stands in for a remote without push rights; mlgate's
+    # git runs no hooks of its own, the receiving side does
+    hook = repo / ".git" / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'notes are not welcome here' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    code, doc = run(["--revision", ours, "--argocd-app", "churn", "--repo", str(repo)],
+                    tmp_path, argo_env(argocd_api))
+    assert code == 0 and doc["verdict"] == "synced and healthy"
+    assert doc["result"]["recorded"]["recorded"] is False
+    assert "refused the push: notes are not welcome here" in doc["result"]["recorded"]["warning"]
+    assert notes(repo, ours) == []
+    # a failed wait stays a failed wait (exit 1), recorded as Failed
+    hook.unlink()
+    argocd_api.put("churn", application("churn", ours, sync="OutOfSync", health="Healthy",
+                                        phase="Failed"))
+    code, doc = run(["--revision", ours, "--argocd-app", "churn", "--repo", str(repo),
+                     "--timeout", "30s"], tmp_path, argo_env(argocd_api))
+    assert code == 1 and notes(repo, ours)[0].startswith("wait-sync Failed ")
 
 
 def test_an_unrelated_commit_does_not_count(argocd_api, tmp_path):  # noqa: F811

@@ -117,6 +117,15 @@ def test_a_failed_verification_rolls_back_and_waits_for_the_rollback(
     assert "Mlgate-Rollback-Reason: error-rate 0.2 > 0.01 (1 of 1 measurements)" in message
     assert doc["outputs"]["verify-rolled-back"] == "true"
     assert any(r.startswith("verify: failed: error-rate") for r in doc["result"]["reasons"])
+    # each step recorded its outcome once, as a git note on the commit it judged
+    assert kinds(remote, promoted) == [("wait-sync", "Healthy"), ("verify", "Failed")]
+    assert kinds(remote, back) == [("wait-sync", "Healthy")]
+
+
+def kinds(remote, sha: str) -> list[tuple[str, str]]:
+    """The (kind, outcome) lines of the commit's refs/notes/mlgate note, in order."""
+    note = git(remote, "notes", "--ref=refs/notes/mlgate", "show", sha)
+    return [tuple(line.split()[:2]) for line in note.splitlines() if line.strip()]
 
 
 def test_a_sync_that_never_comes_skips_the_verification(argocd_api, prometheus_stack,  # noqa: F811
@@ -155,6 +164,9 @@ def test_later_jobs_run_wait_sync_and_verify_from_the_promotion_json(
         code, doc = run(tmp_path, cfg, argocd_api, "--only", "verify")
         assert code == 0, doc
         assert list(steps(doc)) == ["promote", "wait-sync", "verify", "rollback"]
+        # the verify job read wait-sync's JSON: wait-sync recorded once, in its own job
+        commit = steps(doc)["promote"]["outputs"]["commit"]
+        assert kinds(remote, commit) == [("wait-sync", "Healthy"), ("verify", "Successful")]
     finally:
         controller.stop()
 

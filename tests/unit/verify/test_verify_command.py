@@ -164,6 +164,10 @@ def test_degrading_mid_analysis_rolls_back_in_git_with_the_reason(prometheus_sta
     assert "> 0.01 (1 of " in reason
     assert "newTag: v1.4.0" in git(remote, "show", "main:apps/churn/production/kustomization.yaml")
     assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
+    # the failed verification is recorded on the promotion it judged (a git note, not a
+    # commit: main holds the rollback and nothing else)
+    note = git(remote, "notes", "--ref=refs/notes/mlgate", "show", promoted).strip()
+    assert note.startswith("verify Failed 20") and doc["result"]["recorded"]["recorded"]
 
 
 def test_prometheus_stopped_is_exit_3_and_nothing_is_rolled_back(bare_prometheus, tmp_path):
@@ -173,17 +177,27 @@ def test_prometheus_stopped_is_exit_3_and_nothing_is_rolled_back(bare_prometheus
                 environ={"PATH": "/usr/bin:/bin"}) == 0
     head = git(remote, "rev-parse", "main").strip()
     bare_prometheus.stop()
+    # the config repo refuses every push (a stand-in for a token without push rights): the
+    # outcome cannot be recorded, which is a warning and leaves exit 3 as it is
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'read-only mirror' >&2\nexit 1\n")
+    hook.chmod(0o755)
     out = tmp_path / "v.json"
     code = main(["verify", "--prometheus", bare_prometheus.url, "--check",
                  "name=up,query=vector(1),min=1", "--interval", "0.5s", "--count", "5",
                  "--consecutive-error-limit", "1", "--repo", str(remote), "--app", "churn",
                  "--environment", "staging", "--path", "apps/churn", "--no-incident",
-                 "--json", str(out)], environ={"PATH": "/usr/bin:/bin", "MLGATE_CI": "local"})
+                 "--revision", head, "--json", str(out)],
+                environ={"PATH": "/usr/bin:/bin", "MLGATE_CI": "local"})
     doc = json.loads(out.read_text())
     assert code == 3, doc
     assert doc["outputs"]["phase"] == "Error"
     assert "2 errors in a row" in doc["outputs"]["message"]
     assert git(remote, "rev-parse", "main").strip() == head
+    recorded = doc["result"]["recorded"]
+    assert recorded["recorded"] is False and recorded["line"].startswith("verify Error ")
+    assert "refused the push: read-only mirror" in recorded["warning"]
+    assert "refs/notes/mlgate" not in git(remote, "for-each-ref")
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -295,6 +309,9 @@ def test_a_passed_verification_moves_the_alias_the_promotion_left_waiting(
     assert str(client.get_model_version_by_alias("churn", "champion").version) == "2"
     assert client.get_model_version("churn", "2").tags["mlgate.verified.production"] == promoted
     assert git(remote, "rev-parse", "main").strip() == promoted     # nothing committed
+    assert git(remote, "notes", "--ref=refs/notes/mlgate", "show", promoted).startswith(
+        "verify Successful 20")     # recorded as a note: no commit on main
+    assert doc["result"]["recorded"]["line"].startswith("verify Successful ")
 
 
 def test_replicas_unavailable_is_read_from_the_kubernetes_api(tmp_path, kube_api,  # noqa: F811

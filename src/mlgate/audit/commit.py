@@ -144,10 +144,13 @@ def _subject(log: ConfigLog, sha: str) -> str:
 
 
 def _changed(log: ConfigLog, sha: str) -> tuple[str, ...]:
-    """The paths the commit changed against its first parent (all of them for a root)."""
-    out = _git(log, "diff-tree", "--root", "-m", "--first-parent", "--no-commit-id", "-r",
-               "-z", "--name-only", "--no-renames", sha)
-    return tuple(dict.fromkeys(p for p in out.split("\0") if p))
+    """The paths the commit changed against its first parent (what a merge brought in), or
+    every path of a root commit."""
+    parents = _git(log, "rev-list", "--parents", "-n", "1", sha).split()[1:]
+    base = [parents[0], sha] if parents else ["--root", sha]
+    out = _git(log, "diff-tree", "--no-commit-id", "-r", "-z", "--name-only", "--no-renames",
+               *base)
+    return tuple(p for p in out.split("\0") if p)
 
 
 def _on_branch(log: ConfigLog, sha: str) -> bool:

@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 
 import pytest
-from support.auditrepo import ENV, IMG, hand_commit, promote, run
-from support.configrepo import EXAMPLES, GIT_ENV, example_remote, git, tree_files
+from support.auditrepo import (
+    ENV,
+    IMG,
+    checks,
+    edit_and_push,
+    flip_verdict,
+    folder_of,
+    gate_file,
+    hand_commit,
+    promote,
+    public_pem,
+    run,
+)
+from support.configrepo import EXAMPLES, example_remote, git, tree_files
 from support.fixtures import git_server  # noqa: F401
 from support.evidence import write_key
 
@@ -22,61 +32,6 @@ from mlgate.cli import main
 @pytest.fixture
 def remote(tmp_path):
     return example_remote(tmp_path)
-
-
-def public_pem(public_key, path):
-    from cryptography.hazmat.primitives import serialization
-
-    path.write_bytes(public_key.public_bytes(serialization.Encoding.PEM,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo))
-    return str(path)
-
-
-def gate_file(tmp_path, name="benchmark.json", verdict="passed", command="benchmark"):
-    path = tmp_path / name
-    path.write_text(json.dumps({"command": command, "verdict": verdict, "exit_code": 0,
-                                "title": "t", "result": {"candidate": {
-                                    "uri": "models:/churn/7", "name": "churn",
-                                    "version": "7"}}}))
-    return str(path)
-
-
-def checks(doc):
-    return {c["what"]: c["status"] for c in doc["result"]["checks"]}
-
-
-def edit_and_push(remote, tmp_path, edit, *, amend=False):
-    """Clone, let `edit` change the work tree, then commit (or amend main's head, keeping its
-    message: a forged commit) and push (forced when amending)."""
-    work = tmp_path / f"edit-{len(list(tmp_path.glob('edit-*')))}"
-    git(tmp_path, "clone", "-q", str(remote), str(work))
-    edit(work)
-    git(work, "add", "-A")
-    env = {**os.environ, **GIT_ENV}
-    args = ["commit", "-q", "--amend", "--no-edit"] if amend else ["commit", "-qm", "edit"]
-    subprocess.run(["git", *args], cwd=work, env=env, check=True)
-    if amend:  # the remote refuses a forced push: move main in the bare repo itself
-        git(work, "push", "-q", "origin", "HEAD:refs/heads/forged")
-        new = git(work, "rev-parse", "HEAD").strip()
-        git(remote, "update-ref", "refs/heads/main", new)
-        git(remote, "update-ref", "-d", "refs/heads/forged")
-        return new
-    git(work, "push", "-q", "origin", "HEAD:main")
-    return git(work, "rev-parse", "HEAD").strip()
-
-
-def flip_verdict(folder):
-    """An edit turning the kept benchmark result's "failed" into "passed"."""
-    def flip(work):
-        path = work / folder / "benchmark.json"
-        path.write_text(path.read_text().replace('"failed"', '"passed"'))
-    return flip
-
-
-def folder_of(remote, sha):
-    body = git(remote, "show", "-s", "--format=%B", sha)
-    return next(line.split(": ", 1)[1] for line in body.splitlines()
-                if line.startswith("Mlgate-Evidence-Dir: "))
 
 
 def test_a_signed_promotion_checks_out(remote, tmp_path):

@@ -130,3 +130,5 @@ class AuditResult:
     gates: tuple[Gate, ...] = ()
     data: tuple[tuple[str, str], ...] = ()  # other subjects: images, model, data (name, sha256)
     signature: str = "no evidence kept"  # verified (keyid) | unsigned | not checked | invalid
+    # what wait-sync and verify recorded about this commit afterwards (refs/notes/mlgate)
+    outcomes: tuple[Outcome, ...] = ()

@@ -146,6 +146,8 @@ def present_audit(result: AuditResult, target: Target) -> Presentation:
     facts += [(f"gate {g.gate}", g.verdict) for g in result.gates]
     facts += [("subject " + name, f"sha256:{sha}") for name, sha in result.data]
     facts.append(("signature", result.signature))
+    facts += [(o.kind, f"{o.outcome} at {o.when}" + (f" ({o.detail})" if o.detail else ""))
+              for o in result.outcomes]
     if result.kind == "hand edit":
         facts = [f for f in facts if f[1]] + [("changed", ", ".join(result.changed))]
     checks = Table(("check", "result", "detail"),

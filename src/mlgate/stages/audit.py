@@ -67,8 +67,12 @@ class Audit:
         from mlgate.audit.commit import audit
         from mlgate.audit.log import config_log
 
+        import dataclasses
+
         with config_log(config.target) as log:
             result = audit(log, config.commit, config.key, repo=repo_label(config.target))
+            outcomes = log.outcomes([result.commit]).get(result.commit, ())
+            result = dataclasses.replace(result, outcomes=tuple(outcomes))
         outcome = AuditOutcome(result, config.target)
         write_markdown(config.markdown_path, self.present, outcome)
         return outcome

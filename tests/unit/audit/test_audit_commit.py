@@ -277,3 +277,21 @@ def test_a_tag_names_the_commit(remote, tmp_path):
                   "--tag", "Q2-2026-churn-model")
     code, doc = run("audit", "Q2-2026-churn-model", "--repo", str(remote), tmp_path=tmp_path)
     assert code == 0 and doc["result"]["commit"] == sha
+
+
+def test_the_outcomes_recorded_afterwards_are_shown(remote, tmp_path):
+    from mlgate.audit.outcome import Outcome, record, target_for
+
+    sha = promote(remote, "staging", f"{IMG}:v1.5.0", "--evidence", gate_file(tmp_path))
+    target = target_for(str(remote), ENV)
+    for outcome in (Outcome("wait-sync", "Healthy", "2026-12-06T10:00:00Z"),
+                    Outcome("verify", "Successful", "2026-12-06T10:05:00Z",
+                            "https://ci.example.com/r/1")):
+        assert record(target, sha, outcome, environ=ENV).recorded
+    code, doc = run("audit", sha, "--repo", str(remote), "--report", str(tmp_path / "a.md"),
+                    tmp_path=tmp_path)
+    assert code == 0
+    assert [(o["kind"], o["outcome"]) for o in doc["result"]["outcomes"]] == [
+        ("wait-sync", "Healthy"), ("verify", "Successful")]
+    md = (tmp_path / "a.md").read_text()
+    assert "| verify | Successful at 2026" in md and "| wait\\-sync | Healthy at 2026" in md

@@ -43,9 +43,9 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class _Tree:
-    """The evidence folder as one commit holds it: name -> (mode, blob id, size)."""
+    """The evidence folder as one commit holds it: name -> (mode, size)."""
 
-    entries: dict[str, tuple[str, str, int]]
+    entries: dict[str, tuple[str, int]]
 
 
 def audit(log: ConfigLog, commit: str, key: PublicKey | None, *, repo: str) -> AuditResult:
@@ -166,13 +166,13 @@ def _tree(log: ConfigLog, sha: str, folder: str) -> _Tree:
         parts = meta.split()
         if len(parts) == 4 and path.startswith(folder + "/"):
             size = int(parts[3]) if parts[3].isdigit() else 0
-            entries[path[len(folder) + 1:]] = (parts[0], parts[2], size)
+            entries[path[len(folder) + 1:]] = (parts[0], size)
     return _Tree(entries)
 
 
 def _read(log: ConfigLog, sha: str, folder: str, tree: _Tree) -> dict[str, bytes]:
     """The folder's regular files (a symlink or an oversized file is left out: not evidence)."""
-    wanted = [(sha, folder, name) for name, (mode, _, size) in tree.entries.items()
+    wanted = [(sha, folder, name) for name, (mode, size) in tree.entries.items()
               if mode in ("100644", "100755") and size <= MAX_READ and "/" not in name]
     blobs = log.blobs(wanted)
     return {name: blob.data for (_, _, name), blob in blobs.items() if blob.data is not None}

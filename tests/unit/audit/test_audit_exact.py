@@ -27,6 +27,7 @@ from support.auditrepo import (
 )
 from support.configrepo import GIT_ENV, example_remote, git
 from support.evidence import write_key
+from support.fixtures import git_server  # noqa: F401
 
 
 @pytest.fixture
@@ -363,3 +364,128 @@ def test_a_merge_and_the_first_commit_list_what_they_changed(remote, tmp_path):
     assert checks(doc)["mlgate record"] == "missing"
     assert full(doc)[1][2] == ("no Mlgate-App trailer: a commit mlgate did not make, with no "
                                "evidence behind it (it changed apps/churn/staging/extra.yaml)")
+
+
+def test_everything_behind_a_promotion_is_shown(remote, tmp_path):
+    from mlgate.cli import main
+
+    data_sha, model_sha = "d" * 64, "e" * 64
+    validate = tmp_path / "validate.json"
+    validate.write_text(json.dumps({"command": "validate", "verdict": "passed", "exit_code": 0,
+                                    "title": "t", "result": {"data": "holdout.csv",
+                                                             "data_sha256": data_sha}}))
+    bench = tmp_path / "benchmark.json"
+    bench.write_text(json.dumps({"command": "benchmark", "verdict": "passed", "exit_code": 0,
+                                 "title": "t", "result": {"candidate": {
+                                     "uri": "models:/churn/7", "name": "churn", "version": "7",
+                                     "sha256": model_sha}}}))
+    digest = "f" * 64
+    environ = {**ENV, "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "ml/churn",
+               "GITHUB_RUN_ID": "42", "GITHUB_SHA": "a" * 40, "GITHUB_ACTOR": "octocat"}
+    assert main(["promote", "--repo", str(remote), "--app", "churn", "--path", "apps/churn",
+                 "--environment", "staging", "--image", f"{IMG}@sha256:{digest}",
+                 "--evidence", str(validate), "--evidence", str(bench)], environ=environ) == 0
+    commit = git(remote, "rev-parse", "main").strip()
+    code, doc = run("audit", commit, "--repo", str(remote), tmp_path=tmp_path)
+    assert code == 0, full(doc)
+    r = doc["result"]
+    assert r["data"] == [[IMG, digest], ["models:/churn/7", model_sha],
+                         ["holdout.csv", data_sha]]
+    assert r["model"] == {"uri": "models:/churn/7", "name": "churn", "version": "7",
+                          "sha256": model_sha}
+    assert r["source"] == f"https://github.com/ml/churn@{'a' * 40}"
+    assert r["run"] == "https://github.com/ml/churn/actions/runs/42"
+    assert r["actor"] == "octocat"
+    assert r["images"] == [[f"{IMG}:v1.4.0", f"{IMG}@sha256:{digest}"]]
+    assert r["values"] == [] and r["reason"] is None and r["rollback_of"] == []
+    assert r["subject"] == git(remote, "log", "-1", "--format=%s", commit).strip()
+    author = git(remote, "log", "-1", "--format=%an <%ae>", commit).strip()
+    assert r["author"] == author and r["kind"] == "promotion"
+    when = int(git(remote, "log", "-1", "--format=%ct", commit))
+    from mlgate.audit.trail import iso
+
+    assert r["when"] == iso(when)
+
+
+def test_a_rollback_shows_its_reason_and_what_it_undid(remote, tmp_path):
+    from mlgate.cli import main
+
+    promoted = promote(remote, "production", f"{IMG}:v1.5.0", "--evidence",
+                       gate_file(tmp_path))
+    assert main(["rollback", "--repo", str(remote), "--app", "churn", "--path", "apps/churn",
+                 "--environment", "production", "--reason", "error-rate 0.034 > 0.01"],
+                environ=ENV) == 0
+    rollback = git(remote, "rev-parse", "main").strip()
+    code, doc = run("audit", rollback, "--repo", str(remote), tmp_path=tmp_path)
+    assert code == 0
+    assert doc["result"]["rollback_of"] == [promoted]
+    assert doc["result"]["reason"] == "error-rate 0.034 > 0.01"
+    assert doc["result"]["images"] == [[f"{IMG}:v1.5.0", f"{IMG}:v1.4.0"]]
+
+
+def test_a_hand_commit_whole(remote, tmp_path):
+    sha = hand_commit(remote, tmp_path, "bump by hand", files={
+        "apps/churn/production/deployment.yaml": "kind: Deployment\n"})
+    code, doc = run("audit", sha, "--repo", str(remote), tmp_path=tmp_path)
+    r = doc["result"]
+    assert (r["subject"], r["kind"], r["evidence_dir"], r["gates"]) == (
+        "bump by hand", "hand edit", None, [])
+    assert r["author"] == git(remote, "log", "-1", "--format=%an <%ae>", sha).strip()
+    from mlgate.audit.trail import iso
+
+    assert r["when"] == iso(int(git(remote, "log", "-1", "--format=%ct", sha)))
+
+
+@pytest.mark.parametrize("how,status", [("subfolder", "missing"), ("executable", "ok")])
+def test_only_the_folders_own_regular_files_are_evidence(remote, tmp_path, how, status):
+    commit = promote(remote, "staging", f"{IMG}:v1.5.0", "--evidence", gate_file(tmp_path))
+    folder = folder_of(remote, commit)
+
+    def move(work):
+        path = work / folder / "benchmark.json"
+        if how == "subfolder":
+            (work / folder / "sub").mkdir()
+            path.rename(work / folder / "sub" / "benchmark.json")
+        else:
+            path.chmod(0o755)
+
+    forged = edit_and_push(remote, tmp_path, move, amend=True)
+    code, doc = run("audit", forged, "--repo", str(remote), tmp_path=tmp_path)
+    assert full(doc)[1][:2] == ("evidence benchmark.json", status)
+
+
+def test_a_statement_with_subjects_that_are_not_objects(remote, tmp_path):
+    commit = promote(remote, "staging", f"{IMG}:v1.5.0", "--evidence", gate_file(tmp_path))
+    folder = folder_of(remote, commit)
+
+    def change(work):
+        path = work / folder / "statement.json"
+        doc = json.loads(path.read_text())
+        doc["subject"] = ["apps/churn/staging/kustomization.yaml", *doc["subject"][:0]]
+        path.write_text(json.dumps(doc))
+
+    forged = edit_and_push(remote, tmp_path, change, amend=True)
+    code, doc = run("audit", forged, "--repo", str(remote), tmp_path=tmp_path)
+    assert code == 1 and full(doc)[2] == (
+        "statement", "altered",
+        "apps/churn/staging/kustomization.yaml changed but is not one of its subjects")
+    assert doc["result"]["data"] == []
+
+
+def test_a_tag_over_a_url(git_server, tmp_path):  # noqa: F811
+    from support.configrepo import EXAMPLES, tree_files
+
+    from mlgate.cli import main
+
+    git_server.create_repo("config", tree_files(EXAMPLES))
+    environ = {**ENV, "MLGATE_GIT_TOKEN": git_server.token("writer"),
+               "MLGATE_GIT_USERNAME": "writer"}
+    assert main(["promote", "--repo", git_server.url("config"), "--app", "churn", "--path",
+                 "apps/churn", "--environment", "staging", "--image", f"{IMG}:v1.5.0",
+                 "--evidence", gate_file(tmp_path), "--tag", "churn-q4"], environ=environ) == 0
+    code, doc = run("audit", "churn-q4", "--repo", git_server.url("config"), tmp_path=tmp_path,
+                    environ=environ)
+    assert code == 0, full(doc)
+    assert doc["result"]["environment"] == "staging"
+    code = main(["audit", "no-such-tag", "--repo", git_server.url("config")], environ=environ)
+    assert code == 2

@@ -59,7 +59,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "verify/analysis.py": ("verify/test_analysis.py",),
     "serve/flagger.py": ("serve/test_flagger.py",),
     "canary/steps.py": ("canary/test_steps.py",),
-    "audit/commit.py": ("audit/test_audit_commit.py",),
+    "audit/commit.py": ("audit/test_audit_commit.py", "audit/test_audit_exact.py"),
 }
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+?)\s*$")

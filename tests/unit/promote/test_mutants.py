@@ -324,9 +324,9 @@ class FakeLanding:
         self.root, self.changed, self.request = root, changed, request
         self.calls: list[dict] = []
 
-    def __call__(self, target, sparse, planner, options, provider, say, *, folder):
+    def __call__(self, target, sparse, planner, options, provider, say, *, folder, tag=None):
         self.calls.append(dict(target=target, sparse=sparse, options=options,
-                               provider=provider, folder=folder))
+                               provider=provider, folder=folder, tag=tag))
         checkout = self.root / f"attempt{len(self.calls)}"
         for rel in sparse:
             shutil.copytree(EXAMPLES / rel, checkout / rel)
@@ -363,7 +363,7 @@ def test_push_lands_and_moves_the_alias(tmp_path, monkeypatch, moved) -> None:
     result = promote(cfg, said.append)
     assert said == ["landed"]
     assert landing.calls == [dict(target=cfg.target, sparse=(PROD,), options=cfg.options,
-                                  provider=None, folder=PROD)]
+                                  provider=None, folder=PROD, tag=None)]
     assert moved == [(("churn", "champion", "4"),
                       dict(commit="c0ffee", config_repo="https://git.example.com/team/config.git",
                            tracking_uri="sqlite:///m.db"))]
@@ -434,10 +434,11 @@ def test_the_promotion_report_shows_what_changed_and_on_what_evidence(tmp_path,
     assert shown.verdict == "promoted" and shown.exit_code == 0
     assert shown.outputs == {"changed": "true", "commit": "c0ffee", "pr-url": "",
                              "previous": f"{IMG}:v1.4.0", "new": f"{IMG}:v1.5.0",
-                             "attempts": "2"}
+                             "attempts": "2", "tag": "", "release-url": ""}
     assert shown.table.rows == (("changed", "true"), ("commit", "c0ffee"), ("pr-url", ""),
                                 ("previous", f"{IMG}:v1.4.0"), ("new", f"{IMG}:v1.5.0"),
-                                ("attempts", "2"), ("provider", "git (push)"), ("base", "main"))
+                                ("attempts", "2"), ("tag", ""), ("release-url", ""),
+                                ("provider", "git (push)"), ("base", "main"))
     sections = {s.title: s.markdown for s in shown.sections}
     assert "| scan-image | ❌ failed | 1 | 1 critical |" in sections["Evidence"]
     assert "| benchmark | ✅ passed | 0 | beats champion |" in sections["Evidence"]

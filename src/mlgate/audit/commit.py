@@ -27,7 +27,7 @@ from typing import Any
 
 from mlgate.audit.log import ConfigLog, evidence_path
 from mlgate.audit.result import UNKNOWN, AuditCheck, AuditResult, Gate
-from mlgate.audit.trail import iso, kind_of
+from mlgate.audit.trail import iso, kind_of, verdict_in
 from mlgate.errors import BadInput, MlgateError, ServiceError
 from mlgate.promote.attest import PublicKey, open_envelope
 from mlgate.promote.evidence_dir import PREDICATE_TYPE, ROOT, STATEMENT_TYPE
@@ -214,7 +214,7 @@ def _check_gates(record: Recorded, tree: _Tree, files: dict[str, bytes]
             continue
         if gate.sha256 in by_hash:
             name = by_hash[gate.sha256]
-            verdict = _verdict(files[name], name)
+            verdict = verdict_in(files[name], name)
             gates.append(Gate(gate.gate, gate.file, gate.sha256, verdict,
                               f"{record.evidence_dir}/{name}"))
             checks.append(AuditCheck(f"evidence {gate.file}", "ok",
@@ -238,15 +238,6 @@ def _check_gates(record: Recorded, tree: _Tree, files: dict[str, bytes]
             checks.append(AuditCheck(f"evidence {gate.file}", "missing",
                                      f"no file in {record.evidence_dir} has the recorded sha256"))
     return tuple(gates), checks
-
-
-def _verdict(data: bytes, name: str) -> str:
-    try:
-        doc = parse_json(data, name)
-    except MlgateError:
-        return UNKNOWN
-    verdict = doc.get("verdict") if isinstance(doc, dict) else None
-    return str(verdict) if verdict else UNKNOWN
 
 
 def _check_statement(log: ConfigLog, sha: str, record: Recorded, files: dict[str, bytes],

@@ -191,9 +191,14 @@ def _verdict(gate: Gate, data: bytes | None, problem: str | None) -> str:
         return problem or "missing"
     if sha256(data) != gate.sha256:
         return "altered (hash differs from the commit's)"
+    return verdict_in(data, gate.file)
+
+
+def verdict_in(data: bytes, name: str) -> str:
+    """A kept gate result's `verdict`; unknown when it has none or is not JSON."""
     try:
-        doc = parse_json(data, gate.file)
-    except MlgateError:  # a stored file that is not JSON has no verdict
+        doc = parse_json(data, name)
+    except MlgateError:
         return UNKNOWN
     verdict = doc.get("verdict") if isinstance(doc, dict) else None
     return str(verdict) if verdict else UNKNOWN

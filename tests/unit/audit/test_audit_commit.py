@@ -22,16 +22,11 @@ from support.auditrepo import (
     public_pem,
     run,
 )
-from support.configrepo import EXAMPLES, example_remote, git, tree_files
+from support.configrepo import EXAMPLES, git, tree_files
 from support.fixtures import git_server  # noqa: F401
 from support.evidence import write_key
 
 from mlgate.cli import main
-
-
-@pytest.fixture
-def remote(tmp_path):
-    return example_remote(tmp_path)
 
 
 def test_a_signed_promotion_checks_out(remote, tmp_path):

@@ -25,14 +25,9 @@ from support.auditrepo import (
     public_pem,
     run,
 )
-from support.configrepo import GIT_ENV, example_remote, git
+from support.configrepo import GIT_ENV, git
 from support.evidence import write_key
 from support.fixtures import git_server  # noqa: F401
-
-
-@pytest.fixture
-def remote(tmp_path):
-    return example_remote(tmp_path)
 
 
 def full(doc):

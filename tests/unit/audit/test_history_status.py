@@ -12,7 +12,6 @@ import pytest
 from support.configrepo import (
     EXAMPLES,
     bare_from_tree,
-    example_remote,
     git,
     many_apps,
     tree_files,
@@ -21,11 +20,6 @@ from support.auditrepo import ENV, IMG, hand_commit, promote, run
 from support.fixtures import git_server  # noqa: F401
 
 from mlgate.cli import main
-
-@pytest.fixture
-def remote(tmp_path):
-    return example_remote(tmp_path)
-
 
 @pytest.fixture
 def story(remote):

@@ -27,11 +27,6 @@ from mlgate.audit.outcome import (
 T0 = 1_796_000_000  # 2026-11-30T00:53:20Z
 
 
-@pytest.fixture
-def remote(tmp_path):
-    return example_remote(tmp_path)
-
-
 def note(remote, sha):
     return git(remote, "notes", f"--ref={NOTES_REF}", "show", sha)
 

@@ -4,18 +4,12 @@ was kept is listed with --all-history (the documented limit)."""
 
 from __future__ import annotations
 
-import pytest
 from support.auditrepo import ENV, IMG, hand_commit, promote, run
-from support.configrepo import example_remote, git
+from support.configrepo import git
 
 from mlgate.audit.log import ConfigLog
 from mlgate.cli import main
 from mlgate.promote.git import Git
-
-
-@pytest.fixture
-def remote(tmp_path):
-    return example_remote(tmp_path)
 
 
 def rows(doc):

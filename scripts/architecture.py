@@ -52,6 +52,7 @@ FLOORS: dict[str, int] = {
     "mlgate.serve": 1,
     "mlgate.canary": 1,
     "mlgate.audit": 1,
+    "mlgate.comply": 1,
     "mlgate.report": 2,
     "mlgate.ci": 3,
     "mlgate.stages": 4,

@@ -14,7 +14,7 @@ from typing import Protocol
 # The stages, in the order `mlgate --help` and the docs list them; each is one module in
 # mlgate.stages (registered in mlgate.stages.registry).
 STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
-                           "benchmark", "wait-sync", "verify", "canary", "render-analysis",
+                           "benchmark", "comply", "wait-sync", "verify", "canary", "render-analysis",
                            "history", "status", "audit", "metrics")
 # The gates a pipeline environment may list, in the order they run.
 GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
@@ -182,6 +182,14 @@ _STAGE_OUTPUTS: dict[str, dict[str, str]] = {
         "app": "The app the commit promoted; empty for a commit mlgate did not make.",
         "environment": "Its environment; empty for a commit mlgate did not make.",
         "signature": "verified (keyid), unsigned, not checked or invalid.",
+    },
+    "comply": {
+        "passed": "true when no deny or violation rule fired and every document rule was met.",
+        "deny": "How many deny and violation messages the policies returned.",
+        "warn": "How many warn messages (reported, never failing).",
+        "documents-failed": "How many document rules were not met.",
+        "policies-sha256": "One sha256 over every policy file (path and content).",
+        "junit": "The JUnit report written (--junit), else empty.",
     },
     "metrics": {
         "deployments": "Deployments in the window, every environment (a canary counts once).",

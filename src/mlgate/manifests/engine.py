@@ -109,6 +109,7 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
         dry_run=config.dry_run,
         written=written,
         diff=diff,
+        texts={rel: t for _, rel, _, t in outputs},
     )
 
 

@@ -38,6 +38,9 @@ class RewriteResult:
     dry_run: bool
     written: bool
     diff: str = field(repr=False, default="")
+    # the new text of each changed file by its path under root, written or not: comply judges
+    # the manifests as the promotion would leave them without writing them
+    texts: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -45,5 +48,6 @@ class RewriteResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("texts")
         data["changed"] = self.changed
         return data

@@ -17,6 +17,7 @@ MODULES: dict[str, str] = {
     "scan": "mlgate.stages.scan",
     "validate": "mlgate.stages.validate",
     "benchmark": "mlgate.stages.benchmark",
+    "comply": "mlgate.stages.comply",
     "wait-sync": "mlgate.stages.wait_sync",
     "verify": "mlgate.stages.verify",
     "canary": "mlgate.stages.canary",

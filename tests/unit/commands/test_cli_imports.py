@@ -10,7 +10,7 @@ import sys
 from mlgate.cli import COMMANDS
 
 HEAVY = ["mlflow", "great_expectations", "sklearn", "pandas", "pyarrow", "github", "gitlab",
-         "pyspark", "numpy", "requests"]
+         "pyspark", "numpy", "requests", "regopy", "fairlearn", "kubernetes", "cryptography"]
 
 
 def test_help_of_every_command_imports_nothing_heavy():

@@ -1,0 +1,127 @@
+"""The environment's manifests as the promotion would leave them, read and never written.
+
+The config repo's base branch is cloned shallow into a private folder (a local path too, so a
+working tree's uncommitted edits are not judged as if they were in git), the promotion's plan is
+made exactly as promote makes it (same --path/--layout, --image, --set, confinement), and the
+rewrite runs as a dry run whose new texts are taken from memory. Every YAML document under the
+environment folder, changed or not, is then one policy input with its file and line.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mlgate import safe_load
+from mlgate.comply.rego import Subject
+from mlgate.errors import BadInput, ServiceError
+from mlgate.manifests.result import RewriteResult
+
+MAX_DOCUMENTS = 100_000
+
+
+@dataclass(frozen=True)
+class Environment:
+    subjects: tuple[Subject, ...]
+    rewrite: RewriteResult
+    folder: str          # the environment's folder in the config repo
+    commit: str          # the base branch's head the manifests were read at
+    files: int
+
+
+def read_environment(*, repo: str, provider: str, base: str, app: str, environment: str,
+                     env_path: str, images: tuple[str, ...], sets: tuple[str, ...],
+                     environ: Mapping[str, str]) -> Environment:
+    from mlgate.promote.config import Identity, Options, PromoteConfig
+    from mlgate.promote.git import Git, GitError, describe_failure, private_tempdir
+    from mlgate.promote.promote import make_planner
+    from mlgate.promote.settings import build_target
+
+    target = build_target(repo=repo, provider=provider, mode="push", base=base, api_url=None,
+                          environ=environ)
+    me = Identity("mlgate", "mlgate@localhost")
+    cfg = PromoteConfig(target=target, options=Options(me, me), app=app,
+                        environment=environment, env_path=env_path, images=images, sets=sets,
+                        environ=dict(environ))
+    plan = make_planner(cfg)   # bad --image / --set: exit 2 before anything is cloned
+    private = private_tempdir("mlgate-comply-")
+    try:
+        git = Git(private, target.credentials, private)
+        checkout = f"{private}/config"
+        try:
+            git.run("clone", "--quiet", "--depth", "1", "--single-branch", "--branch", base,
+                    "--no-tags", "--", target.url, checkout)
+            head = git.run("rev-parse", "HEAD", cwd=checkout).stdout.strip()
+        except GitError as exc:
+            raise ServiceError(describe_failure(exc, target.url)) from None
+        return _documents(checkout, plan, env_path, head)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _documents(checkout: str, plan, env_path: str, head: str) -> Environment:
+    from mlgate.manifests.engine import rewrite
+    from mlgate.manifests.files import collect
+
+    planned = plan(checkout)
+    result = rewrite(replace(planned.config, dry_run=True))
+    candidates, _ = collect(checkout, (env_path,))
+    subjects: list[Subject] = []
+    for cand in candidates:
+        text = result.texts.get(cand.rel)
+        if text is None:
+            from mlgate.manifests.yamldoc import read_text
+
+            text, _ = read_text(cand.path, cand.rel)
+        try:
+            subjects += documents_of(text, cand.rel)
+        except BadInput:
+            if "{{" in text and not cand.explicit:
+                continue  # a Go/Helm template: not YAML until rendered, as the rewrite skips it
+            raise
+        if len(subjects) > MAX_DOCUMENTS:
+            raise BadInput(f"{env_path}: more than {MAX_DOCUMENTS} YAML documents")
+    return Environment(tuple(subjects), result, env_path, head, len(candidates))
+
+
+def documents_of(text: str, rel: str) -> list[Subject]:
+    """Every non-empty document of a YAML stream with the line it starts on; the shared
+    loader's limits apply (depth, alias expansion), malformed YAML is exit 2 naming file:line."""
+    import yaml
+
+    safe_load.check_yaml_depth(text, rel)
+    loader = safe_load.loader_class()(text.lstrip("\ufeff"))
+    out: list[Subject] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            if "*" in text:
+                safe_load.check_alias_expansion([node], rel)
+            value = loader.construct_document(node)
+            if value is None:
+                continue
+            out.append(Subject(value, rel, node.start_mark.line + 1, _resource(value)))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{rel}:{mark.line + 1}" if mark is not None else rel
+        raise BadInput(f"{where}: malformed YAML: {exc.problem or exc.context}") from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise BadInput(f"{rel}: malformed YAML: {str(exc).splitlines()[0][:200]}") from None
+    finally:
+        loader.dispose()
+    return out
+
+
+def _resource(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    kind = value.get("kind")
+    meta = value.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if isinstance(kind, str) and isinstance(name, str):
+        return f"{kind}/{name}"
+    return kind if isinstance(kind, str) else ""

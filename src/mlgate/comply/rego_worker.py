@@ -1,0 +1,181 @@
+"""The one place regopy runs: a child process that compiles the policies and evaluates them.
+
+Why a child: rego-cpp is a C++ library; some policies it cannot handle end in `terminate()`
+(an abort that no Python `except` catches), and a policy may compute for as long as it likes. In
+a child, an abort or a hang is a failed evaluation the parent reports (exit 3) with the policy
+named, and the parent's own state (a half-written report, a temp checkout) is cleaned up as
+usual. The child speaks JSON over stdin/stdout, one request and one answer.
+
+Why bundles: rego-cpp compiles every module again on each plain query (about 5 ms with ten
+policies, whatever the query); a bundle is compiled once and each entrypoint then costs tens of
+microseconds. A bundle's data is fixed when it is built, so the documents are grouped by what
+their `data.mlgate` must hold: one bundle when no policy reads `data.mlgate.file`, else one per
+file.
+
+Request: {"modules": [[name, source], ...], "groups": [{"data": {...}, "entrypoints": [...],
+"inputs": [json text, ...]}, ...]}. Answer: {"results": [[{entrypoint: value}, ...], ...]} in
+the same order, or {"error": {"kind": "compile" | "eval", ...}}.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+# an error node of rego-cpp's error sequence: `(error N:NAME|OFFSET|LENGTH` (the location is
+# absent for errors found outside a module), then `(errormsg N:TEXT)`; N is a byte count
+_ERROR = re.compile(rb"\(error(?=[\s)])")
+_LOCATION = re.compile(rb"\s*(\d+):")
+_MESSAGE = re.compile(rb"\(errormsg (\d+):")
+_SPAN = re.compile(rb"\|(\d+)\|(\d+)")
+_ERROR_MSG_KIND = 1801
+_ERROR_CODE_KIND = 1803
+
+
+def parse_errors(text: str) -> list[dict[str, Any]]:
+    """rego-cpp's error sequence as [{"file", "offset", "message"}] (file and offset None when
+    the error has no location). Lengths are byte counts, so the text is read as bytes."""
+    data = text.encode("utf-8", "replace")
+    found = []
+    for match in _ERROR.finditer(data):
+        pos = match.end()
+        file, offset = None, None
+        loc = _LOCATION.match(data, pos)
+        if loc:
+            start = loc.end()
+            end = start + int(loc.group(1))
+            file = data[start:end].decode("utf-8", "replace")
+            span = _SPAN.match(data, end)
+            if span:
+                offset = int(span.group(1))
+        msg = _MESSAGE.search(data, pos)
+        if msg is None:
+            continue
+        start = msg.end()
+        message = data[start:start + int(msg.group(1))].decode("utf-8", "replace")
+        found.append({"file": file, "offset": offset, "message": message})
+    return found or [{"file": None, "offset": None, "message": text.strip()[:500]}]
+
+
+def _output_error(shared, impl) -> str:
+    """The message of a failed evaluation: the error nodes' message and code."""
+    from regopy.node import Node
+
+    text = shared.rego_output_string(impl)
+    if text.startswith("(error"):
+        return "; ".join(e["message"] for e in parse_errors(text))
+    parts: list[str] = []
+
+    def walk(node: Node, depth: int) -> None:
+        if depth > 6:
+            return
+        for i in range(len(node._children)):
+            child = node.at(i)
+            if child.kind in (_ERROR_MSG_KIND, _ERROR_CODE_KIND):
+                value = shared.rego_node_value(child._impl)
+                if value:
+                    parts.append(value)
+            else:
+                walk(child, depth + 1)
+
+    walk(Node(shared.rego_output_node(impl)), 0)
+    return ": ".join(parts) or "evaluation failed"
+
+
+def _new(shared):
+    from regopy import LogLevel
+
+    impl = shared.rego_new()
+    shared.rego_set_log_level(impl, LogLevel.NONE)  # else rego-cpp prints errors to stdout
+    return impl
+
+
+def evaluate(request: dict[str, Any]) -> dict[str, Any]:
+    from regopy import rego_shared as shared
+
+    runner = _new(shared)
+    answers = []
+    for group in request["groups"]:
+        if not group["entrypoints"]:
+            answers.append([{} for _ in group["inputs"]])
+            continue
+        builder = _new(shared)
+        try:
+            bundle = _build(shared, builder, request["modules"], group)
+            if isinstance(bundle, dict):
+                return bundle
+            try:
+                results = _run(shared, runner, bundle, group)
+            finally:
+                shared.rego_free_bundle(bundle)
+        finally:
+            shared.rego_free(builder)
+        if isinstance(results, dict):
+            return results
+        answers.append(results)
+    return {"results": answers}
+
+
+def _build(shared, builder, modules, group):
+    """The group's compiled bundle, or the compile error as the answer."""
+    from regopy import RegoError
+
+    try:
+        for name, source in modules:
+            shared.rego_add_module(builder, name, source)
+        shared.rego_add_data_json(builder, json.dumps(group["data"]))
+        for entrypoint in group["entrypoints"]:
+            shared.rego_add_entrypoint(builder, entrypoint)
+        bundle = shared.rego_build(builder)
+    except RegoError as exc:
+        return {"error": {"kind": "compile", "errors": parse_errors(str(exc.args[0]))}}
+    if not shared.rego_bundle_ok(bundle):
+        shared.rego_free_bundle(bundle)
+        return {"error": {"kind": "compile",
+                          "errors": parse_errors(shared.rego_get_error(builder))}}
+    return bundle
+
+
+def _run(shared, runner, bundle, group):
+    """Each input's value of each entrypoint (an undefined one left out), or the first
+    evaluation error as the answer."""
+    from regopy import RegoError
+
+    results = []
+    for index, text in enumerate(group["inputs"]):
+        shared.rego_set_input_term(runner, text)
+        values: dict[str, Any] = {}
+        for entrypoint in group["entrypoints"]:
+            try:
+                impl = shared.rego_bundle_query_entrypoint(runner, bundle, entrypoint)
+            except RegoError as exc:
+                return _eval_error(entrypoint, index, "; ".join(
+                    e["message"] for e in parse_errors(str(exc.args[0]))))
+            try:
+                out = shared.rego_output_string(impl)
+                if not shared.rego_output_ok(impl) or out.startswith("(error"):
+                    return _eval_error(entrypoint, index, _output_error(shared, impl))
+                if out != "undefined":
+                    try:
+                        expressions = json.loads(out).get("expressions") or []
+                    except ValueError:  # seen: sprintf's %s of a function's string result
+                        return _eval_error(entrypoint, index,
+                                           "rego-cpp returned a value that is not JSON")
+                    if expressions:
+                        values[entrypoint] = expressions[0]
+            finally:
+                shared.rego_free_output(impl)
+        results.append(values)
+    return results
+
+
+def _eval_error(entrypoint: str, index: int, message: str) -> dict[str, Any]:
+    return {"error": {"kind": "eval", "entrypoint": entrypoint, "input": index,
+                      "message": message}}
+
+
+if __name__ == "__main__":  # the child's whole protocol: one request in, one answer out
+    sys.stdout.write(json.dumps(evaluate(json.loads(sys.stdin.buffer.read()))))
+    sys.stdout.flush()

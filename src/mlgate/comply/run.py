@@ -1,0 +1,98 @@
+"""`mlgate comply`: judge a release before its commit, on the manifests after the rewrite.
+
+Order matters for what a user sees first: everything given on the command line is checked
+(policies compile-free reading, evidence, document rules) before the config repo is cloned, so
+a typo is exit 2 in milliseconds; the clone and the rewrite come next; the policies run last, in
+one child process, over every document and the release together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlgate.comply.documents import DocumentSpec, check_documents
+from mlgate.comply.policies import (
+    MANIFEST_PACKAGE,
+    RELEASE_PACKAGE,
+    Policies,
+    check_namespace,
+    load_policies,
+)
+from mlgate.comply.rego import Job, Subject, evaluate
+from mlgate.comply.release import gates_from, release_input
+from mlgate.comply.result import ComplyResult, PolicyInfo
+from mlgate.errors import BadInput
+
+
+@dataclass(frozen=True)
+class ComplyConfig:
+    repo: str
+    app: str
+    environment: str
+    env_path: str
+    images: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    provider: str = "git"
+    base: str = "main"
+    policies: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ("main",)
+    evidence: tuple[str, ...] = ()
+    model_version: str | None = None
+    documents: tuple[DocumentSpec, ...] = ()
+    model_repo: str = "."
+    environ: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 300.0
+
+
+def comply(cfg: ComplyConfig) -> ComplyResult:
+    started = time.monotonic()
+    if not cfg.policies and not cfg.documents:
+        raise BadInput("nothing to judge: give --policy and/or --document")
+    for name in cfg.namespaces:
+        check_namespace(name)
+    policies = load_policies(cfg.policies) if cfg.policies else Policies(())
+    gates = gates_from(cfg.evidence)
+    version = cfg.model_version or _candidate_version(gates)
+    if any(d.version for d in cfg.documents) and not version:
+        raise BadInput("--document …:version needs the candidate's version: give "
+                       "--model-version or the benchmark's result with --evidence")
+    from mlgate.comply.manifests import read_environment
+
+    env = read_environment(repo=cfg.repo, provider=cfg.provider, base=cfg.base, app=cfg.app,
+                           environment=cfg.environment, env_path=cfg.env_path,
+                           images=cfg.images, sets=cfg.sets, environ=cfg.environ)
+    checks, facts = check_documents(cfg.documents, cfg.model_repo, version)
+    release = release_input(app=cfg.app, environment=cfg.environment, images=cfg.images,
+                            gates=gates, version=version, documents=facts, environ=cfg.environ)
+    meta = {"app": cfg.app, "environment": cfg.environment, "folder": env.folder}
+    findings = evaluate(policies, [
+        Job((MANIFEST_PACKAGE, *cfg.namespaces), env.subjects),
+        Job((RELEASE_PACKAGE,), (Subject(release),)),
+    ], meta, timeout=cfg.timeout) if policies.files else []
+    return ComplyResult(
+        app=cfg.app,
+        environment=cfg.environment,
+        folder=env.folder,
+        config_commit=env.commit,
+        images=cfg.images,
+        model_version=version,
+        policies=tuple(PolicyInfo(f.path, f.package, f.sha256, f.rules) for f in policies.files),
+        policies_sha256=policies.sha256 if policies.files else "",
+        namespaces=cfg.namespaces,
+        files=env.files,
+        manifests=len(env.subjects),
+        changed_files=env.rewrite.files,
+        findings=tuple(findings),
+        documents=tuple(checks),
+        duration_s=round(time.monotonic() - started, 3),
+    )
+
+
+def _candidate_version(gates: dict[str, Any]) -> str | None:
+    from mlgate.comply.release import candidate
+
+    version = candidate(gates).get("version")
+    return None if version in (None, "") else str(version)

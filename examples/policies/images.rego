@@ -6,6 +6,8 @@ import rego.v1
 
 approved_registries := {"registry.example.com/ml/", "ghcr.io/example-org/"}
 
+approved_list := concat(", ", sort([r | some r in approved_registries]))
+
 workload_kinds := {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "Pod"}
 
 # every image a document names, with where it is named
@@ -60,8 +62,8 @@ tag_of(ref) := tag if {
 deny_unapproved_registry contains msg if {
 	some img in images
 	not startswith_any(img.ref, approved_registries)
-	msg := sprintf("%s: %s is not from an approved registry (%s)",
-		[img.where, img.ref, concat(", ", sort([r | some r in approved_registries]))])
+	# concat, not sprintf: rego-cpp 1.5 quotes another rule's string inside sprintf's %s
+	msg := concat("", [img.where, ": ", img.ref, " is not from an approved registry (", approved_list, ")"])
 }
 
 deny_latest contains msg if {

@@ -16,8 +16,15 @@ from typing import Protocol
 STAGES: tuple[str, ...] = ("rewrite", "promote", "rollback", "sync-aliases", "scan", "validate",
                            "benchmark", "comply", "wait-sync", "verify", "canary", "render-analysis",
                            "history", "status", "audit", "metrics")
-# The gates a pipeline environment may list, in the order they run.
-GATES: tuple[str, ...] = ("validate", "benchmark", "scan")
+# The gates a pipeline environment may list, in the order they run: comply last, since it
+# judges the promotion's manifests with the other gates' results as its release input.
+GATES: tuple[str, ...] = ("validate", "benchmark", "scan", "comply")
+# mlgate.yaml's key for a gate's section, where it is not the gate's name
+SECTION_KEYS: dict[str, str] = {"comply": "compliance"}
+
+
+def section_key(gate: str) -> str:
+    return SECTION_KEYS.get(gate, gate)
 # Every subcommand: the stages, the two that compose them, and the analysis server.
 COMMANDS: tuple[str, ...] = (*STAGES, "pipeline", "demo", "serve-analysis")
 # Commands that are not actions or templates (the drift test leaves them out): the demo;
@@ -232,7 +239,8 @@ def _pipeline_outputs() -> dict[str, str]:
         "reports-dir": "Directory holding each step's JSON result (<step>.json).",
     }
     # most important first: a GitLab dotenv report keeps 20 variables
-    first = ["validate-passed", "benchmark-passed", "scan-passed", "promote-changed",
+    first = ["validate-passed", "benchmark-passed", "scan-passed", "comply-passed",
+             "promote-changed",
              "promote-commit", "promote-new", "promote-previous", "promote-pr-url",
              "wait-sync-healthy", "verify-passed", "verify-phase", "verify-rolled-back",
              "canary-outcome", "canary-rolled-back"]

@@ -62,9 +62,10 @@ pytestmark = pytest.mark.e2e
 WORKFLOW = "e2e pipeline"
 STAGING = f"{EXAMPLE_PATH}/staging"
 PRODUCTION = f"{EXAMPLE_PATH}/production"
-GATES = ("validate", "benchmark", "scan")
+GATES = ("validate", "benchmark", "scan", "comply")
 # The gates staging lists: with scan under act, without it under gitlab-ci-local.
-STAGING_GATES = {"act": GATES, "gitlab-ci-local": ("validate", "benchmark")}
+STAGING_GATES = {"act": GATES, "gitlab-ci-local": ("validate", "benchmark", "comply")}
+EXAMPLE_POLICIES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 # The model repository needs the root action.yml too, for `uses: ./`.
 PARTS = (*CHECKOUT_PARTS, "action.yml")
 TOKEN_ENV = (
@@ -78,8 +79,9 @@ TRUNCATED = variable_name("pipeline", "truncated")
 
 def policy(runner_name: str, data: str = "data/holdout.csv",
            candidate: str = "models/candidate.skops", champion: str = "models/champion.skops",
-           scan_fail_on: str = "CRITICAL") -> str:
-    """mlgate.yaml: the gates of staging (STAGING_GATES); production copies staging."""
+           scan_fail_on: str = "CRITICAL", documents: tuple[str, ...] = ()) -> str:
+    """mlgate.yaml: the gates of staging (STAGING_GATES); production copies staging. The
+    compliance gate runs examples/policies (and must find `documents`)."""
     document = {
         "version": 1,
         "app": EXAMPLE_APP,
@@ -88,6 +90,8 @@ def policy(runner_name: str, data: str = "data/holdout.csv",
         "benchmark": {"candidate": candidate, "champion": champion, "data": "data/holdout.csv",
                       "target": "target", "metric": ["accuracy:margin=0.02"],
                       "bootstrap": 300},
+        "compliance": {"policy": "policies", **({"document": list(documents)}
+                                                  if documents else {})},
         "image": f"{EXAMPLE_IMAGE}:v1.5.0",
         "promote": {"repo": "${MLGATE_CONFIG_REPO}", "path": EXAMPLE_PATH,
                     "author-name": "mlgate ci", "author-email": "ci@mlgate.invalid"},
@@ -217,6 +221,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     files = model_project_files(tmp_path_factory.mktemp("model-project"))
     files.update({f"deploy/{path}": data for path, data in example_config_files().items()
                   if path.startswith("apps/")})
+    files.update({f"policies/{p.name}": p.read_bytes() for p in EXAMPLE_POLICIES.glob("*.rego")})
     return files
 
 
@@ -263,6 +268,8 @@ def test_pipeline_gates_then_promotes_staging_then_production(
         assert staging["benchmark-passed"] == "true" and staging["benchmark-metric"] == "accuracy"
         assert float(staging["benchmark-candidate"]) > float(staging["benchmark-champion"])
         assert staging["scan-passed"] == "true" and staging["scan-critical"] == "0"
+        assert staging["comply-passed"] == "true" and staging["comply-deny"] == "0"
+        assert len(staging["comply-policies-sha256"]) == 64
         assert int(staging["scan-high"]) > 0  # found, but below the CRITICAL bar
         assert staging["promote-changed"] == "true" and staging["promote-commit"] == staged
         assert staging["promote-previous"] == f"{EXAMPLE_IMAGE}:v1.4.0"
@@ -273,7 +280,7 @@ def test_pipeline_gates_then_promotes_staging_then_production(
         assert production["validate-passed"] == "" and production["benchmark-passed"] == ""
         assert production["promote-commit"] == promoted
     else:
-        for job in ("validate", "benchmark", "scan", "promote"):
+        for job in ("validate", "benchmark", "scan", "comply", "promote"):
             for prefix in ("mlgate-", "production-"):
                 assert re.search(rf"^ PASS  {prefix}{job}$", log, re.MULTILINE), log[-6000:]
         # The gate jobs: staging's scan and all of production's skip, exit 0.
@@ -287,12 +294,17 @@ def test_pipeline_gates_then_promotes_staging_then_production(
         # The promotion job's JSON result: every gate's verdict, read from the gate jobs' JSON.
         result = json.loads(artifact(repo, "mlgate-promote", "mlgate-pipeline.json").read_text())
         steps = {s["step"]: s for s in result["result"]["steps"]}
-        assert list(steps) == ["validate", "benchmark", "promote"]
+        assert list(steps) == ["validate", "benchmark", "comply", "promote"]
         assert steps["validate"]["note"] == steps["benchmark"]["note"] == "from an earlier job"
+        assert steps["comply"]["note"] == "from an earlier job"
+        # the compliance job read the earlier jobs' results: its release input had them
+        comply = json.loads(gate_report(runner.name, run, "comply").read_text())
+        assert comply["outputs"]["passed"] == "true" and comply["outputs"]["warn"] == "1"
         assert steps["promote"]["exit_code"] == 0
         outputs = result["outputs"]
         assert outputs["promote-commit"] == staged and outputs["validate-passed"] == "true"
         assert outputs["benchmark-passed"] == "true" and outputs["model-version"] == "4"
+        assert outputs["comply-passed"] == "true"
 
         # Its dotenv report, read by a job that needs it: what fits GitLab's limits, the rest
         # named in MLGATE_PIPELINE_TRUNCATED (the JSON result has every value).
@@ -346,13 +358,14 @@ def test_pipeline_gates_then_promotes_staging_then_production(
         assert "- validate: passed (exit 0)" in body and "- benchmark: passed (exit 0)" in body, \
             body
         assert "- scan: passed (exit 0)" in body, body
+        assert "- comply: passed (exit 0)" in body, body
         assert "Mlgate-Evidence-Sha256" not in promoted_t  # production lists no gates
 
         # The pipeline's JSON result lists every step.
         workspace = run.workspace.parent / "staging"
         result = json.loads((workspace / "mlgate-reports" / "staging.json").read_text())
         assert [s["step"] for s in result["result"]["steps"]] == ["validate", "benchmark",
-                                                                   "scan", "promote"]
+                                                                   "scan", "comply", "promote"]
         assert (workspace / "mlgate-reports" / "staging" / "benchmark.md").is_file()
 
     # The token reached git and was never written or shown anywhere.
@@ -371,7 +384,8 @@ def test_a_failing_gate_blocks_the_promotion_and_every_verdict_is_reported(
     # Broken data, a worse candidate (the models swapped), and under act HIGH findings: every
     # gate says no.
     blocked = policy(runner.name, data="data/broken.csv", candidate="models/champion.skops",
-                     champion="models/candidate.skops", scan_fail_on="HIGH")
+                     champion="models/candidate.skops", scan_fail_on="HIGH",
+                     documents=("MODEL_CARD_MISSING.md",))
     repo = make_repo({**ci_files(runner.name, config_url, production=False),
                       "mlgate.yaml": blocked, **project}, checkout_parts=PARTS)
 
@@ -400,14 +414,16 @@ def test_a_failing_gate_blocks_the_promotion_and_every_verdict_is_reported(
         workspace = run.workspace.parent / "staging"
         result = json.loads((workspace / "mlgate-reports" / "staging.json").read_text())
         steps = {s["step"]: s for s in result["result"]["steps"]}
-        assert [steps[g]["exit_code"] for g in GATES] == [1, 1, 1]
+        assert [steps[g]["exit_code"] for g in GATES] == [1, 1, 1, 1]
+        assert out["comply-passed"] == "false" and out["comply-documents-failed"] == "1"
         assert steps["promote"]["exit_code"] is None and "not run" in steps["promote"]["verdict"]
         for gate in GATES:
             assert json.loads(gate_report(runner.name, run, gate).read_text())["exit_code"] == 1
         assert not Path(workspace / "mlgate-reports" / "staging" / "promote.json").exists()
     else:
-        # Both gates ran and said no (exit 1), each keeping its JSON result; scan skipped.
-        for gate in ("validate", "benchmark"):
+        # The gates ran and said no (exit 1), each keeping its JSON result (comply too, after
+        # the two it needs failed); scan skipped.
+        for gate in ("validate", "benchmark", "comply"):
             assert re.search(rf"^ FAIL  mlgate-{gate}$", log, re.MULTILINE), log[-6000:]
             # the job log shows the terminal rendering of the summary (no Markdown emphasis)
             assert f"- ❌ {gate}: failed" in job_log(log, f"mlgate-{gate}")

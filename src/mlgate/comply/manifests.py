@@ -45,7 +45,7 @@ def read_environment(*, repo: str, provider: str, base: str, app: str, environme
     cfg = PromoteConfig(target=target, options=Options(me, me), app=app,
                         environment=environment, env_path=env_path, images=images, sets=sets,
                         environ=dict(environ))
-    plan = make_planner(cfg)   # bad --image / --set: exit 2 before anything is cloned
+    plan = make_planner(cfg, describe=False)  # a bad --image / --set: exit 2 before cloning
     private = private_tempdir("mlgate-comply-")
     try:
         git = Git(private, target.credentials, private)

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from mlgate import safe_load
 from mlgate.errors import BadInput
 from mlgate.pipeline.canary_section import check_section
+from mlgate.interface import section_key
 from mlgate.pipeline.schema import GATES
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
@@ -37,6 +38,8 @@ class Environment:
     verify: dict[str, Any] | None = None
     # promote in steps of traffic instead (mlgate canary), judged by the two sections above
     canary: dict[str, Any] | None = None
+    # the compliance gate's options for this environment, over the top-level section's
+    compliance: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class PipelineConfig:
     app: str
     model_name: str | None
     model_version: str | None
-    sections: dict[str, dict[str, Any]]          # validate / benchmark / scan, as written
+    sections: dict[str, dict[str, Any]]          # each gate's top-level section, as written
     environments: tuple[Environment, ...]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -138,7 +141,7 @@ def _check_schema(label: str, data: dict) -> None:
 def _build(path: Path, label: str, data: dict) -> PipelineConfig:
     model = data.get("model") or {}
     version = model.get("version")
-    sections = {g: dict(data[g]) for g in GATES if g in data}
+    sections = {g: dict(data[section_key(g)]) for g in GATES if section_key(g) in data}
     name = model.get("name")
     if version is None:
         m = _MODEL_VERSION_URI.match(str((sections.get("benchmark") or {}).get("candidate", "")))
@@ -155,11 +158,16 @@ def _build(path: Path, label: str, data: dict) -> PipelineConfig:
         source = raw.get("from")
         if source is not None and source not in seen:
             raise BadInput(f"{label}: {where}.from: {source!r} is not an earlier environment")
-        default_gates = () if source else tuple(g for g in GATES if g in sections)
+        own = {"comply"} if isinstance(raw.get("compliance"), dict) else set()
+        default_gates = () if source else tuple(g for g in GATES if g in sections or g in own)
         gates = tuple(raw.get("gates", default_gates))
         for j, gate in enumerate(gates):
-            if gate not in sections:
-                raise BadInput(f"{label}: {where}.gates[{j}]: {gate!r} has no {gate}: section")
+            if gate not in sections and gate not in own:
+                raise BadInput(f"{label}: {where}.gates[{j}]: {gate!r} has no "
+                               f"{section_key(gate)}: section")
+        if source and "comply" in gates:
+            raise BadInput(f"{label}: {where}.gates: comply cannot judge a promotion `from` "
+                           "another environment yet (its images are known only at the head)")
         alias = raw.get("alias")
         if alias and not name:
             raise BadInput(f"{label}: {where}.alias: needs model.name (the registered model)")
@@ -175,7 +183,7 @@ def _build(path: Path, label: str, data: dict) -> PipelineConfig:
         env = Environment(env_name, gates, source, alias, sets, images,
                           {**base_promote, **(raw.get("promote") or {})},
                           _section(raw.get("wait-sync")), _section(raw.get("verify")),
-                          _section(raw.get("canary")))
+                          _section(raw.get("canary")), _section(raw.get("compliance")))
         if env.canary is not None:
             try:
                 check_section(where, env.canary, env.promote, env.wait_sync, env.verify)

@@ -49,8 +49,8 @@ class PipelineResult:
         return self.exit_code == 0
 
 
-def gate_values(cfg: PipelineConfig, gates: list[str], reports: Path
-                ) -> dict[str, dict[str, Any]]:
+def gate_values(cfg: PipelineConfig, gates: list[str], reports: Path,
+                env: Environment | None = None) -> dict[str, dict[str, Any]]:
     """Every gate's values, and every report path they name checked, before the first gate
     runs: a bad one is exit 2 naming the file and key, not a failure after other gates spent
     their time."""
@@ -60,9 +60,12 @@ def gate_values(cfg: PipelineConfig, gates: list[str], reports: Path
 
     out = {}
     for gate in gates:
-        section = dict(cfg.sections[gate])
+        section = dict(cfg.sections.get(gate, {}))
         if gate == "benchmark" and "report" not in section:
             section["report"] = str(reports / "benchmark.md")
+        if gate == "comply":
+            assert env is not None
+            section = comply_inputs(cfg, env, section)
         params = stage(gate).params
         values = _values(stage(gate), section, cfg, gate)
         written = values_from(params, section, where=f"{cfg.path.name}: {gate}")
@@ -73,6 +76,36 @@ def gate_values(cfg: PipelineConfig, gates: list[str], reports: Path
                                           dest.kind, shown=as_written.path))
         out[gate] = values
     return out
+
+
+_COMPLY_FROM_PROMOTE = ("repo", "path", "layout", "provider", "base")
+
+
+def comply_inputs(cfg: PipelineConfig, env: Environment, section: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """The compliance gate's inputs: its sections (the environment's keys win) plus what it
+    judges, taken from the promotion it precedes: where the config repo is, the app and
+    environment, the images and values promote will set, the candidate's version."""
+    promoted = promote_inputs(cfg, env, cfg.model_version)
+    given = {**section, **(env.compliance or {})}
+    given.setdefault("model-repo", ".")   # mlgate.yaml's folder: the model repository
+    given.update({k: promoted[k] for k in _COMPLY_FROM_PROMOTE if k in promoted})
+    given.update({"app": cfg.app, "environment": env.name, "image": promoted["image"],
+                  "set": promoted["set"]})
+    if cfg.model_version:
+        given["model-version"] = cfg.model_version
+    return given
+
+
+def _with_gate_evidence(env: Environment, reports: Path):
+    """Comply reads the other gates' results as its release input: those this environment
+    lists, as they were written by this run (or by an earlier job, with --only comply)."""
+    def adjust(config):
+        paths = tuple(str(reports / f"{g}.json") for g in GATES
+                      if g != "comply" and g in env.gates and (reports / f"{g}.json").exists())
+        return dataclasses.replace(config, core=dataclasses.replace(config.core,
+                                                                    evidence=paths))
+    return adjust
 
 
 def gate_from_report(gate: str, reports: Path) -> StepRun:
@@ -162,8 +195,9 @@ def run_pipeline(cfg: PipelineConfig, env: Environment, *, reports: Path,
     if only in PROMOTING:
         runs = [gate_from_report(g, reports) for g in gates]
     else:
-        values = gate_values(cfg, gates, reports)
-        runs = [run_step(stage(g), values[g], reports / f"{g}.json", environ, progress)
+        values = gate_values(cfg, gates, reports, env)
+        runs = [run_step(stage(g), values[g], reports / f"{g}.json", environ, progress,
+                         adjust=_with_gate_evidence(env, reports) if g == "comply" else None)
                 for g in gates]
     steps = [r.result for r in runs]
     reasons = [f"{s.step}: {s.verdict}" for s in steps if not s.passed]

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from mlgate.interface import GATES, input_name
+from mlgate.interface import GATES, input_name, section_key
 
 SCHEMA_FILE = Path(__file__).with_name("mlgate.schema.json")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -25,6 +25,10 @@ CONTROLLED: dict[str, frozenset[str]] = {
     "validate": frozenset({"json"}),
     "benchmark": frozenset({"json"}),
     "scan": frozenset({"json"}),
+    # where and what it judges: the promotion's (its section names only the policies,
+    # documents and limits)
+    "comply": frozenset({"json", "repo", "app", "environment", "path", "layout", "provider",
+                         "base", "image", "set", "evidence", "model-version"}),
     "promote": frozenset({"json", "app", "environment", "from-environment", "image", "set",
                           "evidence", "registry-model", "registry-version", "registry-alias"}),
     # the promotion's commit and config repo
@@ -39,7 +43,7 @@ CONTROLLED["verify"] = frozenset({"json", "revision", "evidence", "app", "enviro
 # the sections an environment may hold besides promote's overrides: the steps after it
 AFTER_PROMOTE = ("wait-sync", "verify")
 # the sections of an environment, each an `mlgate <command>`'s options
-ENV_SECTIONS = ("promote", *AFTER_PROMOTE, "canary")
+ENV_SECTIONS = ("promote", *AFTER_PROMOTE, "canary", "comply")
 
 
 def controlled(command: str) -> frozenset[str]:
@@ -121,12 +125,14 @@ def option_problem(data: Any) -> tuple[tuple, str] | None:
     if not isinstance(data, dict):
         return None
     sections: list[tuple[tuple, str, Any]] = [
-        ((name,), name, data.get(name)) for name in (*GATES, "promote")]
+        ((section_key(name),), name, data.get(section_key(name)))
+        for name in (*GATES, "promote")]
     envs = data.get("environments")
     for i, env in enumerate(envs if isinstance(envs, list) else ()):
         if isinstance(env, dict):
             for name in ENV_SECTIONS:
-                sections.append((("environments", i, name), name, env.get(name)))
+                key = section_key(name)
+                sections.append((("environments", i, key), name, env.get(key)))
     for where, command, section in sections:
         if isinstance(section, dict):
             found = _section_problem(command, section)
@@ -243,6 +249,11 @@ def build() -> dict[str, Any]:
                                               "version."},
             "image": {**strings, "description": "Overrides the top-level image for this "
                                                 "environment."},
+            "compliance": {**section_schema("comply", required=False),
+                           "description": "The compliance gate's policies, documents and "
+                                          "limits for this environment (options of `mlgate "
+                                          "comply`; added to the top-level compliance: "
+                                          "section, keys given here win)."},
             "promote": {**section_schema("promote", required=False),
                         "description": "Overrides of the promote section for this "
                                        "environment."},
@@ -287,7 +298,7 @@ def build() -> dict[str, Any]:
                                                "from benchmark.candidate models:/NAME/N)."},
                 },
             },
-            **{gate: section_schema(gate) for gate in GATES},
+            **{section_key(gate): section_schema(gate) for gate in GATES},
             "image": {**strings, "description": "New image reference(s) repo:tag[@digest]."},
             "promote": section_schema("promote"),
             "environments": {"type": "array", "minItems": 1, "items": environment},

@@ -31,7 +31,10 @@ def image_targets(texts: tuple[str, ...], name_only_ok: bool) -> list[ImageRef]:
     return refs
 
 
-def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
+def make_planner(cfg: PromoteConfig, *, describe: bool = True) -> Callable[[str], Planned]:
+    """The plan of one attempt on a checkout. Without `describe` the values in force before
+    are not looked up (comply judges the result and needs no commit message; the lookup reads
+    every file of the environment)."""
     refs = image_targets(cfg.images, name_only_ok=cfg.from_environment is not None)
     sets = [parse_set(s, value_optional=cfg.from_environment is not None) for s in cfg.sets]
     expects = {r.repository: r for r in (parse_user_reference(t, "--expect-current")
@@ -68,7 +71,7 @@ def make_planner(cfg: PromoteConfig) -> Callable[[str], Planned]:
             set_targets.append(SetTarget(file, s.path, value, s.spec))
         absent, undo = _late_sets(cfg, checkout, env_dir, set_targets)
         repos = [r.repository for r in new_refs]
-        seen = current_references(checkout, (env_dir,), repos) if repos else {}
+        seen = current_references(checkout, (env_dir,), repos) if repos and describe else {}
         previous = {repo: _describe(seen[repo]) for repo in repos if seen.get(repo)}
         set_changes = tuple(
             msg.SetChange(t.file, format_path(t.path),

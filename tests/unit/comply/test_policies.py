@@ -336,3 +336,19 @@ def _result_from(doc):
         namespaces=tuple(r["namespaces"]), files=r["files"], manifests=r["manifests"],
         changed_files=tuple(r["changed_files"]),
         findings=tuple(Finding(**f) for f in r["findings"]), documents=())
+
+
+def test_a_value_rego_cpp_cannot_write_as_json_is_a_query_error(remote, tmp_path, capsys):
+    # rego-cpp 1.5 quotes another rule's string inside sprintf's %s, and its own JSON then
+    # breaks: the gate must say so (exit 3), not crash or pass
+    write_policy(tmp_path / "pol", "q.rego", """
+        package main
+        import rego.v1
+        name := concat(", ", ["churn", "fraud"])
+        deny contains sprintf("app %s", [name]) if input.kind == "Kustomization"
+    """)
+    code, _ = comply(remote, tmp_path, "--policy", str(tmp_path / "pol"))
+    assert code == 3
+    assert capsys.readouterr().err.strip() == (
+        "mlgate comply: error: policy rule main.deny failed to evaluate: rego-cpp returned a "
+        "value that is not JSON")

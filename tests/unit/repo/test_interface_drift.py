@@ -32,7 +32,9 @@ NO_COMMAND = frozenset({"action.yml", "gitlab-templates/pipeline.yml"})
 # each with its own `only`; checked by the test_pipeline_template_* tests below instead of the
 # one-job checks.
 PIPELINE_TEMPLATE = "gitlab-templates/pipeline.yml"
-PIPELINE_GATES = ("validate", "benchmark", "scan")
+PIPELINE_GATES = ("validate", "benchmark", "scan", "comply")
+# the gates that judge first, in parallel; comply needs their results
+PARALLEL_GATES = ("validate", "benchmark", "scan")
 # Inputs of `mlgate pipeline` each pipeline job sets itself, not template inputs.
 PIPELINE_TEMPLATE_SET_BY_JOB = {"only", "no-promote", "json"}
 PIPELINE_TEMPLATE_ONLY_INPUTS = frozenset(
@@ -486,7 +488,8 @@ def test_pipeline_template_inputs_match_cli() -> None:
 
 
 def test_pipeline_template_jobs() -> None:
-    """One job per gate in the gates stage, then a promotion job needing all three; each passes
+    """One job per gate in the gates stage (comply after the other three, whatever their
+    verdicts), then a promotion job needing all four; each passes
     every template input as its variable and sets `only` itself."""
     path, declared, body = pipeline_template()
     steps = (*PIPELINE_GATES, "promote", *PIPELINE_AFTER)
@@ -528,8 +531,14 @@ def test_pipeline_template_jobs() -> None:
             assert needs == [(pipeline_job_key(before), True)], where
             assert dotenv is None, f"{where}: only the promotion job has a dotenv report"
         else:
-            # Three jobs writing the same MLGATE_PIPELINE_* names would collide downstream.
+            # Four jobs writing the same MLGATE_PIPELINE_* names would collide downstream.
             assert dotenv is None, f"{where}: only the promotion job has a dotenv report"
+            needs = [(n.get("job"), n.get("artifacts")) for n in job.get("needs") or []]
+            if step == "comply":
+                assert needs == [(pipeline_job_key(g), True) for g in PARALLEL_GATES], where
+                assert job["when"] == "always", f"{where}: every verdict is reported"
+            else:
+                assert needs == [], where
 
 
 def test_pipeline_template_documents_its_outputs() -> None:

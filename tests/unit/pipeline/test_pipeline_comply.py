@@ -10,7 +10,7 @@ from pathlib import Path
 
 from support.configrepo import example_remote, git
 
-from tests.unit.pipeline.test_pipeline import policy, project, run  # noqa: F401 (fixture)
+from tests.unit.pipeline.test_pipeline import policy, run
 
 RELEASE = """
     package mlgate.release

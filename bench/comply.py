@@ -1,7 +1,7 @@
 """Benchmark: the compliance gate's policies against bare regopy on the same work.
 
 A config repo whose production folder holds --manifests YAML files (one Deployment each, every
-one naming the image the promotion rewrites) and ten policy files: examples/policies (images,
+one naming the image the promotion rewrites) and ten policy files: examples/model-project/policies (images,
 GPU limits, region, the release's bias audit) plus six conftest-style ones (`package main`).
 Two arms, alternated, --repeat times each, in one process:
 - bare: regopy alone on the same documents (the manifests as the rewrite leaves them, parsed
@@ -135,7 +135,7 @@ def build(tmp: Path, manifests: int) -> tuple[Path, Path, Path]:
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True,
                    env=GIT_ENV)
     policies = tmp / "policies"
-    shutil.copytree(ROOT / "examples" / "policies", policies)
+    shutil.copytree(ROOT / "examples" / "model-project" / "policies", policies)
     for name, text in CONFTEST.items():
         (policies / name).write_text(textwrap.dedent(text).lstrip())
     model = tmp / "model"

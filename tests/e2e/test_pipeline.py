@@ -65,7 +65,7 @@ PRODUCTION = f"{EXAMPLE_PATH}/production"
 GATES = ("validate", "benchmark", "scan", "comply")
 # The gates staging lists: with scan under act, without it under gitlab-ci-local.
 STAGING_GATES = {"act": GATES, "gitlab-ci-local": ("validate", "benchmark", "comply")}
-EXAMPLE_POLICIES = Path(__file__).resolve().parents[2] / "examples" / "policies"
+EXAMPLE_POLICIES = Path(__file__).resolve().parents[2] / "examples" / "model-project" / "policies"
 # The model repository needs the root action.yml too, for `uses: ./`.
 PARTS = (*CHECKOUT_PARTS, "action.yml")
 TOKEN_ENV = (
@@ -81,7 +81,7 @@ def policy(runner_name: str, data: str = "data/holdout.csv",
            candidate: str = "models/candidate.skops", champion: str = "models/champion.skops",
            scan_fail_on: str = "CRITICAL", documents: tuple[str, ...] = ()) -> str:
     """mlgate.yaml: the gates of staging (STAGING_GATES); production copies staging. The
-    compliance gate runs examples/policies (and must find `documents`)."""
+    compliance gate runs examples/model-project/policies (and must find `documents`)."""
     document = {
         "version": 1,
         "app": EXAMPLE_APP,

@@ -97,14 +97,17 @@ def git(repo: Path, environ: Mapping[str, str], *args: str) -> str:
 
 
 def check_installed() -> None:
-    """The demo trains, registers, validates and benchmarks: it needs both extras."""
+    """The demo trains, registers, validates, benchmarks and judges compliance: it needs
+    those extras."""
     import importlib.util
 
-    missing = [name for name in ("sklearn", "mlflow", "skops", "great_expectations", "pandas")
+    missing = [name for name in ("sklearn", "mlflow", "skops", "great_expectations", "pandas",
+                                 "regopy")
                if importlib.util.find_spec(name) is None]
     if missing:
         raise BadInput(f"the demo needs {', '.join(missing)}: pip install "
-                       "'mlgate[validate,benchmark]' (scripts/demo installs everything it needs)")
+                       "'mlgate[validate,benchmark,comply]' (scripts/demo installs everything "
+                       "it needs)")
 
 
 def copy_project(ws: Workspace) -> dict:

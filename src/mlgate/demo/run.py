@@ -40,7 +40,7 @@ from mlgate.pipeline.invoke import run_pipeline_file, run_stage
 if TYPE_CHECKING:
     from mlgate.demo.live import Exporter, Prometheus
 
-STEPS = 9
+STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,33 @@ def run_demo(workdir: str | None, say: Callable[[str], None], environ: Mapping[s
             live.close()
 
 
+def _refused_candidate(ws: Workspace, config: dict, app: str, env_path: str,
+                       env: Mapping[str, str], steps: _Steps) -> None:
+    """The compliance gate saying no before any commit: a deliberately bad candidate for
+    production (its image by the mutable tag `latest`), judged by the example policies on the
+    manifests the promotion would write. The gate must refuse it (exit 1)."""
+    section = config.get("compliance") if isinstance(config.get("compliance"), dict) else {}
+    policies = ws.project / str(section.get("policy") or "policies")
+    bad = f"{IMAGE_REPO}:latest"
+    steps.progress(f"mlgate comply --environment production --image {bad}: a deliberately bad "
+                   "candidate, refused before any commit")
+    inputs = {"repo": str(ws.remote), "app": app, "environment": "production",
+              "path": env_path, "image": [bad], "policy": [str(policies)],
+              "document": ["bias_audit.md:version"], "model-repo": str(ws.project),
+              "model-version": CANDIDATE_VERSION}
+    out = ws.reports / "comply-bad-candidate.json"
+    code = steps.run(lambda: run_stage("comply", inputs, env, json_path=str(out)),
+                     "comply-bad-candidate")
+    if code != EXIT_GATE:
+        raise step_failed(f"mlgate comply of {bad} exited {code}, not 1 (refused): see "
+                          f"{ws.logs / 'comply-bad-candidate.log'}", code if code else 2)
+    result = load_json(out).get("result") or {}
+    for finding in result.get("findings") or []:
+        if finding.get("kind") != "warn":
+            steps.detail(f"comply: deny {finding.get('rule')}: {finding.get('message')}")
+    steps.detail("nothing was committed: the config repo is unchanged")
+
+
 def _audit_trail(ws: Workspace, env: Mapping[str, str], steps: _Steps) -> None:
     """What the config repo answers by itself afterwards: status of every environment, and
     the audit of the staging promotion (its evidence kept in the same commit, every hash
@@ -245,6 +272,7 @@ def _gate_promote_verify(ws: Workspace, config: dict, app: str, model_name: str,
         env["TRIVY"] = trivy
     staging_gates = [g for g in environments[0].get("gates") or []
                      if trivy is not None or g != "scan"]
+    _refused_candidate(ws, config, app, env_path, env, steps)
 
     for name in ("staging", "production"):
         folder = ws.reports / name

@@ -1,4 +1,4 @@
-"""examples/policies, each passing and failing with real regopy on the manifests the
+"""examples/model-project/policies, each passing and failing with real regopy on the manifests the
 promotion's rewrite produces from examples/config-repo (plus workloads the tests add)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from support.configrepo import EXAMPLES, bare_from_tree, tree_files
 
 from tests.unit.comply.conftest import IMG, comply
 
-POLICIES = str(Path(__file__).resolve().parents[3] / "examples" / "policies")
+POLICIES = str(Path(__file__).resolve().parents[3] / "examples" / "model-project" / "policies")
 DIGEST = "sha256:" + "a" * 64
 PINNED = f"{IMG}:v1.5.0@{DIGEST}"
 

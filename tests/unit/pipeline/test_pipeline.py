@@ -31,7 +31,9 @@ def test_example_config_loads(monkeypatch) -> None:
     cfg = load(REPO / "examples" / "model-project" / "mlgate.yaml", env)
     assert cfg.app == "churn" and cfg.model_version == "7"
     staging, production = cfg.environments
-    assert staging.gates == ("validate", "benchmark", "scan") and staging.alias == "staging"
+    assert staging.gates == ("validate", "benchmark", "scan", "comply")
+    assert staging.alias == "staging"
+    assert cfg.sections["comply"]["policy"] == "policies"
     assert production.source == "staging" and production.gates == ()
     assert staging.images == ("registry.example.com/ml/churn:v2",)
 

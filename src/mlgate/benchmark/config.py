@@ -37,6 +37,8 @@ class BenchmarkConfig:
     min_slice_rows: int = MIN_SLICE_ROWS
     min_rows: int = MIN_ROWS
     ignore_columns: tuple[str, ...] = ()
+    # --sensitive: each metric per group (fairness); never fed to the models
+    sensitive: tuple[str, ...] = ()
     latency: bool = False
     latency_samples: int = 200
     limits: LatencyLimits = field(default_factory=LatencyLimits)

@@ -40,7 +40,8 @@ def read_table(path: str):
 
 def feature_columns(path: str, columns: list[str], target: str, *,
                     features: list[str] | None, slice_column: str | None = None,
-                    ignore: tuple[str, ...] = ()) -> list[str]:
+                    ignore: tuple[str, ...] = (), sensitive: tuple[str, ...] = ()
+                    ) -> list[str]:
     """The feature columns in the models' order; exit 2 on missing or extra columns."""
     cols = [str(c) for c in columns]
     if target not in cols:
@@ -51,7 +52,15 @@ def feature_columns(path: str, columns: list[str], target: str, *,
     for col in ignore:
         if col not in cols:
             raise BadInput(f"--ignore-column {col}: no such column in {path}")
-    not_features = {target, *ignore} | ({slice_column} if slice_column else set())
+    for col in sensitive:
+        if col not in cols:
+            raise BadInput(f"--sensitive {col}: no such column in {path}")
+        if col == target:
+            raise BadInput(f"--sensitive {col}: it is the target")
+        if features is not None and col in features:
+            raise BadInput(f"--sensitive {col}: the models use it as a feature; a sensitive "
+                           "column is never fed to the models")
+    not_features = {target, *ignore, *sensitive} | ({slice_column} if slice_column else set())
     available = [c for c in cols if c not in not_features]
     if features is None:
         if not available:

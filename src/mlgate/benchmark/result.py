@@ -104,6 +104,44 @@ class LatencyCheck:
     text: str
 
 
+# --- fairness across groups (--sensitive): figures only; mlgate comply judges them
+
+
+@dataclass(frozen=True)
+class GroupFigures:
+    value: str
+    rows: int
+    # metric (and, for binary classifiers, each rate) -> figure; NaN-free: None when undefined
+    candidate: dict[str, float | None]
+    champion: dict[str, float | None] | None = None
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One figure over the groups: fairlearn's between-groups difference and ratio."""
+
+    metric: str
+    greater_is_better: bool
+    candidate_min: float | None
+    candidate_max: float | None
+    candidate_difference: float | None
+    candidate_ratio: float | None
+    champion_difference: float | None = None
+    champion_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class FairnessResult:
+    column: str
+    groups: tuple[GroupFigures, ...]
+    spreads: tuple[Spread, ...]
+    # binary classification only: fairlearn's figures over every group, per role
+    demographic_parity_difference: dict[str, float | None] = field(default_factory=dict)
+    equalized_odds_difference: dict[str, float | None] = field(default_factory=dict)
+    missing_rows: int = 0
+    notes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class BenchmarkResult:
     task: str                         # classification | regression
@@ -127,6 +165,7 @@ class BenchmarkResult:
     labels: tuple[str, ...] = ()
     mlflow_run_id: str | None = None  # where metrics and report were logged, if they were
     seconds: float = 0.0
+    fairness: tuple[FairnessResult, ...] = ()   # one per --sensitive column
 
     @property
     def champion_missing(self) -> bool:

@@ -193,7 +193,8 @@ def _pandas_scores(cfg: BenchmarkConfig, candidate: LoadedModel, champion: Loade
                    features: list[str] | None):
     frame = read_table(cfg.data)
     cols = feature_columns(cfg.data, list(frame.columns), cfg.target, features=features,
-                           slice_column=cfg.slice_column, ignore=cfg.ignore_columns)
+                           slice_column=cfg.slice_column, ignore=cfg.ignore_columns,
+                           sensitive=cfg.sensitive)
     y = frame[cfg.target].to_numpy()
     kind, unique = _target_kind(y, cfg.data, cfg.target)
     task = infer_task(cfg.data, cfg.target, kind, unique, len(y), candidate.is_classifier,
@@ -250,16 +251,34 @@ def run(cfg: BenchmarkConfig, *, workdir: Path | None = None) -> Outcome:
         features = check_features_agree(candidate.features, champion.features
                                         if champion else None)
         x = None
+        fair: tuple = ()
         if cfg.engine == "spark":
             from mlgate.benchmark.spark_scoring import spark_scores
 
+            if cfg.sensitive:
+                raise BadInput("--sensitive: fairness is measured by the pandas engine only")
             scores: Scores = spark_scores(cfg, candidate, champion, features, workdir)
         else:
-            scores, _frame, x = _pandas_scores(cfg, candidate, champion, features)
-        return _judge(cfg, scores, candidate, champion, x, started)
+            scores, frame, x = _pandas_scores(cfg, candidate, champion, features)
+            fair = _fairness(cfg, scores, frame)
+        outcome = _judge(cfg, scores, candidate, champion, x, started)
+        return replace(outcome, result=replace(outcome.result, fairness=fair)) if fair \
+            else outcome
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def _fairness(cfg: BenchmarkConfig, scores, frame) -> tuple:
+    """Each --sensitive column's per-group figures (the sensitive values are read from the
+    data, never from what the models were given)."""
+    if not cfg.sensitive:
+        return ()
+    from mlgate.benchmark.fairness import fairness
+
+    metrics = [s.metric for s in parse_specs(cfg.metrics, scores.task)]
+    return tuple(fairness(col, frame[col], scores.task, scores.y, scores.candidate,
+                          scores.champion, metrics, scores.labels) for col in cfg.sensitive)
 
 
 def _too_few_rows(cfg: BenchmarkConfig, rows: int) -> list[str]:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlgate.comply.documents import DocumentCheck
+from mlgate.comply.fairness import FairnessCheck
 from mlgate.comply.rego import Finding
 
 
@@ -33,6 +34,7 @@ class ComplyResult:
     changed_files: tuple[str, ...]    # what the promotion's rewrite changes
     findings: tuple[Finding, ...]
     documents: tuple[DocumentCheck, ...]
+    fairness: tuple[FairnessCheck, ...] = ()
     duration_s: float = 0.0
 
     @property
@@ -48,12 +50,17 @@ class ComplyResult:
         return tuple(d for d in self.documents if not d.passed)
 
     @property
+    def failed_fairness(self) -> tuple[FairnessCheck, ...]:
+        return tuple(f for f in self.fairness if not f.passed)
+
+    @property
     def passed(self) -> bool:
-        return not self.failures and not self.failed_documents
+        return not self.failures and not self.failed_documents and not self.failed_fairness
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["passed"] = self.passed
         data["counts"] = {"deny": len(self.failures), "warn": len(self.warnings),
-                          "documents_failed": len(self.failed_documents)}
+                          "documents_failed": len(self.failed_documents),
+                          "fairness_failed": len(self.failed_fairness)}
         return data

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlgate.comply.documents import DocumentSpec, check_documents
+from mlgate.comply.fairness import judge, parse_limits
 from mlgate.comply.policies import (
     MANIFEST_PACKAGE,
     RELEASE_PACKAGE,
@@ -42,6 +43,7 @@ class ComplyConfig:
     evidence: tuple[str, ...] = ()
     model_version: str | None = None
     documents: tuple[DocumentSpec, ...] = ()
+    fairness: tuple[str, ...] = ()   # --fairness limits on the benchmark's per-group figures
     model_repo: str = "."
     environ: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 300.0
@@ -49,12 +51,14 @@ class ComplyConfig:
 
 def comply(cfg: ComplyConfig) -> ComplyResult:
     started = time.monotonic()
-    if not cfg.policies and not cfg.documents:
-        raise BadInput("nothing to judge: give --policy and/or --document")
+    if not cfg.policies and not cfg.documents and not cfg.fairness:
+        raise BadInput("nothing to judge: give --policy, --document or --fairness")
+    limits, min_group_size = parse_limits(cfg.fairness)
     for name in cfg.namespaces:
         check_namespace(name)
     policies = load_policies(cfg.policies) if cfg.policies else Policies(())
     gates = gates_from(cfg.evidence)
+    fairness = judge(limits, min_group_size, gates.get("benchmark"), "the benchmark's result")
     version = cfg.model_version or _candidate_version(gates)
     if any(d.version for d in cfg.documents) and not version:
         raise BadInput("--document …:version needs the candidate's version: give "
@@ -87,6 +91,7 @@ def comply(cfg: ComplyConfig) -> ComplyResult:
         changed_files=env.rewrite.files,
         findings=tuple(findings),
         documents=tuple(checks),
+        fairness=tuple(fairness),
         duration_s=round(time.monotonic() - started, 3),
     )
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from mlgate.benchmark.result import (
     BenchmarkResult,
     Check,
+    FairnessResult,
     LatencyCheck,
     MetricResult,
     ModelInfo,
@@ -57,6 +58,9 @@ def markdown(result: BenchmarkResult) -> str:
     for column, slices in _slices_by_column(result):
         parts.append(f"### Slices by {_text(column, _NAME_CHARS)}\n\n"
                      + _slice_table(result, column, slices))
+    for fair in result.fairness:
+        parts.append(f"### Fairness by {_text(fair.column, _NAME_CHARS)}\n\n"
+                     + fairness_section(fair))
     if result.latency or result.latency_checks:
         parts.append("### Latency and size\n\n" + _latency(result))
     parts.append("### Models\n\n" + _models(result))
@@ -267,6 +271,63 @@ def _plain(value: float) -> str:
     """4 significant digits without an exponent: 1.2e-05 as 0.000012."""
     text = format(Decimal(f"{value:.4g}"), "f")
     return "0" if text in ("-0", "0") else text
+
+
+def fairness_section(fair: FairnessResult) -> str:
+    """Each group's figures for both models, the spread over groups, and one bar chart per
+    metric (groups on the x axis, candidate and champion side by side)."""
+    names = [sp.metric for sp in fair.spreads]
+    has_champion = any(g.champion is not None for g in fair.groups)
+    head = ["group", "rows"] + [f"{_text(n, _NAME_CHARS)} (candidate"
+                                f"{' / champion' if has_champion else ''})" for n in names]
+    rows = ["| " + " | ".join(head) + " |",
+            "| " + " | ".join("---" for _ in head) + " |"]
+    for g in fair.groups:
+        cells = [_text(g.value, _NAME_CHARS), str(g.rows)]
+        for n in names:
+            cand = fmt(g.candidate.get(n))
+            champ = fmt(g.champion.get(n)) if g.champion is not None else None
+            cells.append(cand if champ is None else f"{cand} / {champ}")
+        rows.append("| " + " | ".join(cells) + " |")
+    lines = ["\n".join(rows), ""]
+    for sp in fair.spreads:
+        gap = fmt(sp.candidate_difference)
+        was = f" (champion {fmt(sp.champion_difference)})" if sp.champion_difference is not \
+            None else ""
+        lines.append(f"- {_text(sp.metric, _NAME_CHARS)}: largest gap between groups {gap}"
+                     f"{was}, ratio {fmt(sp.candidate_ratio)}")
+    for label, figures in (("demographic parity difference", fair.demographic_parity_difference),
+                           ("equalized odds difference", fair.equalized_odds_difference)):
+        if figures:
+            lines.append(f"- {label}: candidate {fmt(figures.get('candidate'))}"
+                         + (f", champion {fmt(figures.get('champion'))}"
+                            if "champion" in figures else ""))
+    for note in fair.notes:
+        lines.append(f"- {_text(note, 500)}")
+    for sp in fair.spreads:
+        chart = _group_chart(fair, sp.metric)
+        if chart:
+            lines += ["", chart]
+    return "\n".join(lines)
+
+
+def _group_chart(fair: FairnessResult, metric: str) -> str:
+    groups = [g for g in fair.groups if g.candidate.get(metric) is not None]
+    if not groups:
+        return ""
+    labels = _unique([mermaid_label(g.value) for g in groups])
+    series = [[g.candidate[metric] for g in groups]]
+    if all(g.champion is not None and g.champion.get(metric) is not None for g in groups):
+        series.append([g.champion[metric] for g in groups])  # type: ignore[index]
+    top = max(float(v) for s in series for v in s)   # type: ignore[arg-type]
+    lines = ["```mermaid", "xychart-beta",
+             f'    title "{mermaid_label(metric)} by {mermaid_label(fair.column)}'
+             + (' (candidate, champion)"' if len(series) > 1 else ' (candidate)"'),
+             "    x-axis [" + ", ".join(f'"{n}"' for n in labels) + "]",
+             f'    y-axis "{mermaid_label(metric)}" 0 --> {_plain(max(top * 1.1, 0.01))}']
+    lines += ["    bar [" + ", ".join(_plain(float(v)) for v in s) + "]" for s in series]
+    lines.append("```")
+    return "\n".join(lines)
 
 
 def _slices_by_column(result: BenchmarkResult) -> list[tuple[str, list[SliceResult]]]:

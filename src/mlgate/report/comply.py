@@ -43,6 +43,8 @@ def verdict(result: ComplyResult) -> str:
         parts.append(f"{len(result.failures)} policy violation(s)")
     if result.failed_documents:
         parts.append(f"{len(result.failed_documents)} document rule(s) not met")
+    if result.failed_fairness:
+        parts.append(f"{len(result.failed_fairness)} fairness limit(s) exceeded")
     return "failed: " + ", ".join(parts)
 
 
@@ -58,6 +60,9 @@ def present(result: ComplyResult, paths: dict[str, str]) -> Presentation:
     for d in result.documents:
         rows.append(("ok" if d.passed else "deny", f"document {d.rule}", d.path, "",
                      _one_line(d.message, 200)))
+    for f in result.fairness:
+        rows.append(("ok" if f.passed else "deny", f"fairness {f.limit}", f.column, "",
+                     _one_line(f.message, 200)))
     annotations = tuple(
         Annotation("error" if f.fails else "warning", _one_line(f.message, 500), file=f.file,
                    line=f.line, title=f"mlgate comply: {f.package}.{f.rule}")
@@ -77,6 +82,7 @@ def present(result: ComplyResult, paths: dict[str, str]) -> Presentation:
         sections=tuple(s for s in (
             Section("Policies", markdown_policies(result)),
             Section("Documents", markdown_documents(result)) if result.documents else None,
+            Section("Fairness", markdown_fairness(result)) if result.fairness else None,
             Section("Policy files", markdown_files(result), fold=True)
             if result.policies else None,
         ) if s is not None),
@@ -109,6 +115,16 @@ def markdown_documents(result: ComplyResult) -> str:
     for d in result.documents:
         lines.append(f"| {_cell(d.path)} | {_cell(d.rule)} | {'✅' if d.passed else '❌'} "
                      f"| {_cell(d.message)} |")
+    return "\n".join(lines)
+
+
+def markdown_fairness(result: ComplyResult) -> str:
+    lines = ["| column | limit | verdict | figure | detail | not judged (too few rows) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for f in result.fairness:
+        figure = "" if f.figure is None else f"{f.figure:.4g}"
+        lines.append(f"| {_cell(f.column)} | `{_code(f.limit)}` | {'✅' if f.passed else '❌'} "
+                     f"| {figure} | {_cell(f.message)} | {_cell(', '.join(f.too_small))} |")
     return "\n".join(lines)
 
 
@@ -161,6 +177,20 @@ def junit(result: ComplyResult) -> str:
                                                 "type": "document"})
         _counts(docs, len(result.documents), failed)
         total += len(result.documents)
+        total_failed += failed
+    if result.fairness:
+        fair = ET.SubElement(root, "testsuite", {"name": "fairness", "time": "0"})
+        failed = 0
+        for f in result.fairness:
+            case = ET.SubElement(fair, "testcase", {"classname": "mlgate.comply.fairness",
+                                                    "name": _x(f"{f.column} {f.limit}"),
+                                                    "time": "0"})
+            if not f.passed:
+                failed += 1
+                ET.SubElement(case, "failure", {"message": _x(f.message, 1000),
+                                                "type": "fairness"})
+        _counts(fair, len(result.fairness), failed)
+        total += len(result.fairness)
         total_failed += failed
     root.set("tests", str(total))
     root.set("failures", str(total_failed))

@@ -132,6 +132,15 @@ class Benchmark:
             help="Slices with fewer rows are reported, not judged.",
         ),
         click.Option(
+            ["--sensitive", "sensitive"],
+            multiple=True,
+            metavar="COLUMN",
+            help="A sensitive attribute (e.g. age_band, region): every metric per group for "
+            "both models, and demographic parity and equalized odds differences for binary "
+            "classifiers (fairlearn), into the result for mlgate comply --fairness to judge. "
+            "Never fed to the models; a missing value is its own group. Repeatable.",
+        ),
+        click.Option(
             ["--ignore-column", "ignore_columns"],
             multiple=True,
             metavar="COLUMN",
@@ -236,6 +245,7 @@ class Benchmark:
             min_slice_rows=v["min_slice_rows"],
             min_rows=v["min_rows"],
             ignore_columns=tuple(v["ignore_columns"]),
+            sensitive=tuple(dict.fromkeys(v["sensitive"])),
             latency=v["latency"],
             latency_samples=v["latency_samples"],
             limits=LatencyLimits(v["max_latency_p95_ms"], v["max_latency_regression"]),

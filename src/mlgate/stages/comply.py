@@ -115,6 +115,16 @@ class Comply:
             "Repeatable.",
         ),
         click.Option(
+            ["--fairness", "fairness"],
+            multiple=True,
+            metavar="SPEC",
+            help="A limit on the benchmark's per-group figures (benchmark --sensitive, given "
+            "with --evidence): METRIC:max-gap=X, METRIC:min-ratio=X, METRIC:min-group=X, "
+            "METRIC:max-group=X, METRIC:max-widen=X (the champion's gap widened by at most X), "
+            "demographic_parity_difference:max=X, equalized_odds_difference:max=X, "
+            "min-group-size=N (smaller groups reported, not judged; default 30). Repeatable.",
+        ),
+        click.Option(
             ["--model-repo"],
             default=".",
             show_default=True,
@@ -162,6 +172,7 @@ class Comply:
             evidence=tuple(values["evidence"]),
             model_version=(values["model_version"] or "").strip() or None,
             documents=tuple(parse_spec(d) for d in values["documents"]),
+            fairness=tuple(values["fairness"]),
             model_repo=values["model_repo"],
             environ=dict(environ),
             timeout=values["timeout"],

@@ -44,8 +44,6 @@ def fairness(column: str, raw: Any, task: str, y: np.ndarray, candidate: ModelOu
              ) -> FairnessResult:
     from fairlearn.metrics import (
         MetricFrame,
-        demographic_parity_difference,
-        equalized_odds_difference,
         false_positive_rate,
         selection_rate,
         true_positive_rate,
@@ -89,12 +87,13 @@ def fairness(column: str, raw: Any, task: str, y: np.ndarray, candidate: ModelOu
     dpd: dict[str, float | None] = {}
     eod: dict[str, float | None] = {}
     if binary:
-        for role, out in roles.items():
-            # positive = code 1 (the greater label), fairlearn's default
-            dpd[role] = _finite(demographic_parity_difference(
-                y, out.pred, sensitive_features=groups))
-            eod[role] = _finite(equalized_odds_difference(
-                y, out.pred, sensitive_features=groups))
+        # fairlearn's definitions (between groups), from the rates the frames already hold:
+        # computing them again through fairlearn's functions would build four more frames
+        for role in roles:
+            rates = frames[role].by_group
+            dpd[role] = _gap(rates["selection_rate"])
+            tpr, fpr = _gap(rates["true_positive_rate"]), _gap(rates["false_positive_rate"])
+            eod[role] = None if tpr is None or fpr is None else max(tpr, fpr)
     elif task == CLASSIFICATION:
         notes.append("demographic parity and equalized odds are defined for binary "
                      "classifiers only")
@@ -123,6 +122,11 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def _gap(series) -> float | None:
+    values = [float(v) for v in series if v == v]   # NaN: undefined for that group
+    return _finite(max(values) - min(values)) if values else None
 
 
 def _row(frame, value: str) -> dict[str, float | None]:

@@ -133,3 +133,21 @@ def test_bad_sensitive_columns(tmp_path, capsys, column, says):
                  "target", "--sensitive", column, "--ignore-column", "group",
                  "--json", str(tmp_path / "z.json")], environ=ENV)
     assert code == 2 and says in capsys.readouterr().err
+
+
+def test_parity_figures_are_fairlearns(tmp_path):
+    """Computed from the per-group rates; equal to fairlearn's own functions."""
+    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+    from skops.io import get_untrusted_types, load
+
+    cand, champ, data, frame = world(tmp_path, missing=30)
+    _, doc = bench(tmp_path, cand, champ, data)
+    [fair] = doc["result"]["fairness"]
+    groups = frame["group"].fillna("(missing)")
+    for role, path in (("candidate", cand), ("champion", champ)):
+        model = load(path, trusted=get_untrusted_types(file=path))
+        pred = model.predict(frame[["x1", "x2"]])
+        assert fair["demographic_parity_difference"][role] == pytest.approx(
+            demographic_parity_difference(frame["target"], pred, sensitive_features=groups))
+        assert fair["equalized_odds_difference"][role] == pytest.approx(
+            equalized_odds_difference(frame["target"], pred, sensitive_features=groups))

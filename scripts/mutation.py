@@ -60,6 +60,10 @@ MODULES: dict[str, tuple[str, ...]] = {
     "serve/flagger.py": ("serve/test_flagger.py",),
     "canary/steps.py": ("canary/test_steps.py",),
     "audit/commit.py": ("audit/test_audit_commit.py", "audit/test_audit_exact.py"),
+    "comply/rego.py": ("comply/test_policies.py", "comply/test_example_policies.py"),
+    "comply/policies.py": ("comply/test_policies.py",),
+    "comply/documents.py": ("comply/test_documents.py",),
+    "comply/fairness.py": ("comply/test_fairness_limits.py",),
 }
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+?)\s*$")

@@ -250,7 +250,7 @@ def _check_statement(log: ConfigLog, sha: str, record: Recorded, files: dict[str
     try:
         doc = parse_json(data, "statement.json")
     except MlgateError as exc:
-        return {}, [AuditCheck("statement", "altered", f"statement.json: {exc}")]
+        return {}, [AuditCheck("statement", "altered", str(exc))]  # it names the file
     problems = []
     predicate = doc.get("predicate") if isinstance(doc, dict) else None
     if not isinstance(doc, dict) or doc.get("_type") != STATEMENT_TYPE or \

@@ -244,7 +244,9 @@ def test_a_statement_that_is_not_one(remote, tmp_path, text, expected):
     assert code == 1
     got = full(doc)[2]
     if expected is None:
-        assert got[:2] == ("statement", "altered") and got[2].startswith("statement.json: ")
+        assert got[:2] == ("statement", "altered")
+        assert got[2].startswith("statement.json:1: invalid JSON"), got[2]
+        assert got[2].count("statement.json") == 1
     else:
         assert got == expected
     assert doc["result"]["model"] is None and doc["result"]["actor"] is None

@@ -25,6 +25,9 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "mlgate"
 ALLOWED = {
     # mlgate's own JSON Schema, shipped in the package: not user input
     ("pipeline/schema.py", "json.loads("),
+    # the request comply's parent process writes to its Rego child (the child's answer, which
+    # holds the policies' values, is read through safe_load)
+    ("comply/rego_worker.py", "json.loads("),
     # composes manifests itself (node offsets for in-place edits) after the shared
     # check_yaml_depth; key_value() loads one plain scalar key, never a collection
     ("manifests/yamldoc.py", "yaml.compose_all("),

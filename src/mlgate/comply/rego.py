@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from mlgate import safe_load
 from mlgate.comply.policies import Policies, line_and_column
 from mlgate.errors import BadInput, ServiceError
 
@@ -123,11 +124,15 @@ def _ask(request: dict, policies: Policies, timeout: float) -> dict:
                            f"(policies: {_folders(policies)})") from None
     if done.returncode != 0:
         raise ServiceError(_crash(done, policies))
+    # the policies' values are in it: bounded like any JSON mlgate reads (a policy may return
+    # a value nested deeply enough to overflow a plain json.loads)
     try:
-        answer = json.loads(done.stdout)
-    except ValueError:
-        raise ServiceError("the Rego engine gave no readable answer: "
-                           + _last_line(done.stderr)) from None
+        answer = safe_load.parse_json(done.stdout, "the Rego engine's answer",
+                                      error=ServiceError)
+    except ServiceError as exc:
+        raise ServiceError(f"{exc} {_last_line(done.stderr)}".strip()) from None
+    if not isinstance(answer, dict):
+        raise ServiceError("the Rego engine gave no readable answer")
     error = answer.get("error")
     if error is None:
         return answer

@@ -24,6 +24,9 @@ import re
 import sys
 from typing import Any
 
+from mlgate import safe_load
+from mlgate.errors import MlgateError
+
 # an error node of rego-cpp's error sequence: `(error N:NAME|OFFSET|LENGTH` (the location is
 # absent for errors found outside a module), then `(errormsg N:TEXT)`; N is a byte count
 _ERROR = re.compile(rb"\(error(?=[\s)])")
@@ -159,10 +162,13 @@ def _run(shared, runner, bundle, group):
                     return _eval_error(entrypoint, index, _output_error(shared, impl))
                 if out != "undefined":
                     try:
-                        expressions = json.loads(out).get("expressions") or []
-                    except ValueError:  # seen: sprintf's %s of a function's string result
-                        return _eval_error(entrypoint, index,
-                                           "rego-cpp returned a value that is not JSON")
+                        parsed = safe_load.parse_json(out, "rego-cpp's output")
+                    except MlgateError as exc:  # seen: sprintf's %s of another rule's string
+                        return _eval_error(entrypoint, index, "rego-cpp returned a value that "
+                                           + ("is not JSON" if "invalid JSON" in str(exc)
+                                              else f"cannot be read: {exc}"))
+                    expressions = (parsed.get("expressions") if isinstance(parsed, dict)
+                                   else None) or []
                     if expressions:
                         values[entrypoint] = expressions[0]
             finally:

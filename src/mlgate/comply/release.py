@@ -8,10 +8,10 @@ given), so a policy can tell "no scan" from "a scan with no findings".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from mlgate import safe_load
 from mlgate.comply.documents import DocumentFacts
 from mlgate.errors import BadInput
 
@@ -27,7 +27,7 @@ def gates_from(paths: tuple[str, ...]) -> dict[str, Any]:
     for path, ev in zip(paths, load_evidence(paths), strict=True):
         if ev.command in gates and gates[ev.command] is not None:
             raise BadInput(f"--evidence {path}: a second {ev.command} result")
-        gates[ev.command] = json.loads(ev.data)
+        gates[ev.command] = safe_load.parse_json(ev.data, f"--evidence {path}")
     return gates
 
 

@@ -352,3 +352,16 @@ def test_a_value_rego_cpp_cannot_write_as_json_is_a_query_error(remote, tmp_path
     assert capsys.readouterr().err.strip() == (
         "mlgate comply: error: policy rule main.deny failed to evaluate: rego-cpp returned a "
         "value that is not JSON")
+
+
+def test_a_value_nested_too_deeply_is_refused_not_a_crash(remote, tmp_path, capsys):
+    deep = '{"a": ' * 150 + '"x"' + "}" * 150
+    write_policy(tmp_path / "pol", "deep.rego", f"""
+        package main
+        import rego.v1
+        deny contains {deep} if input.kind == "Kustomization"
+    """)
+    code, _ = comply(remote, tmp_path, "--policy", str(tmp_path / "pol"))
+    assert code == 3
+    err = capsys.readouterr().err.strip()
+    assert "nested more than 100 levels" in err and err.count("\n") == 0, err

@@ -196,3 +196,96 @@ def test_hostile_notes_do_not_break_status(remote, tmp_path):
         "add", "-f", "-F", str(huge), staging)
     code, doc = run("status", "--repo", str(remote), tmp_path=tmp_path)
     assert code == 0 and doc["result"]["rows"][1]["verify"] is None
+
+
+# exact results: what the notes commit says, and each way recording ends ---------------------
+
+
+def test_the_notes_commit_is_mlgates_and_only_the_notes_ref_is_pushed(remote):
+    sha = promote(remote, "staging", f"{IMG}:v1.5.0")
+    done = record(target_for(str(remote), ENV), sha, outcome_now("verify", "Successful",
+                                                                  now=T0), attempts=0)
+    assert done == type(done)(sha, "verify Successful 2026-11-30T00:53:20Z", True, None)
+    assert git(remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", NOTES_REF).strip() == (
+        "mlgate <mlgate@users.noreply.localhost>|mlgate <mlgate@users.noreply.localhost>")
+    assert git(remote, "tag").strip() == ""
+
+
+def test_every_try_raced_says_so_in_one_line(remote, monkeypatch):
+    import mlgate.audit.outcome as module
+
+    sha = promote(remote, "staging", f"{IMG}:v1.5.0")
+    target = target_for(str(remote), ENV)
+    slept = []
+    monkeypatch.setattr(module.time, "sleep", slept.append)
+
+    class AlwaysRaced(module.Git):
+        def run(self, *args, **kw):  # noqa: F811 (a method)
+            if args[0] == "push":   # another recorder's note lands first, every time
+                git(remote, "-c", "user.name=x", "-c", "user.email=x@x", "notes",
+                    f"--ref={NOTES_REF}", "append", "-m",
+                    outcome_now("wait-sync", "Healthy", "theirs", now=T0).line(), sha)
+            return super().run(*args, **kw)
+
+    monkeypatch.setattr(module, "Git", AlwaysRaced)
+    done = module.record(target, sha, outcome_now("verify", "Failed", now=T0), attempts=3)
+    assert done.recorded is False
+    assert done.warning == ("not recorded: " + module.refs_busy(target.url, 3))
+    assert module.refs_busy("https://u:p@h/x.git", 3) == (
+        "https://h/x.git's refs/notes/mlgate moved on every one of 3 tries (other recorders)")
+    assert len(slept) == 3 and all(0.05 * (i + 1) <= s <= 0.2 * (i + 1)
+                                   for i, s in enumerate(slept))
+    # theirs all landed, mine never did
+    assert [o.detail for o in parse_note(note(remote, sha))] == ["theirs"] * 3
+
+
+def test_a_push_refused_for_another_reason_is_a_warning(remote):
+    sha = promote(remote, "staging", f"{IMG}:v1.5.0")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'denied by policy: notes are read-only' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    done = record(target_for(str(remote), ENV), sha, outcome_now("verify", "Failed", now=T0))
+    assert done.recorded is False and done.warning.startswith("not recorded: ")
+    assert "denied by policy" in done.warning and "\n" not in done.warning
+    assert subprocess.run(["git", "-C", str(remote), "rev-parse", "-q", "--verify", NOTES_REF],
+                          capture_output=True).returncode != 0
+
+
+def test_a_remote_that_is_no_repository_is_a_warning(tmp_path):
+    (tmp_path / "empty").mkdir()
+    target = target_for(f"file://{tmp_path / 'empty'}", ENV)
+    done = record(target, "b" * 40, outcome_now("verify", "Failed", now=T0))
+    assert done.recorded is False and done.warning.startswith("not recorded: ")
+    assert "\n" not in done.warning
+
+
+def test_an_unexpected_error_is_a_warning_without_the_token(remote, monkeypatch):
+    import mlgate.audit.outcome as module
+    from mlgate.promote.git import Credentials
+
+    target = target_for(str(remote), ENV)
+    target = type(target)(target.url, target.provider, target.mode, target.base,
+                          Credentials("writer", "tok-123456"))
+
+    class Broken(module.Git):
+        def run(self, *args, **kw):  # noqa: F811 (a method)
+            raise RuntimeError("boom with tok-123456\nand a second line")
+
+    monkeypatch.setattr(module, "Git", Broken)
+    done = module.record(target, "c" * 40, outcome_now("verify", "Error", now=T0))
+    assert done == module.Recording("c" * 40, "verify Error 2026-11-30T00:53:20Z", False,
+                                    "not recorded: RuntimeError: boom with *** and a second "
+                                    "line")
+
+
+def test_the_first_recorder_creates_the_ref_and_the_detectors_read_gits_words():
+    from mlgate.audit.outcome import _no_such_ref, _raced
+
+    assert _no_such_ref("fatal: couldn't find remote ref refs/notes/mlgate")
+    assert _no_such_ref("fatal: Could not find remote ref refs/notes/mlgate")
+    assert not _no_such_ref("fatal: repository 'x' not found")
+    for said in ("! [rejected] refs/notes/mlgate (non-fast-forward)", "(fetch first)",
+                 "[rejected]", "stale info", "error: cannot lock ref 'refs/notes/mlgate'",
+                 "failed to update ref"):
+        assert _raced(said.upper()), said
+    assert not _raced("remote: denied by policy")

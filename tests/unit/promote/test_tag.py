@@ -361,3 +361,76 @@ def test_a_canary_takes_no_tag():
     with pytest.raises(BadInput, match="promote's tag does not apply to a canary"):
         canary_inputs(env, {"repo": "r", "tag": "q2"}, [], None)
     assert "tag" not in canary_inputs(env, {"repo": "r", "tag": ""}, [], None)
+
+
+# exact results (each word of a refusal is what a user reads; mutation testing holds them) -----
+
+
+def test_the_refusals_say_exactly_this():
+    from mlgate.promote.tagging import taken
+
+    assert taken("q2") == (
+        "--tag 'q2': a tag of that name already exists on the config repo; a tag names one "
+        "promotion and is never moved: choose another name (e.g. add {date} or {version}); "
+        "nothing was pushed")
+    assert taken("q2", meanwhile=True) == (
+        "--tag 'q2': a tag of that name was created on the config repo meanwhile; a tag names "
+        "one promotion and is never moved: choose another name (e.g. add {date} or {version}); "
+        "nothing was pushed (the atomic push refused the branch too)")
+
+
+def test_an_existing_tag_is_refused_with_exactly_that_line(remote, tmp_path, capsys):
+    git(remote, "tag", "churn-prod", "main")
+    git(remote, "tag", "-a", "-m", "annotated", "team/churn-prod", "main")  # same tail
+    code, _ = promote(remote, tmp_path, "--image", f"{IMG}:v1.5.0", "--tag", "churn-prod")
+    assert code == 2
+    from mlgate.promote.tagging import taken
+
+    assert capsys.readouterr().err.strip() == f"mlgate promote: error: {taken('churn-prod')}"
+
+
+def test_a_name_only_sharing_a_tail_with_an_existing_tag_is_free(remote, tmp_path):
+    """ls-remote matches a pattern by its tail (refs/tags/x/churn-prod matches churn-prod):
+    only the exact ref means taken."""
+    git(remote, "tag", "-a", "-m", "theirs", "team/churn-prod", "main")
+    code, doc = promote(remote, tmp_path, "--image", f"{IMG}:v1.5.0", "--tag", "churn-prod")
+    assert code == 0, doc
+    assert git(remote, "cat-file", "-t", "churn-prod").strip() == "tag"
+
+
+def test_an_unreachable_remote_at_the_tag_check_is_a_service_error(remote, tmp_path, capsys,
+                                                                   monkeypatch):
+    from mlgate.promote import landing
+    from mlgate.promote.git import GitError
+
+    class Unreachable:
+        def run(self, *args, **kw):
+            raise GitError(("ls-remote",), 128, "", "fatal: unable to access 'x': Could not "
+                           "resolve host: config.example")
+
+    def check(g, checkout, name, url):
+        from mlgate.promote.tagging import check_free_git
+
+        check_free_git(Unreachable(), checkout, name, url)
+
+    monkeypatch.setattr(landing, "check_free_git", check)
+    before = refs(remote)
+    code, _ = promote(remote, tmp_path, "--image", f"{IMG}:v1.5.0", "--tag", "q3")
+    assert code == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mlgate promote: error: ") and "config.example" in err
+    assert refs(remote) == before
+
+
+def test_the_tag_is_annotated_with_the_summary_and_not_signed_by_git_config(remote, tmp_path):
+    """tag.gpgSign in the user's git config must not sign (or fail) a tag mlgate makes
+    unsigned; the tag's message is the promotion's summary."""
+    code, doc = promote(remote, tmp_path, "--image", f"{IMG}:v1.5.0", "--tag", "q4",
+                        env={**ENV, "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "tag.gpgSign",
+                             "GIT_CONFIG_VALUE_0": "true"})
+    assert code == 0, doc
+    body = git(remote, "cat-file", "-p", "q4")
+    assert body.startswith(f"object {git(remote, 'rev-parse', 'main').strip()}\ntype commit\n"
+                           "tag q4\n")
+    assert "-----BEGIN" not in body
+    assert "promote churn to staging: v1.4.0 -> v1.5.0" in body

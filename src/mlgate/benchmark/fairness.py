@@ -75,12 +75,13 @@ def fairness(column: str, raw: Any, task: str, y: np.ndarray, candidate: ModelOu
                                    sensitive_features=groups, sample_params=params or None)
 
     counts = {str(k): int(v) for k, v in zip(*np.unique(groups, return_counts=True))}
+    by_group = {role: frame.by_group for role, frame in frames.items()}
     figures = []
     for value in sorted(counts, key=lambda v: (v == MISSING, v)):
         figures.append(GroupFigures(
             value=value, rows=counts[value],
-            candidate=_row(frames["candidate"], value),
-            champion=_row(frames["champion"], value) if "champion" in frames else None))
+            candidate=_row(by_group["candidate"], value),
+            champion=_row(by_group["champion"], value) if "champion" in by_group else None))
     spreads = []
     for m in usable:
         spreads.append(_spread(m.name, m.greater_is_better, frames))
@@ -90,7 +91,7 @@ def fairness(column: str, raw: Any, task: str, y: np.ndarray, candidate: ModelOu
         # fairlearn's definitions (between groups), from the rates the frames already hold:
         # computing them again through fairlearn's functions would build four more frames
         for role in roles:
-            rates = frames[role].by_group
+            rates = by_group[role]
             dpd[role] = _gap(rates["selection_rate"])
             tpr, fpr = _gap(rates["true_positive_rate"]), _gap(rates["false_positive_rate"])
             eod[role] = None if tpr is None or fpr is None else max(tpr, fpr)
@@ -129,8 +130,7 @@ def _gap(series) -> float | None:
     return _finite(max(values) - min(values)) if values else None
 
 
-def _row(frame, value: str) -> dict[str, float | None]:
-    by_group = frame.by_group
+def _row(by_group, value: str) -> dict[str, float | None]:
     row = by_group.loc[value]
     return {str(k): _finite(v) for k, v in row.items()}
 

@@ -267,9 +267,10 @@ def last_changed(root: str, path: str) -> int | None:
         return None
     sha, when = out[0], int(out[1])
     if git("rev-parse", "--is-shallow-repository").strip() == "true":
-        shallow = os.path.join(git("rev-parse", "--git-dir").strip(), "shallow")
-        boundary = open(os.path.join(root, shallow) if not os.path.isabs(shallow)
-                        else shallow).read().split()
+        # --git-dir is relative to root, or absolute (which os.path.join keeps)
+        shallow = os.path.join(root, git("rev-parse", "--git-dir").strip(), "shallow")
+        with open(shallow, encoding="ascii", errors="replace") as handle:
+            boundary = handle.read().split()
         if sha in boundary:
             raise BadInput(f"--document {path}: max-age cannot be judged in a shallow clone "
                            "(check out the whole history, e.g. fetch-depth: 0)")

@@ -64,6 +64,7 @@ def read_environment(*, repo: str, provider: str, base: str, app: str, environme
 def _documents(checkout: str, plan, env_path: str, head: str) -> Environment:
     from mlgate.manifests.engine import rewrite
     from mlgate.manifests.files import collect
+    from mlgate.manifests.yamldoc import read_text
 
     planned = plan(checkout)
     result = rewrite(replace(planned.config, dry_run=True))
@@ -72,8 +73,6 @@ def _documents(checkout: str, plan, env_path: str, head: str) -> Environment:
     for cand in candidates:
         text = result.texts.get(cand.rel)
         if text is None:
-            from mlgate.manifests.yamldoc import read_text
-
             text, _ = read_text(cand.path, cand.rel)
         try:
             subjects += documents_of(text, cand.rel)

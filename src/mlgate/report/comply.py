@@ -6,16 +6,16 @@ it is escaped for Markdown tables and XML here, never trusted as markup.
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from mlgate.comply.rego import Finding
 from mlgate.escape import escape_markdown
 from mlgate.comply.result import ComplyResult
 from mlgate.report.presentation import Annotation, Presentation, Section, Table
+# the XML text and suite counts the other JUnit writers use (verify's imports them the same way)
+from mlgate.report.scan_junit import _counts, _x
 
 MAX_ROWS = 60
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 def outputs(result: ComplyResult, paths: dict[str, str]) -> dict[str, str]:
@@ -137,6 +137,20 @@ def markdown_files(result: ComplyResult) -> str:
     return "\n".join(lines)
 
 
+def write_junit(result: ComplyResult, path: str | None) -> dict[str, str]:
+    """The --junit file, written atomically; the paths written, for the outputs."""
+    if not path:
+        return {}
+    from mlgate.atomic import write_atomic
+    from mlgate.errors import BadInput
+
+    try:
+        write_atomic(path, junit(result).encode("utf-8"))
+    except OSError as exc:
+        raise BadInput(f"--junit {path!r}: cannot write: {exc.strerror}") from None
+    return {"junit": path}
+
+
 def junit(result: ComplyResult) -> str:
     """One suite for the policies (a testcase per finding, or one passing case saying what
     was evaluated) and one for the documents (a testcase per rule)."""
@@ -162,36 +176,17 @@ def junit(result: ComplyResult) -> str:
             "classname": "mlgate.comply", "time": "0",
             "name": f"{result.manifests} manifests, {len(result.policies)} policy files: "
                     "no finding"})
-    _counts(suite, max(len(result.findings), 1), failures)
+    _counts(suite, max(len(result.findings), 1), failures, 0)
     total, total_failed = max(len(result.findings), 1), failures
-    if result.documents:
-        docs = ET.SubElement(root, "testsuite", {"name": "documents", "time": "0"})
-        failed = 0
-        for d in result.documents:
-            case = ET.SubElement(docs, "testcase", {"classname": "mlgate.comply.documents",
-                                                    "name": _x(f"{d.path} {d.rule}"),
-                                                    "time": "0"})
-            if not d.passed:
-                failed += 1
-                ET.SubElement(case, "failure", {"message": _x(d.message, 1000),
-                                                "type": "document"})
-        _counts(docs, len(result.documents), failed)
-        total += len(result.documents)
-        total_failed += failed
-    if result.fairness:
-        fair = ET.SubElement(root, "testsuite", {"name": "fairness", "time": "0"})
-        failed = 0
-        for f in result.fairness:
-            case = ET.SubElement(fair, "testcase", {"classname": "mlgate.comply.fairness",
-                                                    "name": _x(f"{f.column} {f.limit}"),
-                                                    "time": "0"})
-            if not f.passed:
-                failed += 1
-                ET.SubElement(case, "failure", {"message": _x(f.message, 1000),
-                                                "type": "fairness"})
-        _counts(fair, len(result.fairness), failed)
-        total += len(result.fairness)
-        total_failed += failed
+    for name, checks in (
+            ("documents", [(f"{d.path} {d.rule}", d.passed, d.message, "document")
+                           for d in result.documents]),
+            ("fairness", [(f"{f.column} {f.limit}", f.passed, f.message, "fairness")
+                          for f in result.fairness])):
+        if checks:
+            failed = _checks_suite(root, name, checks)
+            total += len(checks)
+            total_failed += failed
     root.set("tests", str(total))
     root.set("failures", str(total_failed))
     root.set("errors", "0")
@@ -212,11 +207,19 @@ def _details(f: Finding) -> str:
     return "\n".join(lines)
 
 
-def _counts(suite: ET.Element, tests: int, failures: int) -> None:
-    suite.set("tests", str(tests))
-    suite.set("failures", str(failures))
-    suite.set("errors", "0")
-    suite.set("skipped", "0")
+def _checks_suite(root: ET.Element, name: str, checks: list[tuple[str, bool, str, str]]
+                  ) -> int:
+    """A suite of one testcase per (name, passed, message, failure type); its failures."""
+    suite = ET.SubElement(root, "testsuite", {"name": name, "time": "0"})
+    failed = 0
+    for case_name, passed, message, kind in checks:
+        case = ET.SubElement(suite, "testcase", {"classname": f"mlgate.comply.{name}",
+                                                 "name": _x(case_name), "time": "0"})
+        if not passed:
+            failed += 1
+            ET.SubElement(case, "failure", {"message": _x(message, 1000), "type": kind})
+    _counts(suite, len(checks), failed, 0)
+    return failed
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -230,8 +233,3 @@ def _cell(text: str) -> str:
 
 def _code(text: str) -> str:
     return str(text).replace("`", "'")
-
-
-def _x(text: str, limit: int = 4000) -> str:
-    text = _NOT_XML.sub("", text or "")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

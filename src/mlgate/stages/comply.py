@@ -180,20 +180,11 @@ class Comply:
         return ComplyStageConfig(core, values["junit_path"])
 
     def run(self, config: ComplyStageConfig, progress: Progress) -> ComplyOutcome:
-        from mlgate.atomic import write_atomic
         from mlgate.comply.run import comply
-        from mlgate.errors import BadInput
-        from mlgate.report.comply import junit
+        from mlgate.report.comply import write_junit
 
         result = comply(config.core)
-        paths: dict[str, str] = {}
-        if config.junit:
-            try:
-                write_atomic(config.junit, junit(result).encode("utf-8"))
-            except OSError as exc:
-                raise BadInput(f"--junit {config.junit!r}: cannot write: {exc.strerror}") from None
-            paths["junit"] = config.junit
-        return ComplyOutcome(result, paths)
+        return ComplyOutcome(result, write_junit(result, config.junit))
 
     def present(self, outcome: ComplyOutcome) -> Presentation:
         from mlgate.report.comply import present

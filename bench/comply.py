@@ -282,7 +282,7 @@ def help_imports() -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifests", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rows", type=int, default=1_000_000)
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-comply-") as tmp_name:

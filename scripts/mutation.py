@@ -60,7 +60,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "serve/flagger.py": ("serve/test_flagger.py",),
     "canary/steps.py": ("canary/test_steps.py",),
     "audit/commit.py": ("audit/test_audit_commit.py", "audit/test_audit_exact.py"),
-    "audit/outcome.py": ("audit/test_outcome_notes.py",),
+    "audit/outcome.py": ("audit/test_outcome_notes.py", "audit/test_outcome_exact.py"),
     "promote/tagging.py": ("promote/test_tag.py",),
     "comply/rego.py": ("comply/test_policies.py", "comply/test_example_policies.py"),
     "comply/policies.py": ("comply/test_policies.py",),

@@ -62,11 +62,25 @@ def output_text(value: Any) -> str:
     return str(value)
 
 
+_LAST: list[tuple[Presentation, Presentation]] = []   # (presentation, redacted), the last one
+
+
 def redact(p: Presentation) -> Presentation:
     """The presentation with every secret hidden everywhere it could be shown or written.
 
     `secrets` is kept as is: the GitHub emitter still needs the raw values for ::add-mask::.
+    The last answer is kept: emitting one presentation asks for it once per destination (the
+    log, --json), and a large result costs tens of milliseconds each time.
     """
+    last = _LAST[0] if _LAST else None
+    if last is not None and last[0] is p:
+        return last[1]
+    shown = _redacted(p)
+    _LAST[:] = [(p, shown)]
+    return shown
+
+
+def _redacted(p: Presentation) -> Presentation:
     fragments = secret_fragments(p.secrets)
 
     def r(text: str | None) -> str | None:

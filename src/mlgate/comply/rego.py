@@ -9,13 +9,16 @@ taken as the messages too, so older policies keep working.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,51 +56,158 @@ class Finding:
         return self.kind != "warn"
 
 
-@dataclass(frozen=True)
-class Job:
-    """Some packages' rules over some subjects (the manifest packages over every document;
-    the release package over the release)."""
+class Evaluation:
+    """The policies' child process for one run of the gate, fed while the parent still reads.
 
-    packages: tuple[str, ...]
-    subjects: tuple[Subject, ...]
+    Why: the parent's clone, rewrite and YAML parsing and the child's evaluation each take a
+    second or so on a thousand manifests; started first and fed file by file, the child
+    evaluates one file's documents while the parent parses the next. Subjects are grouped as
+    the bundles need them (one group per file when a policy reads data.mlgate.file). Use as a
+    context manager: leaving it early (bad input, a failed clone) stops the child.
+    """
 
+    def __init__(self, policies: Policies, meta: dict[str, str], *,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.policies = policies
+        self.meta = meta
+        self.timeout = timeout
+        self.per_file = any(f.reads_file for f in policies.files)
+        # per group: (package, rule) pairs, their entrypoints, the subjects sent in it
+        self.groups: list[tuple[list[tuple[str, str]], list[str], list[Subject]]] = []
+        self._key: tuple | None = None
+        self._proc: subprocess.Popen | None = None
+        self._timer: threading.Timer | None = None
+        self._expired = False
+        self._out = self._err = None
+        if policies.files:
+            self._start()
 
-def evaluate(policies: Policies, jobs: Iterable[Job], meta: dict[str, str], *,
-             timeout: float = DEFAULT_TIMEOUT) -> list[Finding]:
-    """Every finding of each job's rules on its subjects, in one child process (a subject
-    with a file gets data.mlgate.file). Exit 2 for a policy that does not compile, 3 when the
-    evaluation fails."""
-    per_file = any(f.reads_file for f in policies.files)
-    plans = []  # (entries, entrypoints, subjects, [(data, member indexes)])
-    for job in jobs:
-        entries = [(pkg, rule) for pkg in sorted(set(job.packages))
-                   for rule in policies.rules(pkg)]
-        if not entries or not job.subjects:
-            continue
-        groups: dict[str | None, list[int]] = {}
-        for i, s in enumerate(job.subjects):
-            groups.setdefault(s.file if per_file else None, []).append(i)
-        plans.append((entries, [f"{pkg.replace('.', '/')}/{rule}" for pkg, rule in entries],
-                      job.subjects, [({"mlgate": _meta(meta, key)}, members)
-                                     for key, members in groups.items()]))
-    if not plans:
-        return []
-    request = {
-        "modules": [[f.path, f.source] for f in policies.files],
-        "groups": [{"data": data, "entrypoints": entrypoints,
-                    "inputs": [_term(subjects[i].document) for i in members]}
-                   for _, entrypoints, subjects, groups in plans for data, members in groups],
-    }
-    answers = iter(_ask(request, policies, timeout)["results"])
-    findings: list[Finding] = []
-    for entries, entrypoints, subjects, groups in plans:
-        for _, members in groups:
-            for index, values in zip(members, next(answers), strict=True):
-                subject = subjects[index]
+    def __enter__(self) -> Evaluation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        env = dict(os.environ)
+        here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
+                                    else "")
+        # the answer and the child's complaints go to files: a pipe the parent does not read
+        # while it writes would fill and stop both
+        self._out, self._err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "mlgate.comply.rego_worker"], stdin=subprocess.PIPE,
+            stdout=self._out, stderr=self._err, env=env)
+        self._send(b"M", json.dumps([[f.path, f.source] for f in self.policies.files]))
+
+    def _send(self, tag: bytes, text: str) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.stdin.closed:
+            return
+        try:
+            proc.stdin.write(tag + text.encode("utf-8") + b"\n")
+        except (BrokenPipeError, OSError):  # the child answered early (an error): read it then
+            proc.stdin.close()
+
+    def prepare(self, packages: tuple[str, ...]) -> None:
+        """Have the child compile these packages' bundle now (while the parent clones), when
+        one bundle serves every file (no policy reads data.mlgate.file)."""
+        if not self.per_file:
+            self._open(packages, None)
+            self._flush()
+
+    def submit(self, packages: tuple[str, ...], subjects: Iterable[Subject]) -> None:
+        """Send subjects to be judged by the rules of these packages."""
+        for subject in subjects:
+            if not self._open(packages, subject.file if self.per_file else None):
+                return
+            if self._timer is None:   # the policies' time counts from their first input
+                self._timer = threading.Timer(self.timeout, self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+            self.groups[-1][2].append(subject)
+            self._send(b"I", _term(subject.document))
+        self._flush()
+
+    def _open(self, packages: tuple[str, ...], file: str | None) -> bool:
+        """Make the group for these packages and file the current one (a new bundle when it
+        is not); False when there is nothing to evaluate."""
+        entries = [(pkg, rule) for pkg in sorted(set(packages))
+                   for rule in self.policies.rules(pkg)]
+        if not entries or self._proc is None:
+            return False
+        entrypoints = [f"{pkg.replace('.', '/')}/{rule}" for pkg, rule in entries]
+        key = (tuple(entrypoints), file)
+        if key != self._key:
+            self._key = key
+            self.groups.append((entries, entrypoints, []))
+            self._send(b"G", json.dumps({"data": {"mlgate": _meta(self.meta, file)},
+                                         "entrypoints": entrypoints}))
+        return True
+
+    def _flush(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.stdin is not None and not proc.stdin.closed:
+            try:
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                proc.stdin.close()
+
+    def _expire(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            self._expired = True
+            proc.kill()
+
+    def findings(self, idle: Callable[[], None] | None = None) -> list[Finding]:
+        """Every finding of the submitted subjects; exit 2 for a policy that does not compile,
+        3 when the evaluation fails or runs out of time. `idle` runs while the child finishes
+        (the report's imports: the parent has nothing else to do then)."""
+        proc = self._proc
+        if proc is None:
+            return []
+        if not self.groups:
+            self.close()
+            return []
+        with contextlib.suppress(BrokenPipeError, OSError):
+            proc.stdin.close()
+        if idle is not None:
+            idle()
+        code = proc.wait()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._expired and code == -signal.SIGKILL:
+            raise ServiceError(f"the policies did not finish within {self.timeout:g} s "
+                               f"(policies: {_folders(self.policies)})")
+        stdout, stderr = _read(self._out), _read(self._err)
+        answers = iter(_answer(code, stdout, stderr, self.policies)["results"])
+        findings: list[Finding] = []
+        for entries, entrypoints, subjects in self.groups:
+            for subject, values in zip(subjects, next(answers), strict=True):
                 for (pkg, rule), entrypoint in zip(entries, entrypoints, strict=True):
                     if entrypoint in values:
                         findings += _findings(values[entrypoint], pkg, rule, subject)
-    return findings
+        return findings
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                proc.stdin.close()
+        for f in (self._out, self._err):
+            if f is not None:
+                f.close()
+
+
+def _read(f) -> bytes:
+    f.seek(0)
+    return f.read()
 
 
 def _meta(meta: dict[str, str], file: str | None) -> dict[str, str]:
@@ -109,28 +219,15 @@ def _term(document: Any) -> str:
     return json.dumps(document, default=str, ensure_ascii=False, allow_nan=False)
 
 
-def _ask(request: dict, policies: Policies, timeout: float) -> dict:
-    env = dict(os.environ)
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "mlgate.comply.rego_worker"],
-            input=json.dumps(request).encode("utf-8"), capture_output=True, timeout=timeout,
-            env=env, check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ServiceError(f"the policies did not finish within {timeout:g} s "
-                           f"(policies: {_folders(policies)})") from None
-    if done.returncode != 0:
-        raise ServiceError(_crash(done, policies))
+def _answer(code: int, stdout: bytes, stderr: bytes, policies: Policies) -> dict:
+    if code != 0:
+        raise ServiceError(_crash(code, stderr, policies))
     # the policies' values are in it: bounded like any JSON mlgate reads (a policy may return
     # a value nested deeply enough to overflow a plain json.loads)
     try:
-        answer = safe_load.parse_json(done.stdout, "the Rego engine's answer",
-                                      error=ServiceError)
+        answer = safe_load.parse_json(stdout, "the Rego engine's answer", error=ServiceError)
     except ServiceError as exc:
-        raise ServiceError(f"{exc} {_last_line(done.stderr)}".strip()) from None
+        raise ServiceError(f"{exc} {_last_line(stderr)}".strip()) from None
     if not isinstance(answer, dict):
         raise ServiceError("the Rego engine gave no readable answer")
     error = answer.get("error")
@@ -146,12 +243,11 @@ def _ask(request: dict, policies: Policies, timeout: float) -> dict:
                        f"evaluate: {message[:500]}")
 
 
-def _crash(done: subprocess.CompletedProcess, policies: Policies) -> str:
-    code = done.returncode
+def _crash(code: int, stderr: bytes, policies: Policies) -> str:
     how = (f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals()
            else f"exit code {code}")
-    detail = _last_line(done.stderr)
-    if "No module named 'regopy'" in done.stderr.decode("utf-8", "replace"):
+    detail = _last_line(stderr)
+    if "No module named 'regopy'" in stderr.decode("utf-8", "replace"):
         return "regopy is not installed: pip install 'mlgate[comply]'"
     return (f"the Rego engine (rego-cpp) stopped with {how} on the policies in "
             f"{_folders(policies)}: {detail or 'no message'} (a construct it cannot "

@@ -12,9 +12,14 @@ microseconds. A bundle's data is fixed when it is built, so the documents are gr
 their `data.mlgate` must hold: one bundle when no policy reads `data.mlgate.file`, else one per
 file.
 
-Request: {"modules": [[name, source], ...], "groups": [{"data": {...}, "entrypoints": [...],
-"inputs": [json text, ...]}, ...]}. Answer: {"results": [[{entrypoint: value}, ...], ...]} in
-the same order, or {"error": {"kind": "compile" | "eval", ...}}.
+Why streamed: the parent parses the manifests while the child evaluates them, so on two cores
+the evaluation overlaps the clone, the rewrite and the parsing instead of following them. The
+request comes as lines, each tagged by its first byte: `M` then the modules' JSON
+([[name, source], ...]) once; `G` then a group's JSON ({"data": {...}, "entrypoints": [...]}),
+which builds its bundle; `I` then one input's JSON text (JSON has no raw newline), evaluated as
+it arrives, in the last group. At the end of stdin the answer is written once:
+{"results": [[{entrypoint: value}, ...] per group]}, or {"error": {"kind": "compile" | "eval",
+...}} as soon as one happens (the rest of the request is then left unread).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ _ERROR = re.compile(rb"\(error(?=[\s)])")
 _LOCATION = re.compile(rb"\s*(\d+):")
 _MESSAGE = re.compile(rb"\(errormsg (\d+):")
 _SPAN = re.compile(rb"\|(\d+)\|(\d+)")
+_NOTHING = '{"expressions":[[]]}'   # an empty set: no message, left out of the answer
 _ERROR_MSG_KIND = 1801
 _ERROR_CODE_KIND = 1803
 
@@ -95,30 +101,79 @@ def _new(shared):
     return impl
 
 
-def evaluate(request: dict[str, Any]) -> dict[str, Any]:
-    from regopy import rego_shared as shared
+class Evaluator:
+    """The child's state between lines: one runner, the current group's bundle, the answers."""
 
-    runner = _new(shared)
-    answers = []
-    for group in request["groups"]:
+    def __init__(self) -> None:
+        from regopy import rego_shared
+
+        self.shared = rego_shared
+        self.runner = _new(rego_shared)
+        self.modules: list[list[str]] = []
+        self.group: dict[str, Any] | None = None
+        self.bundle = None
+        self.answers: list[list[dict[str, Any]]] = []
+
+    def modules_line(self, modules: list[list[str]]) -> None:
+        self.modules = modules
+
+    def group_line(self, group: dict[str, Any]) -> dict[str, Any] | None:
+        """Open a group: its bundle built now, or the compile error as the answer."""
+        self._free()
+        self.group = group
+        self.answers.append([])
         if not group["entrypoints"]:
-            answers.append([{} for _ in group["inputs"]])
-            continue
-        builder = _new(shared)
+            return None
+        builder = _new(self.shared)
         try:
-            bundle = _build(shared, builder, request["modules"], group)
-            if isinstance(bundle, dict):
-                return bundle
-            try:
-                results = _run(shared, runner, bundle, group)
-            finally:
-                shared.rego_free_bundle(bundle)
+            bundle = _build(self.shared, builder, self.modules, group)
         finally:
-            shared.rego_free(builder)
-        if isinstance(results, dict):
-            return results
-        answers.append(results)
-    return {"results": answers}
+            self.shared.rego_free(builder)
+        if isinstance(bundle, dict):
+            return bundle
+        self.bundle = bundle
+        return None
+
+    def input_line(self, text: str) -> dict[str, Any] | None:
+        """Evaluate one input in the open group, or the evaluation error as the answer."""
+        if self.group is None:
+            raise ValueError("an input line before any group line")
+        index = len(self.answers[-1])
+        if self.bundle is None:   # a group without entrypoints: nothing to ask
+            self.answers[-1].append({})
+            return None
+        values, error = _run(self.shared, self.runner, self.bundle,
+                             self.group["entrypoints"], text, index)
+        if error is not None:
+            return error
+        self.answers[-1].append(values)
+        return None
+
+    def _free(self) -> None:
+        if self.bundle is not None:
+            self.shared.rego_free_bundle(self.bundle)
+            self.bundle = None
+
+
+def serve(lines) -> dict[str, Any]:
+    """The answer to a request read line by line (see the module's docstring)."""
+    evaluator = Evaluator()
+    for raw in lines:
+        tag, body = raw[:1], raw[1:]
+        if tag == b"M":
+            evaluator.modules_line(json.loads(body))
+        elif tag == b"G":
+            error = evaluator.group_line(json.loads(body))
+            if error is not None:
+                return error
+        elif tag == b"I":
+            error = evaluator.input_line(body.decode("utf-8").rstrip("\n"))
+            if error is not None:
+                return error
+        elif raw.strip():
+            raise ValueError(f"unknown request line {raw[:20]!r}")
+    evaluator._free()
+    return {"results": evaluator.answers}
 
 
 def _build(shared, builder, modules, group):
@@ -141,40 +196,40 @@ def _build(shared, builder, modules, group):
     return bundle
 
 
-def _run(shared, runner, bundle, group):
-    """Each input's value of each entrypoint (an undefined one left out), or the first
-    evaluation error as the answer."""
+def _run(shared, runner, bundle, entrypoints, text, index):
+    """One input's value of each entrypoint (an undefined one left out), or the first
+    evaluation error."""
     from regopy import RegoError
 
-    results = []
-    for index, text in enumerate(group["inputs"]):
-        shared.rego_set_input_term(runner, text)
-        values: dict[str, Any] = {}
-        for entrypoint in group["entrypoints"]:
-            try:
-                impl = shared.rego_bundle_query_entrypoint(runner, bundle, entrypoint)
-            except RegoError as exc:
-                return _eval_error(entrypoint, index, "; ".join(
-                    e["message"] for e in parse_errors(str(exc.args[0]))))
-            try:
-                out = shared.rego_output_string(impl)
-                if not shared.rego_output_ok(impl) or out.startswith("(error"):
-                    return _eval_error(entrypoint, index, _output_error(shared, impl))
-                if out != "undefined":
-                    try:
-                        parsed = safe_load.parse_json(out, "rego-cpp's output")
-                    except MlgateError as exc:  # seen: sprintf's %s of another rule's string
-                        return _eval_error(entrypoint, index, "rego-cpp returned a value that "
-                                           + ("is not JSON" if "invalid JSON" in str(exc)
-                                              else f"cannot be read: {exc}"))
-                    expressions = (parsed.get("expressions") if isinstance(parsed, dict)
-                                   else None) or []
-                    if expressions:
-                        values[entrypoint] = expressions[0]
-            finally:
-                shared.rego_free_output(impl)
-        results.append(values)
-    return results
+    shared.rego_set_input_term(runner, text)
+    values: dict[str, Any] = {}
+    for entrypoint in entrypoints:
+        try:
+            impl = shared.rego_bundle_query_entrypoint(runner, bundle, entrypoint)
+        except RegoError as exc:
+            return None, _eval_error(entrypoint, index, "; ".join(
+                e["message"] for e in parse_errors(str(exc.args[0]))))
+        try:
+            out = shared.rego_output_string(impl)
+            if not shared.rego_output_ok(impl) or out.startswith("(error"):
+                return None, _eval_error(entrypoint, index, _output_error(shared, impl))
+            if out == _NOTHING:
+                continue  # the common answer (nothing fired) needs no parsing
+            if out != "undefined":
+                try:
+                    parsed = safe_load.parse_json(out, "rego-cpp's output")
+                except MlgateError as exc:  # seen: sprintf's %s of another rule's string
+                    return None, _eval_error(entrypoint, index, "rego-cpp returned a value "
+                                             "that " + ("is not JSON" if "invalid JSON"
+                                                        in str(exc) else
+                                                        f"cannot be read: {exc}"))
+                expressions = (parsed.get("expressions") if isinstance(parsed, dict)
+                               else None) or []
+                if expressions:
+                    values[entrypoint] = expressions[0]
+        finally:
+            shared.rego_free_output(impl)
+    return values, None
 
 
 def _eval_error(entrypoint: str, index: int, message: str) -> dict[str, Any]:
@@ -182,6 +237,6 @@ def _eval_error(entrypoint: str, index: int, message: str) -> dict[str, Any]:
                       "message": message}}
 
 
-if __name__ == "__main__":  # the child's whole protocol: one request in, one answer out
-    sys.stdout.write(json.dumps(evaluate(json.loads(sys.stdin.buffer.read()))))
+if __name__ == "__main__":  # the child's whole protocol: request lines in, one answer out
+    sys.stdout.write(json.dumps(serve(sys.stdin.buffer)))
     sys.stdout.flush()

@@ -2,14 +2,15 @@
 
 Order matters for what a user sees first: everything given on the command line is checked
 (policies compile-free reading, evidence, document rules) before the config repo is cloned, so
-a typo is exit 2 in milliseconds; the clone and the rewrite come next; the policies run last, in
-one child process, over every document and the release together.
+a typo is exit 2 in milliseconds; the clone and the rewrite come next. The policies run in one
+child process, started before the clone and fed each file's documents as soon as they are
+parsed (so on two cores the evaluation overlaps the reading), the release last.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from mlgate.comply.policies import (
     check_namespace,
     load_policies,
 )
-from mlgate.comply.rego import Job, Subject, evaluate
+from mlgate.comply.rego import Evaluation, Subject
 from mlgate.comply.release import gates_from, release_input
 from mlgate.comply.result import ComplyResult, PolicyInfo
 from mlgate.errors import BadInput
@@ -49,7 +50,9 @@ class ComplyConfig:
     timeout: float = 300.0
 
 
-def comply(cfg: ComplyConfig) -> ComplyResult:
+def comply(cfg: ComplyConfig, idle: Callable[[], None] | None = None) -> ComplyResult:
+    """The gate's verdict; `idle` is run while the policies' child finishes its last
+    documents (the stage imports its report then)."""
     started = time.monotonic()
     if not cfg.policies and not cfg.documents and not cfg.fairness:
         raise BadInput("nothing to judge: give --policy, --document or --fairness")
@@ -65,17 +68,21 @@ def comply(cfg: ComplyConfig) -> ComplyResult:
                        "--model-version or the benchmark's result with --evidence")
     from mlgate.comply.manifests import read_environment
 
-    env = read_environment(repo=cfg.repo, provider=cfg.provider, base=cfg.base, app=cfg.app,
-                           environment=cfg.environment, env_path=cfg.env_path,
-                           images=cfg.images, sets=cfg.sets, environ=cfg.environ)
-    checks, facts = check_documents(cfg.documents, cfg.model_repo, version)
-    release = release_input(app=cfg.app, environment=cfg.environment, images=cfg.images,
-                            gates=gates, version=version, documents=facts, environ=cfg.environ)
-    meta = {"app": cfg.app, "environment": cfg.environment, "folder": env.folder}
-    findings = evaluate(policies, [
-        Job((MANIFEST_PACKAGE, *cfg.namespaces), env.subjects),
-        Job((RELEASE_PACKAGE,), (Subject(release),)),
-    ], meta, timeout=cfg.timeout) if policies.files else []
+    meta = {"app": cfg.app, "environment": cfg.environment, "folder": cfg.env_path}
+    manifest_packages = (MANIFEST_PACKAGE, *cfg.namespaces)
+    with Evaluation(policies, meta, timeout=cfg.timeout) as rego:  # the child starts now
+        rego.prepare(manifest_packages)
+        env = read_environment(repo=cfg.repo, provider=cfg.provider, base=cfg.base,
+                               app=cfg.app, environment=cfg.environment,
+                               env_path=cfg.env_path, images=cfg.images, sets=cfg.sets,
+                               environ=cfg.environ,
+                               sink=lambda found: rego.submit(manifest_packages, found))
+        checks, facts = check_documents(cfg.documents, cfg.model_repo, version)
+        release = release_input(app=cfg.app, environment=cfg.environment, images=cfg.images,
+                                gates=gates, version=version, documents=facts,
+                                environ=cfg.environ)
+        rego.submit((RELEASE_PACKAGE,), (Subject(release),))
+        findings = rego.findings(idle)
     return ComplyResult(
         app=cfg.app,
         environment=cfg.environment,

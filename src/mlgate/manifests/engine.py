@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Callable
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -37,7 +38,17 @@ from mlgate.manifests.yamldoc import (
 )
 
 
-def rewrite(config: RewriteConfig) -> RewriteResult:
+# sees each file once it is planned: (the file, its text after the rewrite, that text's
+# documents' nodes); text and nodes are None for a file the rewrite did not parse
+Observer = Callable[[Candidate, "str | None", "list[Node] | None"], None]
+
+
+def rewrite(config: RewriteConfig, *, observe: Observer | None = None,
+            diff: bool = True) -> RewriteResult:
+    """The promotion's edits planned, verified and (unless a dry run) written. `observe` lets a
+    reader of the new texts (the compliance gate) work file by file during the rewrite instead
+    of after it, without parsing again what the rewrite has parsed; `diff=False` skips the
+    unified diff a reader that shows none would pay for (a tenth of a large rewrite)."""
     root = resolve_root(config.root)
     candidates, skipped = collect(root, config.paths)
     set_files = {}
@@ -69,30 +80,34 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
             doc = load_relevant(cand.path, cand.rel, () if sets else needles, cand.explicit)
         except Templated:
             skipped.append(Skipped(cand.rel, "templated, not plain YAML"))
-            continue
-        if doc is None:
-            continue
-        parsed += 1
-        found = _find(doc, images, config, sets)
-        if not found:
-            continue
-        _check_expected(doc, config.images, found)
-        hit.update(f.target for f in found)
-        new_text, file_changes, file_unchanged = _plan_file(doc, found)
-        changes += file_changes
-        unchanged += file_unchanged
-        if new_text is not None:
-            outputs.append((doc.path, doc.rel, doc.bom, new_text))
-            diff_parts.append(_diff(doc.rel, doc.text, new_text))
+            doc = None
+        text, nodes = None, None
+        if doc is not None:
+            parsed += 1
+            text, nodes = doc.text, doc.documents
+            found = _find(doc, images, config, sets)
+            if found:
+                _check_expected(doc, config.images, found)
+                hit.update(f.target for f in found)
+                new_text, file_changes, file_unchanged, new_docs = _plan_file(doc, found)
+                changes += file_changes
+                unchanged += file_unchanged
+                if new_text is not None:
+                    outputs.append((doc.path, doc.rel, doc.bom, new_text))
+                    if diff or config.diff_path:
+                        diff_parts.append(_diff(doc.rel, doc.text, new_text))
+                    text, nodes = new_text, new_docs
+        if observe is not None:
+            observe(cand, text, nodes)
 
     missing = _missing(config, hit)
     if missing and not config.allow_missing:
         raise GateFailed("no reference to " + ", ".join(missing) + " found under "
                          + ", ".join(config.paths))
 
-    diff = "".join(diff_parts)
+    unified = "".join(diff_parts)
     if config.diff_path:
-        _write_diff(config.diff_path, diff)
+        _write_diff(config.diff_path, unified)
     written = False
     if outputs and not config.dry_run:
         write_all([(path, (BOM if bom else "") + t) for path, _, bom, t in outputs])
@@ -108,7 +123,7 @@ def rewrite(config: RewriteConfig) -> RewriteResult:
         parsed=parsed,
         dry_run=config.dry_run,
         written=written,
-        diff=diff,
+        diff=unified if diff else "",
         texts={rel: t for _, rel, _, t in outputs},
     )
 
@@ -124,7 +139,8 @@ def _find(doc: YamlFile, images, config: RewriteConfig, sets) -> list[Found]:
 
 
 def _plan_file(doc: YamlFile, found: list[Found]):
-    """This file's new text (None when nothing changes), verified, and its change records."""
+    """This file's new text (None when nothing changes), verified, its change records, and the
+    new text's documents' nodes (from the verification's parse)."""
     edits: list[Edit] = []
     changes: list[Change] = []
     unchanged: list[Change] = []
@@ -137,7 +153,7 @@ def _plan_file(doc: YamlFile, found: list[Found]):
         edits.append(_edit(doc, f))
         changes.append(change)
     if not edits:
-        return None, changes, unchanged
+        return None, changes, unchanged, None
     new_text = apply_edits(doc.text, edits)
     replaced, appended = {}, {}
     for f, edit in zip([f for f in found if not (f.node is not None and f.old == f.new)], edits,
@@ -148,8 +164,8 @@ def _plan_file(doc: YamlFile, found: list[Found]):
             replaced[id(f.node)] = want
         else:
             appended.setdefault(id(f.insert_into), []).append((f.insert_key, want))
-    verify_nodes(doc.documents, new_text, doc.rel, replaced, appended)
-    return new_text, changes, unchanged
+    new_docs = verify_nodes(doc.documents, new_text, doc.rel, replaced, appended)
+    return new_text, changes, unchanged, new_docs
 
 
 def _dedupe(found: list[Found], rel: str) -> list[Found]:

@@ -37,7 +37,8 @@ def verify_nodes(
     rel: str,
     replaced: dict[int, Expected],
     appended: dict[int, list[tuple[str, Expected]]],
-) -> None:
+) -> list[Node]:
+    """The new text's documents' nodes, once they match the old ones but for the edits."""
     try:
         new_docs = list(yaml.compose_all(new_text, Loader=_Loader))
     except yaml.YAMLError as exc:
@@ -70,6 +71,7 @@ def verify_nodes(
             for (ok, ov), (nk, nv) in zip(old.value, kept, strict=True):
                 stack.append((ok, nk))
                 stack.append((ov, nv))
+    return new_docs
 
 
 def _without_added(old: MappingNode, new: MappingNode, added: dict[str, Expected],

@@ -168,10 +168,36 @@ def _write_askpass(directory: str) -> str:
     return path
 
 
-def private_tempdir(prefix: str) -> str:
-    path = tempfile.mkdtemp(prefix=prefix)
+def private_tempdir(prefix: str, parent: str | None = None) -> str:
+    path = tempfile.mkdtemp(prefix=prefix, dir=parent)
     os.chmod(path, stat.S_IRWXU)
     return path
+
+
+MEMORY_DIR = "/dev/shm"
+MAX_MEMORY_CHECKOUT = 256 * 1024 * 1024
+
+
+def memory_tempdir(prefix: str, size: int, root: str = MEMORY_DIR) -> str | None:
+    """A private folder in memory (tmpfs) for a scratch checkout of `size` bytes that is read
+    and thrown away, or None when the machine has none with room to spare.
+
+    Why: creating files is what a checkout costs, and on a runner's disk that is about half a
+    millisecond per file (a thousand manifests: most of a second); in memory a tenth of it.
+    Only for checkouts nobody keeps: at most MAX_MEMORY_CHECKOUT, and a quarter of the free
+    memory there, so a large repository still goes to disk."""
+    if size > MAX_MEMORY_CHECKOUT or not os.path.isdir(root) or not os.access(root, os.W_OK):
+        return None
+    try:
+        fs = os.statvfs(root)
+    except OSError:
+        return None
+    if size * 4 > fs.f_bavail * fs.f_frsize:
+        return None
+    try:
+        return private_tempdir(prefix, root)
+    except OSError:
+        return None
 
 
 def describe_failure(exc: GitError, url: str) -> str:

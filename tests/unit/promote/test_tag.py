@@ -434,3 +434,108 @@ def test_the_tag_is_annotated_with_the_summary_and_not_signed_by_git_config(remo
                            "tag q4\n")
     assert "-----BEGIN" not in body
     assert "promote churn to staging: v1.4.0 -> v1.5.0" in body
+
+
+def test_an_invalid_name_is_shown_as_given_and_as_expanded():
+    from mlgate.errors import BadInput
+    from mlgate.promote.tagging import MAX_NAME, check_name, expand
+
+    rules = ("not a valid git tag name (git check-ref-format refs/tags/NAME: no spaces, '..', "
+             "'~', '^', ':', '?', '*', '[', '\\', '@{', control characters, no '/' at either "
+             f"end; at most {MAX_NAME} bytes)")
+    with pytest.raises(BadInput) as plain:
+        check_name("q2 model", "q2 model")
+    assert str(plain.value) == f"--tag 'q2 model': {rules}"
+    with pytest.raises(BadInput) as templated:
+        expand("{app} q2", {"app": "churn"})
+    assert str(templated.value) == f"--tag '{{app}} q2' ('churn q2'): {rules}"
+    assert check_name("x" * MAX_NAME, "x" * MAX_NAME) == "x" * MAX_NAME   # the cap itself fits
+    with pytest.raises(BadInput):
+        check_name("x" * (MAX_NAME + 1), "x")
+
+
+def test_the_image_tag_is_the_first_images():
+    from mlgate.promote.message import Promotion
+    from mlgate.promote.tagging import image_tag
+
+    two = Promotion("churn", "staging", {}, {"reg/a": "reg.example.com/a:v1.5.0, reg.example."
+                                                      "com/b:v9"})
+    assert image_tag(two) == "v1.5.0"
+    assert image_tag(Promotion("churn", "staging", {}, {})) is None
+    assert image_tag(Promotion("churn", "staging", {}, {"x": "not a reference!"})) is None
+
+
+def test_the_tag_message_names_each_gate_and_the_evidence():
+    from mlgate.promote.message import Evidence, Promotion
+    from mlgate.promote.tagging import message
+
+    gates = (Evidence("v.json", "a" * 64, "validate", "", 0, "t"),
+             Evidence("b.json", "b" * 64, "benchmark", "", 1, "t"),
+             Evidence("s.json", "c" * 64, "scan", "passed with warnings", 0, "t"))
+    p = Promotion("churn", "staging", {}, {}, evidence=gates,
+                  evidence_dir=".mlgate/evidence/churn/staging/1")
+    text = message(p, "promote churn")
+    line = text.splitlines()[2]
+    assert text.startswith("promote churn\n\n") and text.endswith("\n")
+    assert line == ("mlgate promotion of churn to staging: validate passed, benchmark failed, "
+                    "scan passed with warnings; evidence .mlgate/evidence/churn/staging/1")
+    bare = message(Promotion("churn", "prod", {}, {}), "s")
+    assert bare == "s\n\nmlgate promotion of churn to prod: no gate evidence attached\n"
+
+
+def test_long_names_are_cut_at_80_characters_in_messages():
+    from mlgate.promote.tagging import _shown
+
+    assert _shown("a" * 80) == repr("a" * 80)
+    assert _shown("a" * 81) == repr("a" * 80 + "…")
+
+
+def test_placeholder_refusals_say_exactly_this():
+    from mlgate.errors import BadInput
+    from mlgate.promote.tagging import expand
+
+    with pytest.raises(BadInput) as unknown:
+        expand("{" + "k" * 40 + "}", {})
+    assert str(unknown.value) == (
+        f"--tag {'{' + 'k' * 40 + '}'!r}: unknown placeholder {{{'k' * 30}}}; use {{app}}, "
+        "{environment}, {version}, {tag}, {date}")
+    with pytest.raises(BadInput) as empty:
+        expand("{app}-x", {"app": None})
+    assert str(empty.value) == "--tag '{app}-x': {app} has no value here (not known)"
+    with pytest.raises(BadInput) as no_tag:
+        expand("{tag}", {"tag": None})
+    assert str(no_tag.value) == ("--tag '{tag}': {tag} has no value here (the promotion sets "
+                                 "no image tag)")
+
+
+def test_an_empty_registry_version_is_no_version():
+    from mlgate.promote.message import Promotion
+    from mlgate.promote.tagging import model_version
+
+    assert model_version(Promotion("churn", "staging", {}, {}, registry="churn@champion 3 -> ")) \
+        is None
+    assert model_version(Promotion("churn", "staging", {}, {}, registry="churn@champion 3 -> 4")) \
+        == "4"
+    assert model_version(Promotion("churn", "staging", {}, {})) is None
+
+
+def test_spec_refusals_and_the_day_say_exactly_this():
+    from mlgate.errors import BadInput
+    from mlgate.promote.tagging import TagSpec, spec
+
+    for args, said in (
+            ((None, True, "push", "github"),
+             "--release needs --tag NAME: a release is made on the promotion's tag"),
+            (("q2", False, "pull-request", "github"),
+             "--tag: --mode pull-request lands nothing until the request is merged; tag the "
+             "merged commit (run promote in push mode, or tag after the merge)"),
+            (("q2", True, "push", "git"),
+             "--release needs --provider github or gitlab: plain git has no releases (the "
+             "annotated tag carries the promotion's summary)")):
+        with pytest.raises(BadInput) as refused:
+            spec(*args)
+        assert str(refused.value) == said
+    assert spec("q2", True, "push", "gitlab", now=1_796_000_000) == TagSpec("q2", True,
+                                                                          "2026-11-30")
+    assert spec("q2", False, "push", "git", now=1_000_000_000).date == "2001-09-09"
+    assert spec(None, False, "push", "git") is None

@@ -243,3 +243,13 @@ def test_each_race_word_alone_is_a_race():
     for said in ("non-fast-forward", "fetch first", "[rejected]", "stale info",
                  "cannot lock ref", "failed to update ref"):
         assert module._raced(f"! {said.upper()} x"), said
+
+
+def test_an_unexpected_errors_words_are_cut_at_200(remote, monkeypatch):
+    class Broken(module.Git):
+        def run(self, *args, **kw):  # noqa: F811 (a method)
+            raise RuntimeError("x" * 300)
+
+    monkeypatch.setattr(module, "Git", Broken)
+    done = record(target_for(str(remote), ENV), "c" * 40, outcome_now("verify", "Error", now=T0))
+    assert done.warning == "not recorded: RuntimeError: " + "x" * 200

@@ -1,0 +1,122 @@
+"""Where comply's scratch checkout lives and that it is gone afterwards: in memory (tmpfs) only
+when it fits with room to spare, a local config repo borrowed (committed state only, never
+written), the policies' child fed while the rewrite runs and stopped when the run fails."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from support.configrepo import git
+
+from mlgate.promote import git as gitmod
+from mlgate.promote.git import MAX_MEMORY_CHECKOUT, memory_tempdir
+from tests.unit.comply.conftest import IMG, KUSTOMIZATION, comply, findings, refs, write_policy
+
+NEW_TAG = """
+    package main
+    import rego.v1
+    deny_new_tag contains sprintf("runs %s", [img.newTag]) if {
+      some img in input.images
+      img.newTag == "v1.5.0"
+    }
+"""
+
+
+def test_a_memory_folder_only_when_it_fits(tmp_path, monkeypatch):
+    got = memory_tempdir("mlgate-x-", 1000, str(tmp_path))
+    assert got is not None and os.path.dirname(got) == str(tmp_path)
+    assert os.path.basename(got).startswith("mlgate-x-")
+    assert stat.S_IMODE(os.stat(got).st_mode) == 0o700
+    assert memory_tempdir("mlgate-x-", MAX_MEMORY_CHECKOUT + 1, str(tmp_path)) is None
+    assert memory_tempdir("mlgate-x-", MAX_MEMORY_CHECKOUT, str(tmp_path)) is not None
+    assert memory_tempdir("mlgate-x-", 10, str(tmp_path / "absent")) is None
+
+    class Small:
+        f_bavail, f_frsize = 100, 10    # 1000 bytes free
+
+    monkeypatch.setattr(gitmod.os, "statvfs", lambda path: Small())
+    assert memory_tempdir("mlgate-x-", 251, str(tmp_path)) is None    # a quarter at most
+    assert memory_tempdir("mlgate-x-", 250, str(tmp_path)) is not None
+
+    def gone(path):
+        raise OSError("no such file system")
+
+    monkeypatch.setattr(gitmod.os, "statvfs", gone)
+    assert memory_tempdir("mlgate-x-", 1, str(tmp_path)) is None
+
+
+def _scratch():
+    root = gitmod.MEMORY_DIR
+    return {n for n in os.listdir(root) if n.startswith("mlgate-comply-")} \
+        if os.path.isdir(root) else set()
+
+
+@pytest.mark.skipif(not os.path.isdir(gitmod.MEMORY_DIR), reason="no /dev/shm here")
+def test_the_checkout_is_in_memory_and_gone_after_a_pass_or_a_failure(remote, tmp_path,
+                                                                      monkeypatch):
+    import mlgate.comply.manifests as manifests
+
+    before = _scratch()
+    seen = []
+    real = manifests._documents
+
+    def spy(checkout, *args):
+        seen.append(checkout)
+        return real(checkout, *args)
+
+    monkeypatch.setattr(manifests, "_documents", spy)
+    write_policy(tmp_path / "pol", "tags.rego", NEW_TAG)
+    code, doc = comply(remote, tmp_path, "--policy", str(tmp_path / "pol"))
+    assert code == 1 and findings(doc) == [("deny", "main", "deny_new_tag", KUSTOMIZATION, 1,
+                                            "runs v1.5.0")]
+    assert seen[0].startswith(gitmod.MEMORY_DIR + "/mlgate-comply-")
+    assert _scratch() == before
+    # a manifest that is not YAML: exit 2 mid-run, the child stopped, nothing left behind
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    (work / "apps/churn/production/broken.yaml").write_text("a: [1, 2\n")
+    git(work, "add", "-A")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    code, _ = comply(remote, tmp_path, "--policy", str(tmp_path / "pol"))
+    assert code == 2
+    assert _scratch() == before
+    assert _my_workers() == []
+
+
+def _my_workers() -> list[int]:
+    """This process's children still running the Rego worker (a stopped one is reaped)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"\nPPid:\t{os.getpid()}\n" in status and b"rego_worker" in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def test_a_local_working_repo_is_judged_as_committed_and_left_untouched(remote, tmp_path):
+    """A working clone given as --repo: borrowed (--shared), so its uncommitted edit is not
+    judged and nothing in it changes, not even its object store."""
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    (work / KUSTOMIZATION).write_text((work / KUSTOMIZATION).read_text()
+                                      .replace("newTag: v1.4.0", "newTag: v9.9.9"))
+    write_policy(tmp_path / "pol", "tags.rego", NEW_TAG.replace('"v1.5.0"', '"v9.9.9"'))
+    status = git(work, "status", "--porcelain")
+    objects = sorted(str(p.relative_to(work)) for p in (work / ".git" / "objects").rglob("*"))
+    before = refs(work / ".git")
+    code, doc = comply(work, tmp_path, "--policy", str(tmp_path / "pol"))
+    assert code == 0, doc   # the edit is not committed: the rewrite makes v1.5.0
+    assert doc["result"]["changed_files"] == [KUSTOMIZATION]
+    assert git(work, "status", "--porcelain") == status
+    assert sorted(str(p.relative_to(work)) for p in (work / ".git" / "objects").rglob("*")) \
+        == objects
+    assert refs(work / ".git") == before
+    assert f"{IMG}" in (work / KUSTOMIZATION).read_text()

@@ -108,7 +108,15 @@ class Evaluation:
         try:
             proc.stdin.write(tag + text.encode("utf-8") + b"\n")
         except (BrokenPipeError, OSError):  # the child answered early (an error): read it then
-            proc.stdin.close()
+            self._hang_up()
+
+    def _hang_up(self) -> None:
+        """Stop writing to the child. Closing flushes what is still buffered, which fails the
+        same way once the child is gone: the pipe is closed all the same."""
+        proc = self._proc
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+                proc.stdin.close()
 
     def prepare(self, packages: tuple[str, ...]) -> None:
         """Have the child compile these packages' bundle now (while the parent clones), when
@@ -152,7 +160,7 @@ class Evaluation:
             try:
                 proc.stdin.flush()
             except (BrokenPipeError, OSError):
-                proc.stdin.close()
+                self._hang_up()
 
     def _expire(self) -> None:
         proc = self._proc
@@ -170,8 +178,7 @@ class Evaluation:
         if not self.groups:
             self.close()
             return []
-        with contextlib.suppress(BrokenPipeError, OSError):
-            proc.stdin.close()
+        self._hang_up()
         if idle is not None:
             idle()
         code = proc.wait()
@@ -197,9 +204,7 @@ class Evaluation:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-        if proc is not None and proc.stdin is not None:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                proc.stdin.close()
+        self._hang_up()
         for f in (self._out, self._err):
             if f is not None:
                 f.close()

@@ -120,3 +120,23 @@ def test_a_local_working_repo_is_judged_as_committed_and_left_untouched(remote, 
         == objects
     assert refs(work / ".git") == before
     assert f"{IMG}" in (work / KUSTOMIZATION).read_text()
+
+
+def test_a_child_that_answers_early_while_the_parent_still_writes(tmp_path):
+    """A policy that does not compile: the child answers at once and exits while the parent
+    is still sending megabytes of documents. The broken pipe must end in the compile error
+    (exit 2), not in an exception of its own."""
+    from mlgate.comply.policies import load_policies
+    from mlgate.comply.rego import Evaluation, Subject
+    from mlgate.errors import BadInput
+
+    write_policy(tmp_path / "pol", "bad.rego", "package main\ndeny contains msg if {\n")
+    policies = load_policies((str(tmp_path / "pol"),))
+    big = {"kind": "ConfigMap", "data": {f"k{i}": "v" * 100 for i in range(100)}}
+    with pytest.raises(BadInput, match="does not compile"), \
+            Evaluation(policies, {"app": "a", "environment": "e", "folder": "f"}) as rego:
+        rego.prepare(("main",))
+        for n in range(40):
+            rego.submit(("main",), [Subject(big, f"f{n}.yaml", 1)] * 50)
+        rego.findings()
+    assert _my_workers() == []

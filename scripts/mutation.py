@@ -63,10 +63,10 @@ MODULES: dict[str, tuple[str, ...]] = {
     "audit/outcome.py": ("audit/test_outcome_notes.py", "audit/test_outcome_exact.py"),
     "promote/tagging.py": ("promote/test_tag.py",),
     "comply/rego.py": ("comply/test_policies.py", "comply/test_example_policies.py",
-                       "comply/test_scratch.py"),
-    "comply/policies.py": ("comply/test_policies.py",),
-    "comply/documents.py": ("comply/test_documents.py",),
-    "comply/fairness.py": ("comply/test_fairness_limits.py",),
+                       "comply/test_scratch.py", "comply/test_rego_exact.py"),
+    "comply/policies.py": ("comply/test_policies.py", "comply/test_policies_exact.py"),
+    "comply/documents.py": ("comply/test_documents.py", "comply/test_documents_exact.py"),
+    "comply/fairness.py": ("comply/test_fairness_limits.py", "comply/test_fairness_exact.py"),
 }
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+?)\s*$")

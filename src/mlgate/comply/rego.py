@@ -96,9 +96,13 @@ class Evaluation:
         # the answer and the child's complaints go to files: a pipe the parent does not read
         # while it writes would fill and stop both
         self._out, self._err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "mlgate.comply.rego_worker"], stdin=subprocess.PIPE,
-            stdout=self._out, stderr=self._err, env=env)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "mlgate.comply.rego_worker"], stdin=subprocess.PIPE,
+                stdout=self._out, stderr=self._err, env=env)
+        except OSError:
+            self.close()
+            raise
         self._send(b"M", json.dumps([[f.path, f.source] for f in self.policies.files]))
 
     def _send(self, tag: bytes, text: str) -> None:
@@ -134,8 +138,9 @@ class Evaluation:
                 self._timer = threading.Timer(self.timeout, self._expire)
                 self._timer.daemon = True
                 self._timer.start()
+            text = _term(subject.document, _where(subject))
             self.groups[-1][2].append(subject)
-            self._send(b"I", _term(subject.document))
+            self._send(b"I", text)
         self._flush()
 
     def _open(self, packages: tuple[str, ...], file: str | None) -> bool:
@@ -219,9 +224,20 @@ def _meta(meta: dict[str, str], file: str | None) -> dict[str, str]:
     return {**meta, "file": file} if file is not None else dict(meta)
 
 
-def _term(document: Any) -> str:
-    """The document as a Rego term (JSON is one); YAML's dates and other scalars as text."""
-    return json.dumps(document, default=str, ensure_ascii=False, allow_nan=False)
+def _term(document: Any, where: str = "the release") -> str:
+    """The document as a Rego term (JSON is one); YAML's dates and other scalars as text.
+    YAML's .nan and .inf have no JSON form: exit 2 naming the document."""
+    try:
+        return json.dumps(document, default=str, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise BadInput(f"{where}: a value is .nan or .inf, which the policies' input (JSON) "
+                       "cannot hold") from None
+
+
+def _where(subject: Subject) -> str:
+    if subject.file is None:
+        return "the release"
+    return f"{subject.file}:{subject.line}" if subject.line else subject.file
 
 
 def _answer(code: int, stdout: bytes, stderr: bytes, policies: Policies) -> dict:

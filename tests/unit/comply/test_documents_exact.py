@@ -58,8 +58,8 @@ def test_an_age_at_the_limit_passes_and_is_rounded_as_shown(tmp_path):
     assert _at(tmp_path, 86400) == DocumentCheck("card.md", "max-age=1d", True,
                                                  "card.md changed 1 days ago (max 1d)")
     assert _at(tmp_path, 86401).passed is False
-    half = _at(tmp_path, 43201, "card.md:max-age=2d")
-    assert half.message == "card.md changed 1 days ago (max 2d)"   # 0.500012 days, rounded
+    half = _at(tmp_path, 43200.5, "card.md:max-age=2d")
+    assert half.message == "card.md changed 1 days ago (max 2d)"   # 0.5000058 days, rounded
 
 
 def test_paths_and_files_refused_in_words(tmp_path):
@@ -144,3 +144,16 @@ def test_a_shallow_clone_says_exactly_why(tmp_path):
     assert refused(last_changed, str(shallow), "card.md") == (
         "--document card.md: max-age cannot be judged in a shallow clone (check out the whole "
         "history, e.g. fetch-depth: 0)")
+
+
+def test_a_leading_x_is_text_not_a_byte_order_mark(tmp_path):
+    assert headings("X\n===\n") == ("X",)
+    assert front_matter("X---\na: 1\n---\n", "x") == {}
+
+
+def test_a_long_folder_name_is_cut_at_200(tmp_path):
+    repo = model_repo(tmp_path, {"card.md": "# Card\n"})
+    name = "f" * 240
+    (repo / name).mkdir()
+    assert refused(check_documents, (parse_spec(name),), str(repo), None) == (
+        f"--document {name[:200]!r}: not a file")

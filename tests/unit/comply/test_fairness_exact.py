@@ -143,3 +143,29 @@ def test_what_is_missing_is_named():
         run("equalized_odds_difference:max=0.1", groups=no_fpr)
     assert "false_positive_rate per group" in str(err.value)
     assert "benchmark.json" in str(err.value)
+
+
+def test_limits_and_evidence_refused_in_words():
+    with pytest.raises(BadInput) as err:
+        parse_limits(("accuracy max-gap",))
+    assert str(err.value) == (
+        "--fairness 'accuracy max-gap': expected METRIC:RULE=VALUE (rules: max-gap, min-ratio, "
+        "min-group, max-group, max-widen; or demographic_parity_difference:max=X, "
+        "equalized_odds_difference:max=X) or min-group-size=N")
+    long = "a" * 150 + ":nope=1"
+    with pytest.raises(BadInput) as err:
+        parse_limits((long,))
+    assert str(err.value) == (f"--fairness {long[:120]!r}: unknown rule 'nope' (rules: max-gap, "
+                              "min-ratio, min-group, max-group, max-widen)")
+    limits, _ = parse_limits(("accuracy:max-gap=0.1",))
+    for evidence, said in (
+            (None, "--fairness: needs the benchmark's result (--evidence benchmark.json)"),
+            ({"result": {}}, "--fairness: benchmark.json holds no fairness figures: run mlgate "
+                             "benchmark with --sensitive COLUMN"),
+            ({"result": {"fairness": ["x"]}}, "--fairness: benchmark.json: fairness figures "
+                                               "are not as mlgate writes them"),
+            ({"result": {"fairness": [{"column": "c", "groups": "x"}]}},
+             "--fairness: benchmark.json: fairness figures are not as mlgate writes them")):
+        with pytest.raises(BadInput) as err:
+            judge(limits, 30, evidence, PATH)
+        assert str(err.value) == said

@@ -112,3 +112,90 @@ def test_an_answer_that_is_not_one():
     assert failed(_answer, 0, b'{"error": {"kind": "eval", "entrypoint": "main/deny", '
                   b'"message": "' + b"e" * 600 + b'"}}', b"", pol) == (
         "policy rule main.deny failed to evaluate: " + "e" * 500)
+
+
+def test_a_child_whose_words_are_not_utf8_or_long():
+    pol = policies("pol/a.rego")
+    said = failed(_answer, 1, b"", b"\xff\xfe broken\n" + b"y" * 400 + b"\n", pol)
+    assert said == ("the Rego engine (rego-cpp) stopped with exit code 1 on the policies in pol: "
+                    + "y" * 300 + " (a construct it cannot evaluate)")
+    assert "\ufffd broken" in failed(_answer, 1, b"", b"\xff\xfe broken\n", pol)
+    assert failed(_answer, -200, b"", b"", pol) == (
+        "the Rego engine (rego-cpp) stopped with exit code -200 on the policies in pol: "
+        "no message (a construct it cannot evaluate)")
+
+
+def test_an_unreadable_answer_is_named():
+    pol = policies("pol/a.rego")
+    assert failed(_answer, 0, b"{nope", b"last words\n", pol) == (
+        "the Rego engine's answer:1: invalid JSON: Expecting property name enclosed in double "
+        "quotes last words")
+
+
+def test_the_child_runs_this_mlgate_and_keeps_its_words(monkeypatch):
+    """The child imports the same mlgate as the parent (its folder first on PYTHONPATH, the
+    caller's path kept after it), and its answer and complaints go to files, not to pipes
+    nobody reads."""
+    import os
+
+    import mlgate
+    import mlgate.comply.rego as rego
+
+    seen = []
+
+    class Popen:
+        def __init__(self, argv, **kw):
+            seen.append((argv, kw))
+            raise OSError("stop here")
+
+    monkeypatch.setattr(rego.subprocess, "Popen", Popen)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(mlgate.__file__)))
+    for given, want in (("/x:/y", f"{here}{os.pathsep}/x:/y"), (None, here)):
+        if given is None:
+            monkeypatch.delenv("PYTHONPATH", raising=False)
+        else:
+            monkeypatch.setenv("PYTHONPATH", given)
+        with pytest.raises(OSError):
+            rego.Evaluation(policies("pol/a.rego"), {})
+        argv, kw = seen[-1]
+        assert argv[1:] == ["-m", "mlgate.comply.rego_worker"]
+        assert kw["env"]["PYTHONPATH"] == want
+        assert kw["stdin"] == rego.subprocess.PIPE
+        assert hasattr(kw["stdout"], "fileno") and hasattr(kw["stderr"], "fileno")
+        assert kw["stdout"] is not kw["stderr"]
+
+
+def test_the_input_as_json_and_what_json_cannot_hold():
+    import datetime
+
+    from mlgate.comply.rego import _meta, _term
+
+    assert _meta({"app": "a"}, None) == {"app": "a"}
+    assert _meta({"app": "a"}, "f.yaml") == {"app": "a", "file": "f.yaml"}
+    assert _term({"d": datetime.date(2026, 1, 2), "k": "é"}) == '{"d": "2026-01-02", "k": "é"}'
+    for bad in (float("nan"), float("inf")):
+        assert failed(_term, {"x": bad}, "apps/a.yaml:3", error=BadInput) == (
+            "apps/a.yaml:3: a value is .nan or .inf, which the policies' input (JSON) cannot "
+            "hold")
+
+
+def test_a_manifest_with_nan_is_bad_input_naming_it(remote, tmp_path, capsys):
+    from support.configrepo import git
+
+    from tests.unit.comply.conftest import comply, refs, write_policy
+
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    (work / "apps/churn/production/odd.yaml").write_text("kind: X\nratio: .nan\n")
+    git(work, "add", "-A")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "nan")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    write_policy(tmp_path / "pol", "p.rego", "package main\nimport rego.v1\n"
+                 "deny contains \"x\" if { false }\n")
+    before = refs(remote)
+    code, _ = comply(remote, tmp_path, "--policy", str(tmp_path / "pol"))
+    assert code == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "apps/churn/production/odd.yaml:1: a value is .nan or .inf, which the policies' input "
+        "(JSON) cannot hold")
+    assert refs(remote) == before

@@ -92,3 +92,9 @@ def test_what_is_not_a_policy_file_is_named(tmp_path):
     big.parent.mkdir()
     big.write_text("package main\n" + "#" * MAX_POLICY_BYTES + "\n")
     assert refused(big.parent).startswith(f"--policy {big}: ")
+
+
+def test_an_empty_namespace_is_refused():
+    with pytest.raises(BadInput) as err:
+        check_namespace("")
+    assert str(err.value) == "--namespace '': a Rego package name, e.g. main or policies.k8s"

@@ -140,3 +140,30 @@ def test_a_child_that_answers_early_while_the_parent_still_writes(tmp_path):
             rego.submit(("main",), [Subject(big, f"f{n}.yaml", 1)] * 50)
         rego.findings()
     assert _my_workers() == []
+
+
+def test_a_child_killed_from_outside_is_a_crash_not_a_timeout(tmp_path):
+    import signal
+
+    from mlgate.comply.policies import load_policies
+    from mlgate.comply.rego import Evaluation, Subject
+    from mlgate.errors import ServiceError
+
+    write_policy(tmp_path / "pol", "p.rego", NEW_TAG)
+    policies = load_policies((str(tmp_path / "pol"),))
+    with pytest.raises(ServiceError) as err, \
+            Evaluation(policies, {"app": "a", "environment": "e", "folder": "f"}) as rego:
+        rego.submit(("main",), [Subject({"images": []}, "a.yaml", 1)])
+        os.kill(rego._proc.pid, signal.SIGKILL)   # the OOM killer, say
+        rego.findings()
+    assert "stopped with signal SIGKILL" in str(err.value)
+
+
+def test_data_mlgate_holds_no_file_when_no_policy_asks_for_it(remote, tmp_path):
+    write_policy(tmp_path / "pol", "keys.rego", """
+        package main
+        import rego.v1
+        deny contains sprintf("%d keys", [count(data.mlgate)]) if { input.kind == "Kustomization" }
+    """)
+    code, doc = comply(remote, tmp_path, "--policy", str(tmp_path / "pol"))
+    assert code == 1 and [f[5] for f in findings(doc)] == ["3 keys"]

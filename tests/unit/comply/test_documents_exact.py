@@ -157,3 +157,13 @@ def test_a_long_folder_name_is_cut_at_200(tmp_path):
     (repo / name).mkdir()
     assert refused(check_documents, (parse_spec(name),), str(repo), None) == (
         f"--document {name[:200]!r}: not a file")
+
+
+def test_a_document_not_in_utf8_and_an_empty_field(tmp_path):
+    repo = model_repo(tmp_path, {"card.md": "---\nowner: \"\"\n---\n# Card\n"})
+    (repo / "latin.md").write_bytes(b"# Caf\xe9\n")
+    assert refused(check_documents, (parse_spec("latin.md"),), str(repo), None) == (
+        "--document latin.md:1: not UTF-8 text (byte 5)")
+    checks, _ = check_documents((parse_spec("card.md:field=owner"),), str(repo), None)
+    assert checks[-1] == DocumentCheck("card.md", "field=owner", False,
+                                       "card.md front matter has no owner")

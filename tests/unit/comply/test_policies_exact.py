@@ -98,3 +98,10 @@ def test_an_empty_namespace_is_refused():
     with pytest.raises(BadInput) as err:
         check_namespace("")
     assert str(err.value) == "--namespace '': a Rego package name, e.g. main or policies.k8s"
+
+
+def test_a_comment_after_the_package_is_no_part_of_it(tmp_path):
+    write_policy(tmp_path / "pol", "a.rego", "package main # the team's rules\nimport rego.v1\n"
+                 "deny_x contains \"x\" if { false }  # never\n")
+    (only,) = load_policies((str(tmp_path / "pol"),)).files
+    assert (only.package, only.rules) == ("main", ("deny_x",))

@@ -164,6 +164,7 @@ def test_a_document_not_in_utf8_and_an_empty_field(tmp_path):
     (repo / "latin.md").write_bytes(b"# Caf\xe9\n")
     assert refused(check_documents, (parse_spec("latin.md"),), str(repo), None) == (
         "--document latin.md:1: not UTF-8 text (byte 5)")
-    checks, _ = check_documents((parse_spec("card.md:field=owner"),), str(repo), None)
+    checks, facts = check_documents((parse_spec("card.md:field=owner"),), str(repo), None)
+    assert facts["card.md"].path == "card.md"
     assert checks[-1] == DocumentCheck("card.md", "field=owner", False,
                                        "card.md front matter has no owner")

@@ -199,3 +199,11 @@ def test_a_manifest_with_nan_is_bad_input_naming_it(remote, tmp_path, capsys):
         "apps/churn/production/odd.yaml:1: a value is .nan or .inf, which the policies' input "
         "(JSON) cannot hold")
     assert refs(remote) == before
+
+
+def test_a_release_value_json_cannot_hold_names_the_release():
+    from mlgate.comply.rego import _term, _where
+
+    assert failed(_term, {"x": float("nan")}, _where(Subject({})), error=BadInput) == (
+        "the release: a value is .nan or .inf, which the policies' input (JSON) cannot hold")
+    assert _where(Subject({}, "a.yaml", 7)) == "a.yaml:7"

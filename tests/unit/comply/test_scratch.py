@@ -167,3 +167,34 @@ def test_data_mlgate_holds_no_file_when_no_policy_asks_for_it(remote, tmp_path):
     """)
     code, doc = comply(remote, tmp_path, "--policy", str(tmp_path / "pol"))
     assert code == 1 and [f[5] for f in findings(doc)] == ["3 keys"]
+
+
+def test_leaving_early_stops_a_busy_child(tmp_path):
+    """A run that fails while the child is still computing (bad input found later, a failed
+    clone) must not leave it running: close() kills and reaps it."""
+    import signal
+
+    from mlgate.comply.policies import load_policies
+    from mlgate.comply.rego import Evaluation, Subject
+
+    write_policy(tmp_path / "pol", "slow.rego", """
+        package main
+        import rego.v1
+        deny contains "slow" if {
+          some i in numbers.range(1, 20000)
+          some j in numbers.range(1, 20000)
+          i * j == -1
+        }
+    """)
+    policies = load_policies((str(tmp_path / "pol"),))
+    pid = None
+    try:
+        with pytest.raises(RuntimeError), \
+                Evaluation(policies, {"app": "a", "environment": "e", "folder": "f"}) as rego:
+            rego.submit(("main",), [Subject({"kind": "X"}, "a.yaml", 1)])
+            pid = rego._proc.pid
+            raise RuntimeError("the run failed meanwhile")
+        assert not os.path.exists(f"/proc/{pid}")   # killed and reaped
+    finally:
+        if pid is not None and os.path.exists(f"/proc/{pid}"):
+            os.kill(pid, signal.SIGKILL)

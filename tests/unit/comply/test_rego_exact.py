@@ -180,16 +180,12 @@ def test_the_input_as_json_and_what_json_cannot_hold():
 
 
 def test_a_manifest_with_nan_is_bad_input_naming_it(remote, tmp_path, capsys):
-    from support.configrepo import git
+    from support.auditrepo import hand_commit
 
     from tests.unit.comply.conftest import comply, refs, write_policy
 
-    work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(remote), str(work))
-    (work / "apps/churn/production/odd.yaml").write_text("kind: X\nratio: .nan\n")
-    git(work, "add", "-A")
-    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "nan")
-    git(work, "push", "-q", "origin", "HEAD:main")
+    hand_commit(remote, tmp_path, "nan",
+                files={"apps/churn/production/odd.yaml": "kind: X\nratio: .nan\n"})
     write_policy(tmp_path / "pol", "p.rego", "package main\nimport rego.v1\n"
                  "deny contains \"x\" if { false }\n")
     before = refs(remote)

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from support.auditrepo import hand_commit
 from support.configrepo import git
 
 from mlgate.promote import git as gitmod
@@ -75,12 +76,8 @@ def test_the_checkout_is_in_memory_and_gone_after_a_pass_or_a_failure(remote, tm
     assert seen[0].startswith(gitmod.MEMORY_DIR + "/mlgate-comply-")
     assert _scratch() == before
     # a manifest that is not YAML: exit 2 mid-run, the child stopped, nothing left behind
-    work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(remote), str(work))
-    (work / "apps/churn/production/broken.yaml").write_text("a: [1, 2\n")
-    git(work, "add", "-A")
-    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken")
-    git(work, "push", "-q", "origin", "HEAD:main")
+    hand_commit(remote, tmp_path, "broken",
+                files={"apps/churn/production/broken.yaml": "a: [1, 2\n"})
     code, _ = comply(remote, tmp_path, "--policy", str(tmp_path / "pol"))
     assert code == 2
     assert _scratch() == before
